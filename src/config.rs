@@ -1,0 +1,427 @@
+//! `tollgate.yaml`: typed settings, found in the scan root or its parents, or given with
+//! `--config`. Every key is optional; unknown keys are errors with file:line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ConfigError, Error};
+use crate::finding::Severity;
+
+/// File names looked for, in order, in each directory from the scan root upwards.
+pub const CONFIG_FILE_NAMES: [&str; 2] = ["tollgate.yaml", ".tollgate.yaml"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Ordered; the first environment that matches wins.
+    pub environments: Vec<EnvironmentConfig>,
+    pub registries: RegistriesConfig,
+    pub resources: ResourcesConfig,
+    pub velero: VeleroConfig,
+    pub network: NetworkConfig,
+    pub harbor: Option<HarborConfig>,
+    pub rules: RulesConfig,
+    pub exemptions: Vec<Exemption>,
+    pub defectdojo: Option<DefectDojoConfig>,
+    /// Directories of Rego policies, relative to the config file.
+    pub policies: Vec<PathBuf>,
+    pub rego: RegoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: String,
+    /// Globs on namespace names (and on names of cluster-scoped objects).
+    #[serde(default, deserialize_with = "globs")]
+    pub namespaces: Vec<String>,
+    /// Globs on file paths, relative to the directory of the config file.
+    #[serde(default, deserialize_with = "globs")]
+    pub paths: Vec<String>,
+    /// Globs on kube context names.
+    #[serde(default, deserialize_with = "globs")]
+    pub clusters: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistriesConfig {
+    /// `host` or `host/project` entries; `image-registry` is inactive while this is empty.
+    pub allowed: Vec<String>,
+    /// Environments in which every image must be pinned by `@sha256:` digest.
+    pub require_digest: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourcesConfig {
+    pub require_cpu_limit: bool,
+}
+
+impl Default for ResourcesConfig {
+    fn default() -> Self {
+        ResourcesConfig {
+            require_cpu_limit: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VeleroConfig {
+    pub required_envs: Vec<String>,
+    pub max_interval: HumanDuration,
+    pub min_ttl: HumanDuration,
+    /// Slack on top of `max_interval` before a live backup counts as stale.
+    pub grace: HumanDuration,
+}
+
+impl Default for VeleroConfig {
+    fn default() -> Self {
+        VeleroConfig {
+            required_envs: vec!["prod".into()],
+            max_interval: HumanDuration(Duration::from_secs(24 * 3600)),
+            min_ttl: HumanDuration(Duration::from_secs(168 * 3600)),
+            grace: HumanDuration(Duration::from_secs(2 * 3600)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub require_default_deny: Vec<String>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            require_default_deny: vec!["prod".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarborConfig {
+    pub url: String,
+    /// Names of environment variables holding the credentials (a robot account).
+    #[serde(default = "default_harbor_username_env")]
+    pub username_env: String,
+    #[serde(default = "default_harbor_password_env")]
+    pub password_env: String,
+    #[serde(default = "default_max_scan_age")]
+    pub max_scan_age: HumanDuration,
+    #[serde(default = "default_fail_severity")]
+    pub fail_severity: Severity,
+    /// Concurrent requests to Harbor.
+    #[serde(default = "default_harbor_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_http_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_harbor_username_env() -> String {
+    "HARBOR_USERNAME".into()
+}
+fn default_harbor_password_env() -> String {
+    "HARBOR_PASSWORD".into()
+}
+fn default_max_scan_age() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7 * 24 * 3600))
+}
+fn default_fail_severity() -> Severity {
+    Severity::Critical
+}
+fn default_harbor_concurrency() -> usize {
+    8
+}
+fn default_http_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    pub disable: Vec<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exemption {
+    pub rule: String,
+    #[serde(default, deserialize_with = "globs")]
+    pub namespaces: Vec<String>,
+    #[serde(default, deserialize_with = "globs")]
+    pub names: Vec<String>,
+    #[serde(default, deserialize_with = "globs")]
+    pub kinds: Vec<String>,
+    pub reason: String,
+    #[serde(default, deserialize_with = "date")]
+    pub expires: Option<jiff::civil::Date>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefectDojoConfig {
+    pub url: String,
+    #[serde(default = "default_dd_token_env")]
+    pub token_env: String,
+    /// Placeholders: `{cluster}`, `{repo}`.
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub engagement: Option<String>,
+    #[serde(default)]
+    pub product_type: Option<String>,
+    #[serde(default)]
+    pub test_title: Option<String>,
+    #[serde(default)]
+    pub minimum_severity: Option<Severity>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_http_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_dd_token_env() -> String {
+    "DEFECTDOJO_TOKEN".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegoConfig {
+    /// Time limit for one policy evaluation on one object.
+    pub timeout: HumanDuration,
+    /// conftest namespaces (package globs) to evaluate.
+    pub namespaces: Vec<String>,
+}
+
+impl Default for RegoConfig {
+    fn default() -> Self {
+        RegoConfig {
+            timeout: HumanDuration(Duration::from_secs(5)),
+            namespaces: vec!["main".into()],
+        }
+    }
+}
+
+/// A duration written as `24h`, `7d`, `90m`, `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// Parses `24h`, `7d`, `1h30m`, `90s` (Go and Velero style).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write it like 24h, 7d, 90m or 1h30m")
+    })
+}
+
+fn globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let patterns = Vec::<String>::deserialize(d)?;
+    for p in &patterns {
+        globset::Glob::new(p)
+            .map_err(|e| serde::de::Error::custom(format!("invalid glob `{p}`: {}", e.kind())))?;
+    }
+    Ok(patterns)
+}
+
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::civil::Date>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<jiff::civil::Date>()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)")))
+}
+
+/// A configuration and where it came from.
+#[derive(Debug, Default)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file, when one was found or given.
+    pub path: Option<PathBuf>,
+}
+
+impl LoadedConfig {
+    /// Directory the config's relative paths (path globs, policy dirs) are anchored to.
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
+    }
+}
+
+/// Finds `tollgate.yaml` in `start` (a directory, or a file's directory) or its parents.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let start = if start.is_file() {
+        start.parent()?
+    } else {
+        start
+    };
+    let absolute = std::path::absolute(start).ok()?;
+    for dir in absolute.ancestors() {
+        for name in CONFIG_FILE_NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses configuration text; errors point at file:line.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    let has_content = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
+    if !has_content {
+        return Ok(Config::default());
+    }
+    serde_norway::from_str::<Config>(text).map_err(|e| {
+        let (line, column, offset) = match e.location() {
+            Some(l) => (l.line(), l.column(), l.index()),
+            None => (1, 1, 0),
+        };
+        let message = strip_location(&e.to_string());
+        Error::Config(Box::new(ConfigError::new(
+            path, text, line, column, offset, message,
+        )))
+    })
+}
+
+/// serde_norway appends " at line N column M"; the diagnostic shows the position itself.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> Config {
+        parse(text, Path::new("tollgate.yaml")).unwrap()
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        match parse(text, Path::new("tollgate.yaml")) {
+            Err(Error::Config(e)) => *e,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_documented_key_parses() {
+        let config = parse_ok(
+            r#"
+environments:
+  - name: prod
+    namespaces: ["*-prod"]
+    paths: ["clusters/production/**"]
+    clusters: ["production"]
+registries:
+  allowed: ["harbor.example.com"]
+  require_digest: [prod]
+resources:
+  require_cpu_limit: false
+velero:
+  required_envs: [prod]
+  max_interval: 24h
+  min_ttl: 168h
+network:
+  require_default_deny: [prod]
+harbor:
+  url: https://harbor.example.com
+  username_env: HARBOR_USERNAME
+  password_env: HARBOR_PASSWORD
+  max_scan_age: 7d
+  fail_severity: critical
+rules:
+  disable: [liveness-probe]
+  severity: { image-pinned: high }
+exemptions:
+  - rule: image-registry
+    namespaces: ["kube-system"]
+    reason: "k3s system images"
+    expires: 2027-06-30
+defectdojo:
+  url: https://defectdojo.example.com
+  token_env: DEFECTDOJO_TOKEN
+  product: "{cluster}"
+  engagement: "nightly-audit"
+"#,
+        );
+        assert_eq!(config.environments[0].paths, ["clusters/production/**"]);
+        assert!(!config.resources.require_cpu_limit);
+        assert_eq!(config.velero.min_ttl.0, Duration::from_secs(168 * 3600));
+        assert_eq!(
+            config.harbor.unwrap().max_scan_age.0,
+            Duration::from_secs(7 * 86400)
+        );
+        assert_eq!(config.rules.severity["image-pinned"], Severity::High);
+        assert_eq!(
+            config.exemptions[0].expires,
+            Some(jiff::civil::date(2027, 6, 30))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_line() {
+        let e = parse_err("registries:\n  allowed: []\n  alowed: [x]\n");
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message.contains("unknown field `alowed`"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = parse_err("velero:\n  max_interval: soon\n");
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("not a duration"), "{}", e.message);
+        let e = parse_err("rules:\n  severity: {image-pinned: urgent}\n");
+        assert!(e.message.contains("urgent"), "{}", e.message);
+        let e = parse_err("exemptions:\n  - rule: x\n    reason: y\n    expires: next year\n");
+        assert!(e.message.contains("not a date"), "{}", e.message);
+        let e = parse_err("environments:\n  - name: prod\n    namespaces: ['[']\n");
+        assert!(e.message.contains("invalid glob"), "{}", e.message);
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let config = parse_ok("# nothing yet\n");
+        assert!(config.resources.require_cpu_limit);
+        assert_eq!(config.network.require_default_deny, ["prod"]);
+    }
+}

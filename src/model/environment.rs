@@ -1,0 +1,259 @@
+//! Environments (prod, staging, dev…): which one an object belongs to, and where it is placed.
+//!
+//! Identity, first that applies: the object's own `environment`/`env` label; its Namespace
+//! object's label; its namespace name against the namespace globs; for a cluster-scoped object,
+//! its name against the same globs. Placement: the file path against the path globs, or the
+//! cluster context against the cluster globs.
+
+use std::collections::HashMap;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde_json::{Map, Value};
+
+use crate::config::EnvironmentConfig;
+use crate::model::object::{Object, Origin};
+
+/// Labels that name an environment, in order of preference.
+pub const ENV_LABELS: [&str; 2] = ["environment", "env"];
+
+#[derive(Debug)]
+struct Matcher {
+    name: String,
+    namespaces: GlobSet,
+    paths: GlobSet,
+    clusters: GlobSet,
+}
+
+/// The configured environments (or the defaults), first match wins.
+#[derive(Debug)]
+pub struct Environments {
+    matchers: Vec<Matcher>,
+    /// Path of the config's directory relative to the scan root (`""` or `dir/`): path globs
+    /// are written relative to the repository that holds `tollgate.yaml`.
+    path_prefix: String,
+}
+
+fn globset(patterns: &[String], literal_separator: bool) -> Result<GlobSet, globset::Error> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        builder.add(
+            GlobBuilder::new(p)
+                .literal_separator(literal_separator)
+                .build()?,
+        );
+    }
+    builder.build()
+}
+
+impl Environments {
+    /// The environments of the configuration; the defaults when none are configured.
+    pub fn new(configured: &[EnvironmentConfig]) -> Result<Self, globset::Error> {
+        let defaults;
+        let defs: &[EnvironmentConfig] = if configured.is_empty() {
+            defaults = Self::default_definitions();
+            &defaults
+        } else {
+            configured
+        };
+        let matchers = defs
+            .iter()
+            .map(|d| {
+                Ok(Matcher {
+                    name: d.name.clone(),
+                    namespaces: globset(&d.namespaces, false)?,
+                    paths: globset(&d.paths, true)?,
+                    clusters: globset(&d.clusters, false)?,
+                })
+            })
+            .collect::<Result<_, globset::Error>>()?;
+        Ok(Environments {
+            matchers,
+            path_prefix: String::new(),
+        })
+    }
+
+    fn default_definitions() -> Vec<EnvironmentConfig> {
+        let def = |name: &str, namespaces: &[&str]| EnvironmentConfig {
+            name: name.to_string(),
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            paths: Vec::new(),
+            clusters: Vec::new(),
+        };
+        vec![
+            def("prod", &["*-prod", "*-production", "prod-*"]),
+            def("staging", &["*-staging", "*-stage"]),
+            def("dev", &["*-dev", "*-development", "dev-*", "*-test"]),
+        ]
+    }
+
+    /// Sets where path globs are anchored, relative to the scan root.
+    pub fn with_path_prefix(mut self, prefix: &str) -> Self {
+        let mut prefix = prefix.trim_end_matches('/').to_string();
+        if !prefix.is_empty() && prefix != "." {
+            prefix.push('/');
+        } else {
+            prefix.clear();
+        }
+        self.path_prefix = prefix;
+        self
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.matchers.iter().map(|m| m.name.as_str())
+    }
+
+    pub fn for_namespace(&self, namespace: &str) -> Option<&str> {
+        self.matchers
+            .iter()
+            .find(|m| m.namespaces.is_match(namespace))
+            .map(|m| m.name.as_str())
+    }
+
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let relative = path.strip_prefix(self.path_prefix.as_str())?;
+        self.matchers
+            .iter()
+            .find(|m| m.paths.is_match(relative))
+            .map(|m| m.name.as_str())
+    }
+
+    pub fn for_cluster(&self, context: &str) -> Option<&str> {
+        self.matchers
+            .iter()
+            .find(|m| m.clusters.is_match(context))
+            .map(|m| m.name.as_str())
+    }
+
+    /// Fills `identity_env` and `placement_env` of every object. One inventory's objects:
+    /// Namespace objects are looked up among them.
+    pub fn assign(&self, objects: &mut [Object]) {
+        let namespace_envs: HashMap<String, String> = objects
+            .iter()
+            .filter(|o| o.kind == "Namespace" && o.group().is_empty())
+            .filter_map(|o| Some((o.name.clone(), label_env(o.labels()?)?.to_string())))
+            .collect();
+        for object in objects.iter_mut() {
+            object.identity_env = self.identity(object, &namespace_envs);
+            object.placement_env = match &object.origin {
+                Origin::File { path, .. } => self.for_path(path),
+                Origin::Cluster { context, .. } => self.for_cluster(context),
+            }
+            .map(str::to_string);
+        }
+    }
+
+    /// The environment of a namespace, using the labels of Namespace objects when known.
+    pub fn of_namespace<'a>(
+        &'a self,
+        namespace: &str,
+        namespace_labels: Option<&'a Map<String, Value>>,
+    ) -> Option<&'a str> {
+        namespace_labels
+            .and_then(label_env)
+            .or_else(|| self.for_namespace(namespace))
+    }
+
+    fn identity(
+        &self,
+        object: &Object,
+        namespace_envs: &HashMap<String, String>,
+    ) -> Option<String> {
+        if let Some(env) = object.labels().and_then(label_env) {
+            return Some(env.to_string());
+        }
+        if let Some(ns) = &object.namespace {
+            if let Some(env) = namespace_envs.get(ns) {
+                return Some(env.clone());
+            }
+            return self.for_namespace(ns).map(str::to_string);
+        }
+        if object.kind == "Namespace" || object.namespace.is_none() {
+            return self.for_namespace(&object.name).map(str::to_string);
+        }
+        None
+    }
+}
+
+/// The environment named by `environment`/`env` labels.
+pub fn label_env(labels: &Map<String, Value>) -> Option<&str> {
+    ENV_LABELS
+        .iter()
+        .find_map(|key| labels.get(*key)?.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    fn object(value: Value, path: &str) -> Object {
+        Object::from_value(
+            value,
+            Origin::File {
+                path: path.into(),
+                document: 0,
+                item: None,
+                start_line: 1,
+                end_line: 1,
+            },
+            SpanTree::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_cover_the_usual_namespace_names() {
+        let envs = Environments::new(&[]).unwrap();
+        assert_eq!(envs.for_namespace("shop-prod"), Some("prod"));
+        assert_eq!(envs.for_namespace("prod-shop"), Some("prod"));
+        assert_eq!(envs.for_namespace("shop-staging"), Some("staging"));
+        assert_eq!(envs.for_namespace("shop-test"), Some("dev"));
+        assert_eq!(envs.for_namespace("kube-system"), None);
+        assert_eq!(envs.for_namespace("velero"), None);
+    }
+
+    #[test]
+    fn identity_prefers_labels_then_namespace_object_then_globs() {
+        let envs = Environments::new(&[EnvironmentConfig {
+            name: "prod".into(),
+            namespaces: vec!["*-prod".into()],
+            paths: vec!["clusters/production/**".into()],
+            clusters: vec!["production".into()],
+        }])
+        .unwrap()
+        .with_path_prefix("repo");
+        let mut objects = vec![
+            object(
+                json!({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "payments", "labels": {"environment": "prod"}}}),
+                "repo/clusters/production/ns.yaml",
+            ),
+            object(
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "a", "namespace": "payments"}}),
+                "repo/other/a.yaml",
+            ),
+            object(
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "b", "namespace": "shop-prod", "labels": {"env": "dev"}}}),
+                "repo/clusters/production/b.yaml",
+            ),
+            object(
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "c", "namespace": "shop-prod"}}),
+                "clusters/production/c.yaml",
+            ),
+        ];
+        envs.assign(&mut objects);
+        assert_eq!(objects[0].identity_env.as_deref(), Some("prod"));
+        assert_eq!(objects[0].placement_env.as_deref(), Some("prod"));
+        assert_eq!(objects[1].identity_env.as_deref(), Some("prod"));
+        assert_eq!(objects[1].placement_env, None);
+        assert_eq!(objects[2].identity_env.as_deref(), Some("dev"));
+        assert_eq!(objects[3].identity_env.as_deref(), Some("prod"));
+        // Outside the config's directory, path globs do not apply.
+        assert_eq!(objects[3].placement_env, None);
+    }
+}

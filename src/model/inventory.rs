@@ -1,0 +1,112 @@
+//! All objects of one scan (or one cluster), indexed so that rules look things up instead of
+//! walking every object.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::model::environment::Environments;
+use crate::model::object::Object;
+
+#[derive(Debug, Default)]
+pub struct Inventory {
+    objects: Vec<Object>,
+    by_kind: HashMap<String, Vec<usize>>,
+    by_namespace: HashMap<String, Vec<usize>>,
+    by_name: HashMap<(String, Option<String>, String), Vec<usize>>,
+    namespace_objects: HashMap<String, usize>,
+}
+
+impl Inventory {
+    /// Indexes `objects`; their order is kept (it is the order findings are made in).
+    pub fn new(objects: Vec<Object>) -> Self {
+        let mut inventory = Inventory {
+            objects,
+            ..Default::default()
+        };
+        for (i, o) in inventory.objects.iter().enumerate() {
+            inventory.by_kind.entry(o.kind.clone()).or_default().push(i);
+            if let Some(ns) = &o.namespace {
+                inventory
+                    .by_namespace
+                    .entry(ns.clone())
+                    .or_default()
+                    .push(i);
+            }
+            inventory
+                .by_name
+                .entry((o.kind.clone(), o.namespace.clone(), o.name.clone()))
+                .or_default()
+                .push(i);
+            if o.kind == "Namespace" && o.group().is_empty() {
+                inventory
+                    .namespace_objects
+                    .entry(o.name.clone())
+                    .or_insert(i);
+            }
+        }
+        inventory
+    }
+
+    pub fn objects(&self) -> &[Object] {
+        &self.objects
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    fn pick<'a>(
+        &'a self,
+        indexes: Option<&'a Vec<usize>>,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        indexes.into_iter().flatten().map(|&i| &self.objects[i])
+    }
+
+    /// Objects of a kind (any API group: filter with [`Object::is`] when it matters).
+    pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.pick(self.by_kind.get(kind))
+    }
+
+    /// Namespaced objects in `namespace`.
+    pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.pick(self.by_namespace.get(namespace))
+    }
+
+    /// Objects with this kind, namespace and name (several when defined in several files).
+    pub fn find<'a>(
+        &'a self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        let key = (
+            kind.to_string(),
+            namespace.map(str::to_string),
+            name.to_string(),
+        );
+        self.pick(self.by_name.get(&key))
+    }
+
+    /// The Namespace object called `name`, when the inventory has one.
+    pub fn namespace_object(&self, name: &str) -> Option<&Object> {
+        self.namespace_objects.get(name).map(|&i| &self.objects[i])
+    }
+
+    /// Every namespace that has objects or a Namespace object, sorted.
+    pub fn namespace_names(&self) -> BTreeSet<&str> {
+        self.by_namespace
+            .keys()
+            .chain(self.namespace_objects.keys())
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The environment of a namespace: its Namespace object's label, else the name globs.
+    pub fn namespace_env<'a>(&'a self, namespace: &str, envs: &'a Environments) -> Option<&'a str> {
+        let labels = self.namespace_object(namespace).and_then(Object::labels);
+        envs.of_namespace(namespace, labels)
+    }
+}

@@ -1,0 +1,8 @@
+//! The data model: objects, the inventory, environments and workload access.
+
+pub mod environment;
+pub mod image;
+pub mod inventory;
+pub mod object;
+pub mod quantity;
+pub mod workload;

@@ -1,0 +1,202 @@
+//! Pod spec access for every kind that runs pods.
+//!
+//! "Workload" means Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
+//! Job and CronJob, plus the pod templates of Argo Rollouts and OpenKruise workloads.
+
+use serde_json::{Map, Value};
+
+use crate::model::object::Object;
+use crate::source::spans::push_token;
+
+/// JSON pointer of the pod spec for a kind, if the kind runs pods.
+pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
+    Some(match (group, kind) {
+        ("", "Pod") => "/spec",
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("", "ReplicationController")
+        | ("batch", "Job")
+        | ("argoproj.io", "Rollout")
+        | ("apps.kruise.io", "CloneSet" | "StatefulSet" | "DaemonSet")
+        // Old API groups still met in rendered charts.
+        | ("extensions", "Deployment" | "DaemonSet" | "ReplicaSet") => "/spec/template/spec",
+        ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec",
+        _ => return None,
+    })
+}
+
+/// True for the kinds that run pods.
+pub fn is_workload(object: &Object) -> bool {
+    pod_spec_pointer(object.group(), &object.kind).is_some()
+}
+
+/// A workload's pod spec and where it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PodSpec<'a> {
+    pub pointer: &'static str,
+    pub spec: &'a Map<String, Value>,
+}
+
+impl<'a> PodSpec<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.spec.get(key)
+    }
+
+    /// JSON pointer of a field of the pod spec.
+    pub fn pointer_to(&self, field: &str) -> String {
+        format!("{}/{}", self.pointer, field)
+    }
+
+    /// The pod's `securityContext`.
+    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+        self.spec.get("securityContext")?.as_object()
+    }
+
+    /// Every container of the pod: init containers, containers, then ephemeral containers.
+    pub fn containers(&self) -> Vec<Container<'a>> {
+        let mut out = Vec::new();
+        for (field, role) in [
+            ("initContainers", ContainerRole::Init),
+            ("containers", ContainerRole::Main),
+            ("ephemeralContainers", ContainerRole::Ephemeral),
+        ] {
+            let Some(list) = self.spec.get(field).and_then(Value::as_array) else {
+                continue;
+            };
+            for (i, value) in list.iter().enumerate() {
+                let Some(spec) = value.as_object() else {
+                    continue;
+                };
+                let mut pointer = self.pointer_to(field);
+                push_token(&mut pointer, &i.to_string());
+                out.push(Container {
+                    name: spec.get("name").and_then(Value::as_str).unwrap_or(""),
+                    role,
+                    pointer,
+                    spec,
+                });
+            }
+        }
+        out
+    }
+
+    /// Names of the Secrets mounted as volumes (secret and projected sources), with pointers.
+    pub fn volumes(&self) -> impl Iterator<Item = (String, &'a Map<String, Value>)> + '_ {
+        let pointer = self.pointer;
+        self.spec
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(move |(i, v)| Some((format!("{pointer}/volumes/{i}"), v.as_object()?)))
+    }
+
+    /// The pod template's labels (for selectors).
+    pub fn template_labels(object: &'a Object) -> Option<&'a Map<String, Value>> {
+        let pointer = pod_spec_pointer(object.group(), &object.kind)?;
+        let meta = match pointer.strip_suffix("/spec") {
+            Some("") => "/metadata/labels".to_string(),
+            Some(template) => format!("{template}/metadata/labels"),
+            None => return None,
+        };
+        object.value.pointer(&meta)?.as_object()
+    }
+}
+
+/// The pod spec of a workload.
+pub fn pod_spec(object: &Object) -> Option<PodSpec<'_>> {
+    let pointer = pod_spec_pointer(object.group(), &object.kind)?;
+    let spec = object.value.pointer(pointer)?.as_object()?;
+    Some(PodSpec { pointer, spec })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerRole {
+    Init,
+    Main,
+    Ephemeral,
+}
+
+impl ContainerRole {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ContainerRole::Init => "init container",
+            ContainerRole::Main => "container",
+            ContainerRole::Ephemeral => "ephemeral container",
+        }
+    }
+}
+
+/// One container of a pod spec.
+#[derive(Debug, Clone)]
+pub struct Container<'a> {
+    pub name: &'a str,
+    pub role: ContainerRole,
+    pub pointer: String,
+    pub spec: &'a Map<String, Value>,
+}
+
+impl<'a> Container<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.spec.get(key)
+    }
+
+    pub fn image(&self) -> Option<&'a str> {
+        self.spec.get("image")?.as_str()
+    }
+
+    /// JSON pointer of a field of the container.
+    pub fn pointer_to(&self, field: &str) -> String {
+        format!("{}/{}", self.pointer, field)
+    }
+
+    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+        self.spec.get("securityContext")?.as_object()
+    }
+
+    /// `resources.<section>.<resource>` (`requests`/`limits`, `cpu`/`memory`).
+    pub fn resource(&self, section: &str, resource: &str) -> Option<&'a Value> {
+        self.spec.get("resources")?.get(section)?.get(resource)
+    }
+
+    /// A sidecar: an init container that keeps running (`restartPolicy: Always`).
+    pub fn is_sidecar(&self) -> bool {
+        self.role == ContainerRole::Init
+            && self.spec.get("restartPolicy").and_then(Value::as_str) == Some("Always")
+    }
+
+    /// `container "api"` / `init container "migrate"`.
+    pub fn describe(&self) -> String {
+        format!("{} `{}`", self.role.describe(), self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    #[test]
+    fn finds_containers_of_a_cronjob() {
+        let object = Object::from_value(
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+                   "spec": {"jobTemplate": {"spec": {"template": {
+                       "metadata": {"labels": {"app": "c"}},
+                       "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "m"}]}}}}}}),
+            Origin::Cluster { context: "x".into(), api_path: String::new() },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let spec = pod_spec(&object).unwrap();
+        let containers = spec.containers();
+        assert_eq!(containers.len(), 2);
+        assert_eq!(
+            containers[0].pointer,
+            "/spec/jobTemplate/spec/template/spec/initContainers/0"
+        );
+        assert_eq!(containers[1].name, "m");
+        assert_eq!(PodSpec::template_labels(&object).unwrap()["app"], "c");
+    }
+}

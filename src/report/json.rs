@@ -1,0 +1,148 @@
+//! `--format json`: tollgate's own report, for scripts.
+//!
+//! ```text
+//! {
+//!   "version": 1,                    format version; bumped only on incompatible changes
+//!   "tool": {"name": "tollgate", "version": "0.1.0"},
+//!   "findings": [                    sorted by file, line, column, rule
+//!     {
+//!       "rule": "image-pinned",      rule id (built-in or policy)
+//!       "severity": "medium",        critical | high | medium | low | info (after overrides)
+//!       "message": "…",              what is wrong, naming the object; never a Secret value
+//!       "remediation": "…",          how to fix it
+//!       "file": "clusters/…/a.yaml", path relative to the scan root, or
+//!                                    k8s://<context>/<namespace>/<kind>/<name> for live objects
+//!       "line": 12, "column": 9,     1-based position of the most specific node; null when live
+//!       "pointer": "/spec/…/image",  JSON pointer of that node inside the object
+//!       "object": {"apiVersion", "kind", "namespace", "name"}   null for a file-level finding
+//!       "environment": "prod",       the object's environment, or null
+//!       "cluster": null,             kube context of a live finding
+//!       "source": null,              Helm template the document was rendered from (`# Source:`)
+//!       "fingerprint": "…",          stable identity (rule + object + pointer, never a line)
+//!       "suppressed": null           or {"reason": "…", "source": "annotation|exemption|baseline"}
+//!     }
+//!   ],
+//!   "summary": {
+//!     "files", "documents", "objects",   what was scanned
+//!     "findings",                        all findings, suppressed included
+//!     "active", "suppressed",            split of the above
+//!     "bySeverity": {"critical": n, …}   unsuppressed findings per severity
+//!     "byRule": {"image-pinned": n, …}   unsuppressed findings per rule
+//!   },
+//!   "errors": [                      problems of the run itself, not findings
+//!     {"level": "warning|error", "message": "…", "path": "…"|null, "line": n|null}
+//!   ]
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Location, Severity, Suppression};
+use crate::model::object::ObjectRef;
+use crate::notice::Notice;
+use crate::report::{Report, VERSION};
+
+#[derive(Serialize)]
+struct Document<'a> {
+    version: u32,
+    tool: Tool,
+    findings: Vec<JsonFinding<'a>>,
+    summary: Summary,
+    errors: &'a [Notice],
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'a str,
+    severity: Severity,
+    message: &'a str,
+    remediation: &'a str,
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    pointer: &'a str,
+    object: Option<&'a ObjectRef>,
+    environment: Option<&'a str>,
+    cluster: Option<&'a str>,
+    source: Option<&'a str>,
+    fingerprint: &'a str,
+    suppressed: Option<&'a Suppression>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    files: usize,
+    documents: usize,
+    objects: usize,
+    findings: usize,
+    active: usize,
+    suppressed: usize,
+    by_severity: BTreeMap<&'static str, usize>,
+    by_rule: BTreeMap<String, usize>,
+}
+
+fn finding(f: &Finding) -> JsonFinding<'_> {
+    JsonFinding {
+        rule: &f.rule,
+        severity: f.severity,
+        message: &f.message,
+        remediation: &f.remediation,
+        file: f.location.path(),
+        line: f.location.line(),
+        column: f.location.column(),
+        pointer: &f.pointer,
+        object: f.object.as_ref(),
+        environment: f.environment.as_deref(),
+        cluster: match &f.location {
+            Location::Cluster { context, .. } => Some(context),
+            Location::File { .. } => None,
+        },
+        source: f.helm_source.as_deref(),
+        fingerprint: &f.fingerprint,
+        suppressed: f.suppressed.as_ref(),
+    }
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let findings = report.findings();
+    let stats = &report.outcome.stats;
+    let active = findings.iter().filter(|f| f.is_active()).count();
+    let mut by_rule = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.is_active()) {
+        *by_rule.entry(f.rule.clone()).or_insert(0) += 1;
+    }
+    let document = Document {
+        version: 1,
+        tool: Tool {
+            name: "tollgate",
+            version: VERSION,
+        },
+        findings: findings.iter().map(finding).collect(),
+        summary: Summary {
+            files: stats.files,
+            documents: stats.documents,
+            objects: stats.objects,
+            findings: findings.len(),
+            active,
+            suppressed: findings.len() - active,
+            by_severity: crate::report::counts_by_severity(findings)
+                .into_iter()
+                .map(|(s, n)| (s.as_str(), n))
+                .collect(),
+            by_rule,
+        },
+        errors: &report.outcome.notices,
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,92 @@
+//! `image-registry`: images from registries that are not allowed.
+
+use crate::finding::Severity;
+use crate::model::image::ImageRef;
+use crate::model::object::Object;
+use crate::model::workload::pod_spec;
+use crate::rules::{Context, Rule, RuleMeta, Violation};
+
+pub struct ImageRegistry;
+
+static META: RuleMeta = RuleMeta {
+    id: "image-registry",
+    title: "Image from a registry that is not allowed",
+    severity: Severity::High,
+    tags: &["supply-chain", "images"],
+    remediation: "Pull the image through an allowed registry (for example a Harbor proxy-cache project) and reference it there.",
+    doc: r#"A container, init container or ephemeral container whose image comes from a registry
+not listed in `registries.allowed`. An image without a registry host (`nginx`,
+`bitnami/redis`) comes from `docker.io`. Entries are a host (`harbor.example.com`) or a host
+and project (`harbor.example.com/shop`), which then admits only that project. The rule is
+inactive while the list is empty. Templated values (`{{ .Values.image }}`, `${IMAGE}`) are
+not images yet and are not checked.
+
+### Why
+
+When Harbor is the only registry, every image has been scanned by Trivy, is replicated for
+availability, and cannot change behind the team's back. An image pulled straight from Docker
+Hub skips all of that, and also counts against Docker Hub's pull limits.
+
+### Failing example
+
+```yaml
+      containers:
+        - name: api
+          image: docker.io/acme/api:1.4.2
+```
+
+### Passing example
+
+```yaml
+      containers:
+        - name: api
+          image: harbor.example.com/shop/api:1.4.2
+```
+
+### Remediation
+
+Push or proxy the image into Harbor and change the reference. For third-party charts, set the
+chart's `image.registry` value.
+
+### Configuration
+
+- `registries.allowed`: list of `host` or `host/project` entries.
+"#,
+};
+
+impl Rule for ImageRegistry {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        let allowed = &ctx.config.registries.allowed;
+        if allowed.is_empty() {
+            return;
+        }
+        let Some(spec) = pod_spec(object) else {
+            return;
+        };
+        for container in spec.containers() {
+            let Some(image) = container.image() else {
+                continue;
+            };
+            let Some(reference) = ImageRef::parse(image) else {
+                continue;
+            };
+            if allowed.iter().any(|entry| reference.allowed_by(entry)) {
+                continue;
+            }
+            out.push(Violation::new(
+                container.pointer_to("image"),
+                format!(
+                    "{} of {} uses image `{image}` from registry `{}`, which is not in registries.allowed ({})",
+                    container.describe(),
+                    object.display(),
+                    reference.registry,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+}

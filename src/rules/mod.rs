@@ -1,0 +1,250 @@
+//! Built-in rules: one file per rule, one line per rule in [`REGISTRY`].
+//!
+//! A rule sees the whole inventory but reports only on the object it is given; rules that
+//! need several objects report on the one that should change. Suppression, baselines and
+//! sorting happen after the rules, never inside them.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::finding::Severity;
+use crate::model::environment::Environments;
+use crate::model::inventory::Inventory;
+use crate::model::object::Object;
+
+pub mod image_pinned;
+pub mod image_registry;
+pub mod manifest_parse_error;
+pub mod resource_limits;
+pub mod resource_requests;
+pub mod support;
+pub mod suppression_reason_missing;
+
+/// Every built-in rule, in the order `tollgate rules` lists them.
+pub static REGISTRY: &[&dyn Rule] = &[
+    &manifest_parse_error::ManifestParseError,
+    &suppression_reason_missing::SuppressionReasonMissing,
+    &resource_requests::ResourceRequests,
+    &resource_limits::ResourceLimits,
+    &image_registry::ImageRegistry,
+    &image_pinned::ImagePinned,
+];
+
+/// What a rule is, for `tollgate rules`, `tollgate explain` and every report.
+#[derive(Debug)]
+pub struct RuleMeta {
+    /// Kebab-case id naming the bad pattern; part of the contract (config, annotations, SARIF).
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub tags: &'static [&'static str],
+    /// One short paragraph shown with every finding.
+    pub remediation: &'static str,
+    /// Markdown: what it checks, then `### Why`, `### Failing example`, `### Passing example`,
+    /// `### Remediation` and, where the rule reads any, `### Configuration`.
+    pub doc: &'static str,
+}
+
+/// A problem a rule found on one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// JSON pointer of the most specific node the problem is about.
+    pub pointer: String,
+    pub message: String,
+    /// Overrides the rule's default severity for this violation.
+    pub severity: Option<Severity>,
+    /// Overrides the rule's remediation for this violation.
+    pub remediation: Option<String>,
+}
+
+impl Violation {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Violation {
+        Violation {
+            pointer: pointer.into(),
+            message: message.into(),
+            severity: None,
+            remediation: None,
+        }
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Violation {
+        self.severity = Some(severity);
+        self
+    }
+
+    pub fn with_remediation(mut self, remediation: impl Into<String>) -> Violation {
+        self.remediation = Some(remediation.into());
+        self
+    }
+}
+
+pub trait Rule: Send + Sync {
+    fn meta(&self) -> &'static RuleMeta;
+
+    /// Reports the violations of `object`; `ctx` gives the rest of the inventory.
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>);
+}
+
+/// What a rule can see besides the object it checks.
+pub struct Context<'a> {
+    pub inventory: &'a Inventory,
+    pub config: &'a Config,
+    pub environments: &'a Environments,
+    /// "Now", fixed for the whole run so that time-based rules agree with each other.
+    pub now: jiff::Timestamp,
+    memo: Memo,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        inventory: &'a Inventory,
+        config: &'a Config,
+        environments: &'a Environments,
+        now: jiff::Timestamp,
+    ) -> Self {
+        Context {
+            inventory,
+            config,
+            environments,
+            now,
+            memo: Memo::default(),
+        }
+    }
+
+    /// Facts derived from the whole inventory, computed once per scan by the first rule that
+    /// asks, then shared by every thread (keyed by type).
+    pub fn memo<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        self.memo.get_or_init(init)
+    }
+
+    /// The environment of a namespace of this inventory.
+    pub fn namespace_env(&self, namespace: &str) -> Option<&'a str> {
+        self.inventory.namespace_env(namespace, self.environments)
+    }
+}
+
+type Slot = Arc<OnceLock<Arc<dyn Any + Send + Sync>>>;
+
+#[derive(Default)]
+struct Memo {
+    slots: Mutex<HashMap<TypeId, Slot>>,
+}
+
+impl Memo {
+    fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(TypeId::of::<T>()).or_default().clone()
+        };
+        let value = slot.get_or_init(|| Arc::new(init()) as Arc<dyn Any + Send + Sync>);
+        Arc::clone(value)
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("memo slots are keyed by their type"))
+    }
+}
+
+/// A rule as reports describe it: built-in or from a policy, with its effective severity.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub default_severity: Severity,
+    pub tags: Vec<String>,
+    pub remediation: String,
+    pub doc: String,
+    /// `builtin`, or the policy file it comes from.
+    pub source: String,
+}
+
+impl RuleInfo {
+    pub fn from_meta(meta: &RuleMeta) -> RuleInfo {
+        RuleInfo {
+            id: meta.id.to_string(),
+            title: meta.title.to_string(),
+            severity: meta.severity,
+            default_severity: meta.severity,
+            tags: meta.tags.iter().map(|t| t.to_string()).collect(),
+            remediation: meta.remediation.to_string(),
+            doc: meta.doc.to_string(),
+            source: "builtin".to_string(),
+        }
+    }
+
+    /// The first paragraph of the docs: what the rule checks.
+    pub fn summary(&self) -> &str {
+        self.doc.split("\n\n").next().unwrap_or(&self.title).trim()
+    }
+}
+
+/// The built-in rule with this id.
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    REGISTRY.iter().copied().find(|r| r.meta().id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in REGISTRY {
+            let id = rule.meta().id;
+            assert!(seen.insert(id), "duplicate rule id {id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{id} is not kebab-case"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_is_documented() {
+        for rule in REGISTRY {
+            let meta = rule.meta();
+            for heading in [
+                "### Why",
+                "### Failing example",
+                "### Passing example",
+                "### Remediation",
+            ] {
+                assert!(
+                    meta.doc.contains(heading),
+                    "{}: docs lack `{heading}`",
+                    meta.id
+                );
+            }
+            assert!(
+                !meta.title.is_empty() && !meta.remediation.is_empty(),
+                "{}",
+                meta.id
+            );
+            assert!(
+                !meta.doc.starts_with('#'),
+                "{}: docs must open with what the rule checks",
+                meta.id
+            );
+        }
+    }
+
+    #[test]
+    fn memo_computes_once_per_type() {
+        let memo = Memo::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let v = memo.get_or_init(|| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                41u32 + 1
+            });
+            assert_eq!(*v, 42);
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(*memo.get_or_init(|| "other type"), "other type");
+    }
+}

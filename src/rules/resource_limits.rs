@@ -1,0 +1,135 @@
+//! `resource-limits`: containers without memory (and cpu) limits, or limits below requests.
+
+use crate::finding::Severity;
+use crate::model::object::Object;
+use crate::model::quantity::quantity_of;
+use crate::model::workload::{ContainerRole, pod_spec};
+use crate::rules::resource_requests::RESOURCES;
+use crate::rules::support::limit_range::LimitRangeDefaults;
+use crate::rules::{Context, Rule, RuleMeta, Violation};
+
+pub struct ResourceLimits;
+
+static META: RuleMeta = RuleMeta {
+    id: "resource-limits",
+    title: "Container without memory or CPU limits, or a limit below its request",
+    severity: Severity::Medium,
+    tags: &["resources", "reliability"],
+    remediation: "Set `resources.limits.memory` (and `cpu`, unless `resources.require_cpu_limit: false`) on every container, at or above its request.",
+    doc: r#"A container or init container of a workload without `resources.limits.memory`, or
+without `resources.limits.cpu` unless `resources.require_cpu_limit: false` is configured. A
+LimitRange of type `Container` in the same namespace with a `default` for the resource counts
+as a limit. Also reported: a limit below the request for the same resource, which the API
+server rejects.
+
+### Why
+
+A container without a memory limit can take a node's memory until the kernel's OOM killer
+picks a victim, often another team's pod. CPU limits are a policy choice (throttling against
+noisy neighbours), hence the switch.
+
+### Failing example
+
+```yaml
+      containers:
+        - name: api
+          image: harbor.example.com/shop/api:1.4.2
+          resources:
+            requests:
+              memory: 512Mi
+            limits:
+              memory: 256Mi     # below the request
+```
+
+### Passing example
+
+```yaml
+      containers:
+        - name: api
+          image: harbor.example.com/shop/api:1.4.2
+          resources:
+            requests: {cpu: 100m, memory: 256Mi}
+            limits: {cpu: "1", memory: 512Mi}
+```
+
+### Remediation
+
+Set limits from observed peaks with some headroom; for memory, the limit is the point at
+which the container is killed. Or give the namespace a LimitRange with `default` limits.
+
+### Configuration
+
+- `resources.require_cpu_limit` (default `true`): set to `false` to require memory limits only.
+"#,
+};
+
+impl Rule for ResourceLimits {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        let Some(spec) = pod_spec(object) else {
+            return;
+        };
+        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx.inventory));
+        let namespace = object.namespace.as_deref();
+        let require_cpu = ctx.config.resources.require_cpu_limit;
+        for container in spec.containers() {
+            if container.role == ContainerRole::Ephemeral {
+                continue;
+            }
+            let missing: Vec<&str> = RESOURCES
+                .into_iter()
+                .filter(|r| *r == "memory" || require_cpu)
+                .filter(|r| {
+                    container.resource("limits", r).is_none() && !defaults.gives_limit(namespace, r)
+                })
+                .collect();
+            if !missing.is_empty() {
+                let what = missing
+                    .iter()
+                    .map(|r| format!("{r} limit"))
+                    .collect::<Vec<_>>()
+                    .join(" and no ");
+                out.push(Violation::new(
+                    container.pointer.clone(),
+                    format!(
+                        "{} of {} has no {what}",
+                        container.describe(),
+                        object.display()
+                    ),
+                ));
+            }
+            for resource in RESOURCES {
+                let (Some(limit), Some(request)) = (
+                    container.resource("limits", resource),
+                    container.resource("requests", resource),
+                ) else {
+                    continue;
+                };
+                if let (Some(l), Some(r)) = (quantity_of(limit), quantity_of(request))
+                    && l < r
+                {
+                    out.push(Violation::new(
+                        format!("{}/resources/limits/{resource}", container.pointer),
+                        format!(
+                            "{} of {} has a {resource} limit ({}) below its request ({})",
+                            container.describe(),
+                            object.display(),
+                            show(limit),
+                            show(request)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn show(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

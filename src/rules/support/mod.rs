@@ -1,0 +1,3 @@
+//! Facts several rules share, computed once per inventory.
+
+pub mod limit_range;

@@ -1,0 +1,435 @@
+//! Finding manifest files and reading them into objects.
+//!
+//! The walk respects `.gitignore` (inside git repositories), `.ignore` and `.tollgateignore`,
+//! skips hidden directories, and leaves out files that are not manifests even though they look
+//! like YAML: Helm chart templates (`templates/` beside a `Chart.yaml`) and the patch files a
+//! `kustomization.yaml` lists. Files named on the command line are always read.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::model::object::{Object, Origin};
+use crate::notice::Notice;
+use crate::source::spans::{Pos, SpanTree};
+use crate::source::yaml::{Document, parse_stream};
+
+/// Manifest extensions read when walking directories.
+pub const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
+/// Files larger than this are skipped with a warning rather than read into memory.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// Display name of standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// A file to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceFile {
+    /// Path relative to the scan root with `/` separators (absolute when outside it).
+    pub display: String,
+    /// Path on disk.
+    pub path: PathBuf,
+}
+
+/// The display form of `path`: relative to `root` when inside it, `/`-separated.
+pub fn display_path(path: &Path, root: &Path) -> String {
+    let absolute = normalize(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    let Ok(relative) = absolute.strip_prefix(normalize(root)) else {
+        // Outside the scan root: the absolute path says best where the file is.
+        return absolute.to_string_lossy().replace('\\', "/");
+    };
+    let text = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    if text.is_empty() {
+        ".".to_string()
+    } else {
+        text
+    }
+}
+
+/// Removes `.` and resolves `..` lexically (symlinks are left alone).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn has_manifest_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Collects the manifest files under `paths` (files or directories), sorted and unique.
+pub fn collect(
+    paths: &[PathBuf],
+    root: &Path,
+    threads: usize,
+    notices: &mut Vec<Notice>,
+) -> Result<Vec<SourceFile>, Error> {
+    let found: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let walk_notices: Mutex<Vec<Notice>> = Mutex::new(Vec::new());
+    let mut explicit = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_file() {
+            explicit.push(path.clone());
+            continue;
+        }
+        let mut builder = WalkBuilder::new(path);
+        builder
+            .hidden(true)
+            .follow_links(true)
+            .add_custom_ignore_filename(".tollgateignore")
+            .threads(threads.max(1));
+        builder.build_parallel().run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(entry) => {
+                        let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                        if is_file && has_manifest_extension(entry.path()) {
+                            found
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(entry.into_path());
+                        }
+                    }
+                    Err(err) => {
+                        walk_notices
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(walk_notice(&err, root));
+                    }
+                }
+                WalkState::Continue
+            })
+        });
+    }
+    let mut walked = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let excluded = not_manifests(&walked);
+    walked.retain(|p| !excluded.contains(&normalize(&absolute(p))));
+    let mut files: Vec<SourceFile> = walked
+        .into_iter()
+        .chain(explicit)
+        .map(|path| SourceFile {
+            display: display_path(&path, root),
+            path,
+        })
+        .collect();
+    files.sort();
+    files.dedup_by(|a, b| a.display == b.display);
+    let mut walk_notices = walk_notices.into_inner().unwrap_or_else(|e| e.into_inner());
+    walk_notices.sort();
+    notices.extend(walk_notices);
+    Ok(files)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn walk_notice(err: &ignore::Error, root: &Path) -> Notice {
+    let (path, message) = walk_error_parts(err);
+    let notice = Notice::warning(format!("skipped: {message}"));
+    match path {
+        Some(p) => notice.at(display_path(&p, root), None),
+        None => notice,
+    }
+}
+
+fn walk_error_parts(err: &ignore::Error) -> (Option<PathBuf>, String) {
+    match err {
+        ignore::Error::WithPath { path, err } => (Some(path.clone()), walk_error_parts(err).1),
+        ignore::Error::Loop { child, ancestor } => (
+            Some(child.clone()),
+            format!("symbolic link loop back to {}", ancestor.display()),
+        ),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error_parts(err)
+        }
+        other => (None, other.to_string()),
+    }
+}
+
+/// Files that look like manifests but are not: Helm chart templates and kustomize patches.
+fn not_manifests(files: &[PathBuf]) -> HashSet<PathBuf> {
+    let mut excluded = HashSet::new();
+    let mut chart_dirs: HashMap<PathBuf, bool> = HashMap::new();
+    for file in files {
+        let absolute = normalize(&absolute(file));
+        let in_chart_templates = absolute.ancestors().skip(1).any(|dir| {
+            dir.file_name().is_some_and(|n| n == "templates")
+                && dir.parent().is_some_and(|chart| {
+                    *chart_dirs
+                        .entry(chart.to_path_buf())
+                        .or_insert_with(|| chart.join("Chart.yaml").is_file())
+                })
+        });
+        if in_chart_templates {
+            excluded.insert(absolute.clone());
+        }
+        let is_kustomization = absolute.file_name().is_some_and(|n| {
+            n == "kustomization.yaml" || n == "kustomization.yml" || n == "Kustomization"
+        });
+        if is_kustomization {
+            excluded.extend(kustomize_patches(&absolute));
+        }
+    }
+    excluded
+}
+
+/// The patch files a kustomization lists (`patches`, `patchesStrategicMerge`, `patchesJson6902`).
+fn kustomize_patches(kustomization: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(kustomization) else {
+        return Vec::new();
+    };
+    let Some(dir) = kustomization.parent() else {
+        return Vec::new();
+    };
+    let parsed = parse_stream(&text);
+    let mut out = BTreeSet::new();
+    for doc in parsed.documents {
+        let entries = ["patchesStrategicMerge", "patches", "patchesJson6902"]
+            .into_iter()
+            .filter_map(|k| doc.value.get(k).and_then(Value::as_array))
+            .flatten();
+        for entry in entries {
+            let file = match entry {
+                Value::String(s) if !s.contains('\n') => Some(s.as_str()),
+                Value::Object(m) => m.get("path").and_then(Value::as_str),
+                _ => None,
+            };
+            if let Some(file) = file {
+                out.insert(normalize(&dir.join(file)));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A syntax problem with a file, reported as a `manifest-parse-error` finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseProblem {
+    pub pos: Pos,
+    pub message: String,
+    pub document: usize,
+}
+
+/// What reading one file gave.
+#[derive(Debug, Default)]
+pub struct LoadedFile {
+    pub display: String,
+    pub objects: Vec<Object>,
+    pub problems: Vec<ParseProblem>,
+    pub notice: Option<Notice>,
+    pub bytes: u64,
+    pub documents: usize,
+}
+
+/// Reads one file from disk.
+pub fn load_file(file: &SourceFile) -> LoadedFile {
+    let mut loaded = LoadedFile {
+        display: file.display.clone(),
+        ..Default::default()
+    };
+    match std::fs::metadata(&file.path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+            loaded.notice = Some(
+                Notice::warning(format!(
+                    "skipped: {} MiB is more than the {} MiB a manifest may have",
+                    meta.len() / (1024 * 1024),
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ))
+                .at(&file.display, None),
+            );
+            return loaded;
+        }
+        _ => {}
+    }
+    match std::fs::read(&file.path) {
+        Ok(bytes) => load_bytes(&file.display, &bytes),
+        Err(e) => {
+            loaded.notice =
+                Some(Notice::error(format!("cannot read: {e}")).at(&file.display, None));
+            loaded
+        }
+    }
+}
+
+/// Reads manifests from bytes (a file's or standard input's).
+pub fn load_bytes(display: &str, bytes: &[u8]) -> LoadedFile {
+    let mut loaded = LoadedFile {
+        display: display.to_string(),
+        bytes: bytes.len() as u64,
+        ..Default::default()
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        loaded.problems.push(ParseProblem {
+            pos: position_of_byte(bytes, nul),
+            message: "binary content (a NUL byte): this is not a YAML or JSON manifest".into(),
+            document: 0,
+        });
+        return loaded;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            loaded.problems.push(ParseProblem {
+                pos: position_of_byte(bytes, e.valid_up_to()),
+                message: "invalid UTF-8: manifests must be UTF-8 text".into(),
+                document: 0,
+            });
+            return loaded;
+        }
+    };
+    let parsed = parse_stream(text);
+    for error in parsed.errors {
+        loaded.problems.push(ParseProblem {
+            pos: Pos {
+                line: error.line,
+                column: error.column,
+            },
+            message: error.message,
+            document: error.document,
+        });
+    }
+    loaded.documents = parsed.documents.len();
+    for doc in parsed.documents {
+        objects_of(doc, display, &mut loaded.objects);
+    }
+    loaded
+}
+
+fn position_of_byte(bytes: &[u8], offset: usize) -> Pos {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u32
+        + 1;
+    Pos { line, column }
+}
+
+/// The Kubernetes objects of one document: itself, or the items of a `kind: List`.
+fn objects_of(doc: Document, path: &str, out: &mut Vec<Object>) {
+    let is_list = doc
+        .value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some()
+        && doc
+            .value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && doc.value.get("items").is_some_and(Value::is_array);
+    if !is_list {
+        let origin = Origin::File {
+            path: path.to_string(),
+            document: doc.index,
+            item: None,
+            start_line: doc.start_line,
+            end_line: doc.end_line,
+        };
+        if let Some(mut object) = Object::from_value(doc.value, origin, doc.spans) {
+            object.helm_source = doc.helm_source;
+            out.push(object);
+        }
+        return;
+    }
+    let count = doc.value["items"].as_array().map_or(0, Vec::len);
+    let subtrees: Vec<SpanTree> = (0..count)
+        .map(|i| doc.spans.subtree(&doc.value, &format!("/items/{i}")))
+        .collect();
+    let mut value = doc.value;
+    let Some(Value::Array(items)) = value.as_object_mut().and_then(|m| m.remove("items")) else {
+        return;
+    };
+    let starts: Vec<u32> = subtrees.iter().map(|s| s.root().line).collect();
+    for (i, (item, spans)) in items.into_iter().zip(subtrees).enumerate() {
+        let start_line = starts[i];
+        let end_line = starts
+            .get(i + 1)
+            .map_or(doc.end_line, |next| next.saturating_sub(1).max(start_line));
+        let origin = Origin::File {
+            path: path.to_string(),
+            document: doc.index,
+            item: Some(i),
+            start_line,
+            end_line,
+        };
+        if let Some(mut object) = Object::from_value(item, origin, spans) {
+            object.helm_source = doc.helm_source.clone();
+            out.push(object);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_items_are_objects_with_their_own_lines() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: b}\n";
+        let loaded = load_bytes("list.yaml", text.as_bytes());
+        assert_eq!(loaded.objects.len(), 2);
+        assert_eq!(loaded.objects[1].kind, "Secret");
+        assert_eq!(
+            loaded.objects[1].origin,
+            Origin::File {
+                path: "list.yaml".into(),
+                document: 0,
+                item: Some(1),
+                start_line: 7,
+                end_line: 9
+            }
+        );
+        assert_eq!(loaded.objects[1].locate("/metadata/name"), (9, 3));
+    }
+
+    #[test]
+    fn documents_without_kind_are_skipped_silently() {
+        let loaded = load_bytes("values.yaml", b"replicaCount: 2\nimage:\n  tag: latest\n");
+        assert!(loaded.objects.is_empty() && loaded.problems.is_empty());
+    }
+
+    #[test]
+    fn binary_and_invalid_utf8_are_problems() {
+        let loaded = load_bytes("a.yaml", b"kind: A\n\x00\x01");
+        assert_eq!(loaded.problems[0].pos, (2, 1));
+        let loaded = load_bytes("b.yaml", b"kind: A\nname: \xff\xfe\n");
+        assert_eq!(loaded.problems[0].pos, (2, 7));
+    }
+
+    #[test]
+    fn display_paths_are_relative_to_the_root() {
+        let root = std::env::current_dir().unwrap();
+        assert_eq!(
+            display_path(Path::new("./a/../b/c.yaml"), &root),
+            "b/c.yaml"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! Where documents come from: files (and stdin) or a live cluster.
+
+pub mod files;
+pub mod spans;
+pub mod yaml;

@@ -1,0 +1,740 @@
+//! YAML/JSON documents to JSON values plus a position for every node.
+//!
+//! Built on `saphyr-parser` events rather than a tree loader so that depth, alias expansion
+//! and scalar typing are under our control:
+//!
+//! - nesting deeper than [`MAX_DEPTH`] is an error, so hostile input cannot overflow the stack
+//!   (here, or later when the value is dropped or serialised);
+//! - aliases are expanded against a per-file node budget, which stops "billion laughs";
+//! - plain scalars are typed the way Kubernetes reads YAML (go-yaml v2, YAML 1.1): `yes`/`on`
+//!   are booleans and `0644` is octal, so `privileged: yes` cannot slip past a rule. Fields the
+//!   API defines as strings (labels, annotations, env values, args, image, ConfigMap data…)
+//!   keep their text, so `enabled: on` stays `"on"` there;
+//! - duplicate keys are errors, as they are for `kubectl` with strict decoding.
+//!
+//! A broken document does not lose the rest of the file: parsing resumes at the next `---`.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use serde_json::{Map, Number, Value};
+
+use crate::source::spans::{SpanNode, SpanTree};
+
+/// Deepest nesting accepted; real manifests (CRD schemas included) stay well below.
+pub const MAX_DEPTH: usize = 200;
+/// Nodes that alias expansion may create per file.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// One YAML document with its value and positions.
+#[derive(Debug)]
+pub struct Document {
+    pub value: Value,
+    pub spans: SpanTree,
+    /// Index of the document within its file (0-based, counting every document).
+    pub index: usize,
+    pub start_line: u32,
+    pub end_line: u32,
+    /// The `# Source: chart/templates/x.yaml` comment Helm writes above rendered documents.
+    pub helm_source: Option<String>,
+}
+
+/// A syntax error with its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    /// Index of the document the error is in.
+    pub document: usize,
+}
+
+/// Every document that could be read, and the errors met on the way.
+#[derive(Debug, Default)]
+pub struct ParsedStream {
+    pub documents: Vec<Document>,
+    pub errors: Vec<SyntaxError>,
+}
+
+/// Parses a multi-document YAML (or JSON) text.
+pub fn parse_stream(text: &str) -> ParsedStream {
+    let helm_sources = helm_source_comments(text);
+    let mut out = ParsedStream::default();
+    let mut budget = MAX_ALIAS_NODES;
+    let mut segment_start = 0usize; // byte offset of the current segment
+    let mut line_offset = 0u32; // lines before the segment
+    let mut doc_index = 0usize;
+    loop {
+        let segment = &text[segment_start..];
+        let mut builder = Builder::new(segment, line_offset, &mut budget);
+        let result = builder.run(&mut |mut doc| {
+            doc.index = doc_index;
+            doc_index += 1;
+            doc.helm_source = helm_source_for(&helm_sources, doc.start_line);
+            if !doc.value.is_null() {
+                out.documents.push(doc);
+            }
+        });
+        let Err(mut error) = result else { break };
+        error.document = doc_index;
+        out.errors.push(error);
+        // Every `---` at the start of a line begins a document, so the next one after the
+        // broken document's first line is where the rest of the file can be read again.
+        match next_separator_after(text, builder.doc_start_line) {
+            Some((offset, line)) if offset > segment_start => {
+                segment_start = offset;
+                line_offset = line - 1;
+                doc_index += 1;
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Byte offset and 1-based line of the first line starting with `---` after `line`.
+fn next_separator_after(text: &str, line: u32) -> Option<(usize, u32)> {
+    let mut offset = 0usize;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        let number = i as u32 + 1;
+        if number > line && is_document_separator(l) {
+            return Some((offset, number));
+        }
+        offset += l.len();
+    }
+    None
+}
+
+fn is_document_separator(line: &str) -> bool {
+    let rest = match line.strip_prefix("---") {
+        Some(rest) => rest,
+        None => return false,
+    };
+    rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n'])
+}
+
+/// `(line, path)` of every `# Source: …` comment, in order.
+fn helm_source_comments(text: &str) -> Vec<(u32, String)> {
+    if !text.contains("# Source: ") {
+        return Vec::new();
+    }
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            l.strip_prefix("# Source: ")
+                .map(|p| (i as u32 + 1, p.trim().to_string()))
+        })
+        .collect()
+}
+
+fn helm_source_for(sources: &[(u32, String)], doc_start: u32) -> Option<String> {
+    // Helm writes the comment right after `---` and before the document's first line.
+    let idx = sources.partition_point(|(line, _)| *line < doc_start);
+    let (line, path) = sources.get(idx.checked_sub(1)?)?;
+    // Only if no other document content sits in between: the comment is in the few lines above.
+    (doc_start - line <= 2).then(|| path.clone())
+}
+
+/// What the Kubernetes API says a field's scalars are, for the few places where YAML 1.1
+/// typing would change a string into something else.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Field {
+    Any,
+    /// A map whose values are all strings (labels, annotations, ConfigMap data).
+    StringValues,
+    /// A list whose items are maps with a string `value` (env, tolerations).
+    ItemsWithValue,
+    ItemWithValue,
+    /// A list of strings (args, command, matchExpressions values).
+    StringItems,
+    String,
+}
+
+impl Field {
+    fn child_for_key(self, key: &str, depth: usize) -> Field {
+        match self {
+            Field::StringValues => return Field::String,
+            Field::ItemWithValue if key == "value" => return Field::String,
+            _ => {}
+        }
+        match key {
+            "data" | "stringData" | "binaryData" if depth == 1 => Field::StringValues,
+            "labels" | "annotations" | "matchLabels" | "nodeSelector" => Field::StringValues,
+            "env" | "tolerations" => Field::ItemsWithValue,
+            "args" | "command" | "values" => Field::StringItems,
+            "image" | "name" | "namespace" | "generateName" | "serviceAccountName" | "hostname"
+            | "subdomain" | "key" | "operator" | "secretName" | "claimName"
+            | "storageClassName" | "priorityClassName" | "targetRevision" | "apiVersion"
+            | "kind" => Field::String,
+            _ => Field::Any,
+        }
+    }
+
+    fn child_for_item(self) -> Field {
+        match self {
+            Field::ItemsWithValue => Field::ItemWithValue,
+            Field::StringItems => Field::String,
+            _ => Field::Any,
+        }
+    }
+}
+
+struct Anchored {
+    value: Value,
+    spans: Vec<SpanNode>,
+}
+
+struct Builder<'a, 'b> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    line_offset: u32,
+    anchors: HashMap<usize, Anchored>,
+    spans: Vec<SpanNode>,
+    budget: &'b mut usize,
+    max_line: u32,
+    /// First line of the document being read.
+    doc_start_line: u32,
+}
+
+type Step<'a> = (Event<'a>, Span);
+
+impl<'a, 'b> Builder<'a, 'b> {
+    fn new(text: &'a str, line_offset: u32, budget: &'b mut usize) -> Self {
+        Builder {
+            parser: Parser::new_from_str(text),
+            line_offset,
+            anchors: HashMap::new(),
+            spans: Vec::new(),
+            budget,
+            max_line: 0,
+            doc_start_line: line_offset + 1,
+        }
+    }
+
+    fn error_at(&self, span: &Span, message: impl Into<String>) -> SyntaxError {
+        SyntaxError {
+            line: span.start.line() as u32 + self.line_offset,
+            column: span.start.col() as u32 + 1,
+            message: message.into(),
+            document: 0,
+        }
+    }
+
+    fn next(&mut self) -> Result<Step<'a>, SyntaxError> {
+        match self.parser.next_event() {
+            Some(Ok((event, span))) => {
+                self.max_line = self.max_line.max(span.end.line() as u32 + self.line_offset);
+                Ok((event, span))
+            }
+            Some(Err(e)) => Err(SyntaxError {
+                line: e.marker().line() as u32 + self.line_offset,
+                column: e.marker().col() as u32 + 1,
+                message: e.info().to_string(),
+                document: 0,
+            }),
+            None => Err(SyntaxError {
+                line: self.max_line.max(1),
+                column: 1,
+                message: "unexpected end of input".into(),
+                document: 0,
+            }),
+        }
+    }
+
+    fn run(&mut self, emit: &mut dyn FnMut(Document)) -> Result<(), SyntaxError> {
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::Nothing => continue,
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentStart(_) => {
+                    self.doc_start_line = span.start.line() as u32 + self.line_offset;
+                    self.anchors.clear();
+                    self.spans = Vec::new();
+                    let (first, first_span) = self.next()?;
+                    let start_line = first_span.start.line() as u32 + self.line_offset;
+                    let value = self.node(first, first_span, 0, Field::Any)?;
+                    let (end, end_span) = self.next()?;
+                    if !matches!(end, Event::DocumentEnd) {
+                        return Err(self.error_at(&end_span, "expected the end of the document"));
+                    }
+                    emit(Document {
+                        value,
+                        spans: SpanTree::from_nodes(std::mem::take(&mut self.spans)),
+                        index: 0,
+                        start_line,
+                        end_line: self.max_line.max(start_line),
+                        helm_source: None,
+                    });
+                }
+                _ => return Err(self.error_at(&span, "unexpected event outside a document")),
+            }
+        }
+    }
+
+    fn push_span(&mut self, span: &Span) -> usize {
+        self.spans.push(SpanNode {
+            line: span.start.line() as u32 + self.line_offset,
+            column: span.start.col() as u32 + 1,
+            len: 1,
+        });
+        self.spans.len() - 1
+    }
+
+    fn close_span(&mut self, at: usize) {
+        self.spans[at].len = (self.spans.len() - at) as u32;
+    }
+
+    fn node(
+        &mut self,
+        event: Event<'a>,
+        span: Span,
+        depth: usize,
+        field: Field,
+    ) -> Result<Value, SyntaxError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error_at(
+                &span,
+                format!("nesting deeper than {MAX_DEPTH} levels is not supported"),
+            ));
+        }
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let at = self.push_span(&span);
+                let value = resolve_scalar(&text, style, tag.as_deref(), field);
+                self.close_span(at);
+                self.remember(anchor, &value, at);
+                Ok(value)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let at = self.push_span(&span);
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(event, span, depth + 1, field.child_for_item())?);
+                }
+                items.shrink_to_fit();
+                self.close_span(at);
+                let value = Value::Array(items);
+                self.remember(anchor, &value, at);
+                Ok(value)
+            }
+            Event::MappingStart(anchor, _) => {
+                let at = self.push_span(&span);
+                let value = self.mapping(depth, field, at)?;
+                self.close_span(at);
+                self.remember(anchor, &value, at);
+                Ok(value)
+            }
+            Event::Alias(id) => self.alias(id, &span),
+            _ => Err(self.error_at(&span, "unexpected YAML event")),
+        }
+    }
+
+    fn mapping(&mut self, depth: usize, field: Field, at: usize) -> Result<Value, SyntaxError> {
+        // Entries are collected first so the map is allocated at its final size.
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut merges: Vec<(Value, Vec<SpanNode>)> = Vec::new();
+        // Small maps are checked for duplicates by scanning; big ones (hostile input, huge
+        // ConfigMaps) through a set, so the check stays linear.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
+        loop {
+            let (event, key_span) = self.next()?;
+            let key = match event {
+                Event::MappingEnd => break,
+                Event::Scalar(text, ..) => text.into_owned(),
+                Event::Alias(id) => match self.anchors.get(&id).map(|a| &a.value) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) if !v.is_array() && !v.is_object() => v.to_string(),
+                    _ => return Err(self.error_at(&key_span, "mapping keys must be scalars")),
+                },
+                _ => return Err(self.error_at(&key_span, "mapping keys must be scalars")),
+            };
+            let (value_event, value_span) = self.next()?;
+            if key == "<<" {
+                // YAML 1.1 merge key: its entries are added after the explicit ones.
+                let start = self.spans.len();
+                let merged = self.node(value_event, value_span, depth + 1, Field::Any)?;
+                let spans = self.spans.split_off(start);
+                merges.push((merged, spans));
+                continue;
+            }
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None if entries.len() >= 16 => {
+                    let mut set: std::collections::HashSet<String> =
+                        entries.iter().map(|(k, _)| k.clone()).collect();
+                    let duplicate = !set.insert(key.clone());
+                    seen = Some(set);
+                    duplicate
+                }
+                None => entries.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
+                return Err(self.error_at(&key_span, format!("duplicate key `{key}`")));
+            }
+            let child_field = field.child_for_key(&key, depth + 1);
+            // The entry's position is its key's: a finding on `resources` points at `resources:`.
+            let entry_at = self.spans.len();
+            let value = self.node(value_event, value_span, depth + 1, child_field)?;
+            self.spans[entry_at].line = key_span.start.line() as u32 + self.line_offset;
+            self.spans[entry_at].column = key_span.start.col() as u32 + 1;
+            entries.push((key, value));
+        }
+        let mut map: Map<String, Value> = entries.into_iter().collect();
+        for (merged, spans) in merges {
+            self.apply_merge(&mut map, merged, spans, at)?;
+        }
+        Ok(Value::Object(map))
+    }
+
+    fn apply_merge(
+        &mut self,
+        map: &mut Map<String, Value>,
+        merged: Value,
+        spans: Vec<SpanNode>,
+        at: usize,
+    ) -> Result<(), SyntaxError> {
+        let sources: Vec<(Value, Vec<SpanNode>)> = match merged {
+            Value::Object(_) => vec![(merged, spans)],
+            Value::Array(items) => {
+                let tree = SpanTree::from_nodes(spans);
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let sub = tree.child_nodes(0, i).to_vec();
+                        (item, sub)
+                    })
+                    .collect()
+            }
+            _ => {
+                let node = self.spans[at];
+                return Err(SyntaxError {
+                    line: node.line,
+                    column: node.column,
+                    message: "a merge key (`<<`) needs a mapping or a list of mappings".into(),
+                    document: 0,
+                });
+            }
+        };
+        for (source, source_spans) in sources {
+            let Value::Object(entries) = source else {
+                continue;
+            };
+            let tree = SpanTree::from_nodes(source_spans);
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if map.contains_key(&key) {
+                    continue;
+                }
+                self.spans.extend_from_slice(tree.child_nodes(0, i));
+                map.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn alias(&mut self, id: usize, span: &Span) -> Result<Value, SyntaxError> {
+        let Some(anchored) = self.anchors.get(&id) else {
+            return Err(self.error_at(span, "alias to an unknown anchor"));
+        };
+        let cost = anchored.spans.len();
+        if cost > *self.budget {
+            return Err(self.error_at(
+                span,
+                format!(
+                    "alias expansion exceeds {MAX_ALIAS_NODES} nodes (a YAML alias bomb?); file not scanned further"
+                ),
+            ));
+        }
+        *self.budget -= cost;
+        let value = anchored.value.clone();
+        let mut nodes = anchored.spans.clone();
+        // The alias itself is where the reader looks; nested nodes keep the anchor's positions.
+        nodes[0].line = span.start.line() as u32 + self.line_offset;
+        nodes[0].column = span.start.col() as u32 + 1;
+        self.spans.extend(nodes);
+        Ok(value)
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value, at: usize) {
+        if anchor == 0 {
+            return;
+        }
+        let spans = self.spans[at..].to_vec();
+        self.anchors.insert(
+            anchor,
+            Anchored {
+                value: value.clone(),
+                spans,
+            },
+        );
+    }
+}
+
+/// Types a scalar as Kubernetes' YAML decoder (go-yaml v2, YAML 1.1) does.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, field: Field) -> Value {
+    if let Some(tag) = tag
+        && tag.handle == "tag:yaml.org,2002:"
+    {
+        return match tag.suffix.as_str() {
+            "str" => Value::String(text.to_string()),
+            "null" => Value::Null,
+            "bool" => yaml11_bool(text).map_or_else(|| Value::String(text.into()), Value::Bool),
+            "int" | "float" => {
+                yaml11_number(text).map_or_else(|| Value::String(text.into()), Value::Number)
+            }
+            _ => Value::String(text.to_string()),
+        };
+    }
+    if style != ScalarStyle::Plain || tag.is_some() {
+        return Value::String(text.to_string());
+    }
+    let typed = resolve_plain(text);
+    if field == Field::String && !matches!(typed, Value::String(_)) && !text.is_empty() {
+        // A string field keeps what the user wrote: `value: on` is "on", not true.
+        return Value::String(text.to_string());
+    }
+    typed
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = yaml11_bool(text) {
+        return Value::Bool(b);
+    }
+    let first = text.as_bytes()[0];
+    if (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.'))
+        && let Some(n) = yaml11_number(text)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_string())
+}
+
+fn yaml11_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+fn yaml11_number(text: &str) -> Option<Number> {
+    let cleaned: String;
+    let plain = if text.contains('_') {
+        cleaned = text.replace('_', "");
+        cleaned.as_str()
+    } else {
+        text
+    };
+    let (negative, digits) = match plain.as_bytes().first()? {
+        b'-' => (true, &plain[1..]),
+        b'+' => (false, &plain[1..]),
+        _ => (false, plain),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let radix_value = if let Some(hex) = digits.strip_prefix("0x") {
+        Some(u64::from_str_radix(hex, 16).ok()?)
+    } else if let Some(bin) = digits.strip_prefix("0b") {
+        Some(u64::from_str_radix(bin, 2).ok()?)
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        // YAML 1.1 octal, e.g. `defaultMode: 0644` is 420.
+        Some(u64::from_str_radix(&digits[1..], 8).ok()?)
+    } else if digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse::<u64>().ok()
+    } else {
+        None
+    };
+    if let Some(v) = radix_value {
+        return Some(if negative {
+            match i64::try_from(v) {
+                Ok(v) => Number::from(-v),
+                Err(_) => Number::from_f64(-(v as f64))?,
+            }
+        } else {
+            Number::from(v)
+        });
+    }
+    if is_yaml_float(digits) {
+        let f: f64 = plain.parse().ok()?;
+        return Number::from_f64(f);
+    }
+    None
+}
+
+/// `^(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`, go-yaml's float syntax (sign removed).
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += frac_digits;
+        if int_digits == 0 && frac_digits == 0 {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Document {
+        let mut parsed = parse_stream(text);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        parsed.documents.remove(0)
+    }
+
+    #[test]
+    fn kubernetes_yaml11_typing() {
+        let doc = one(
+            "a: yes\nb: off\nc: 0644\nd: '0644'\ne: 1_000\nf: 1.5\ng: ~\nh: 0x1F\ni: 1e3\nj: 1.2.3\nk: -7\n",
+        );
+        assert_eq!(
+            doc.value,
+            json!({"a": true, "b": false, "c": 420, "d": "0644", "e": 1000, "f": 1.5, "g": null,
+                   "h": 31, "i": 1000.0, "j": "1.2.3", "k": -7})
+        );
+    }
+
+    #[test]
+    fn string_fields_keep_their_text() {
+        let doc = one(
+            "metadata:\n  labels:\n    enabled: on\n    version: 1.10\nspec:\n  containers:\n  - name: 007\n    image: yes\n    args: [on, 0644]\n    env:\n    - name: X\n      value: yes\n    securityContext:\n      privileged: yes\n",
+        );
+        let c = &doc.value["spec"]["containers"][0];
+        assert_eq!(doc.value["metadata"]["labels"]["enabled"], "on");
+        assert_eq!(doc.value["metadata"]["labels"]["version"], "1.10");
+        assert_eq!(c["name"], "007");
+        assert_eq!(c["image"], "yes");
+        assert_eq!(c["args"], json!(["on", "0644"]));
+        assert_eq!(c["env"][0]["value"], "yes");
+        assert_eq!(c["securityContext"]["privileged"], true);
+    }
+
+    #[test]
+    fn config_map_data_is_string_but_only_at_top_level() {
+        let doc = one("data:\n  flag: yes\nspec:\n  data:\n    flag: yes\n");
+        assert_eq!(doc.value["data"]["flag"], "yes");
+        assert_eq!(doc.value["spec"]["data"]["flag"], true);
+    }
+
+    #[test]
+    fn positions_point_at_keys() {
+        let doc = one("kind: Pod\nspec:\n  containers:\n    - name: a\n      image: nginx\n");
+        let at = |p: &str| doc.spans.locate(&doc.value, p);
+        assert_eq!(at(""), (1, 1));
+        assert_eq!(at("/spec"), (2, 1));
+        assert_eq!(at("/spec/containers/0"), (4, 7));
+        assert_eq!(at("/spec/containers/0/image"), (5, 7));
+        // Missing nodes resolve to the deepest existing ancestor.
+        assert_eq!(at("/spec/containers/0/resources/limits"), (4, 7));
+    }
+
+    #[test]
+    fn multi_documents_and_errors_resume_at_next_separator() {
+        let parsed = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n");
+        assert_eq!(parsed.documents.len(), 2);
+        assert_eq!(parsed.documents[0].value, json!({"a": 1}));
+        assert_eq!(parsed.documents[1].value, json!({"c": 3}));
+        assert_eq!(parsed.documents[1].start_line, 5);
+        assert_eq!(parsed.documents[1].index, 2);
+        assert_eq!(parsed.errors.len(), 1);
+        assert!(parsed.errors[0].line >= 3, "{:?}", parsed.errors);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let parsed = parse_stream("a: 1\nb: 2\na: 3\n");
+        assert_eq!(parsed.errors[0].line, 3);
+        assert!(parsed.errors[0].message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn alias_bomb_is_stopped() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let parsed = parse_stream(&text);
+        assert!(parsed.errors[0].message.contains("alias expansion"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut text = String::new();
+        for i in 0..10_000 {
+            text.push_str(&" ".repeat(i));
+            text.push_str("a:\n");
+        }
+        let parsed = parse_stream(&text);
+        assert!(parsed.errors[0].message.contains("nesting deeper"));
+        let flow = "[".repeat(10_000);
+        assert!(!parse_stream(&flow).errors.is_empty());
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let doc = one("base: &b\n  x: 1\n  y: 2\nchild:\n  <<: *b\n  y: 3\n");
+        assert_eq!(doc.value["child"], json!({"y": 3, "x": 1}));
+        assert_eq!(doc.spans.locate(&doc.value, "/child/y"), (6, 3));
+        assert_eq!(doc.spans.locate(&doc.value, "/child/x"), (2, 3));
+    }
+
+    #[test]
+    fn helm_source_comment_is_kept() {
+        let parsed = parse_stream(
+            "---\n# Source: app/templates/a.yaml\nkind: A\n---\n# Source: app/templates/b.yaml\nkind: B\n",
+        );
+        assert_eq!(
+            parsed.documents[0].helm_source.as_deref(),
+            Some("app/templates/a.yaml")
+        );
+        assert_eq!(
+            parsed.documents[1].helm_source.as_deref(),
+            Some("app/templates/b.yaml")
+        );
+    }
+
+    #[test]
+    fn json_documents_parse() {
+        let doc = one("{\"kind\": \"Pod\", \"spec\": {\"a\": [1, \"yes\", true]}}");
+        assert_eq!(doc.value["spec"]["a"], json!([1, "yes", true]));
+    }
+}

@@ -1,0 +1,229 @@
+//! Suppression, applied to findings after the rules: annotations on the object, config
+//! exemptions, and a baseline of known fingerprints. Suppressed findings stay in every report,
+//! marked with their reason, and never fail the run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Exemption;
+use crate::error::Error;
+use crate::finding::{Finding, Suppression, SuppressionSource};
+use crate::model::object::Object;
+use crate::notice::Notice;
+
+/// `ignore.tollgate.dev/<rule-id>: "<reason>"` on an object suppresses that rule's findings.
+pub const IGNORE_ANNOTATION_PREFIX: &str = "ignore.tollgate.dev/";
+
+/// The reason an object's annotation gives for ignoring `rule`, if it gives one.
+pub fn annotation_reason<'a>(object: &'a Object, rule: &str) -> Option<&'a str> {
+    let annotations = object.annotations()?;
+    let value = annotations
+        .get(&format!("{IGNORE_ANNOTATION_PREFIX}{rule}"))?
+        .as_str()?;
+    let reason = value.trim();
+    (!reason.is_empty()).then_some(reason)
+}
+
+struct CompiledExemption {
+    rule: String,
+    namespaces: Vec<GlobMatcher>,
+    names: Vec<GlobMatcher>,
+    kinds: Vec<GlobMatcher>,
+    reason: String,
+}
+
+fn matchers(globs: &[String]) -> Vec<GlobMatcher> {
+    globs
+        .iter()
+        .filter_map(|g| Glob::new(g).ok())
+        .map(|g| g.compile_matcher())
+        .collect()
+}
+
+/// Selectors match when empty, or when a glob matches the value.
+fn selects(matchers: &[GlobMatcher], value: Option<&str>) -> bool {
+    matchers.is_empty() || value.is_some_and(|v| matchers.iter().any(|m| m.is_match(v)))
+}
+
+impl CompiledExemption {
+    fn matches(&self, finding: &Finding) -> bool {
+        if self.rule != finding.rule && self.rule != "*" {
+            return false;
+        }
+        let object = finding.object.as_ref();
+        selects(
+            &self.namespaces,
+            object.and_then(|o| o.namespace.as_deref()),
+        ) && selects(&self.names, object.map(|o| o.name.as_str()))
+            && selects(&self.kinds, object.map(|o| o.kind.as_str()))
+    }
+}
+
+/// Applies the three kinds of suppression in order: annotation, exemption, baseline.
+pub struct Suppressor {
+    exemptions: Vec<CompiledExemption>,
+    baseline: Option<(String, std::collections::HashSet<String>)>,
+}
+
+impl Suppressor {
+    /// Compiles the exemptions in force on `today`; expired ones become warnings.
+    pub fn new(
+        exemptions: &[Exemption],
+        baseline: Option<Baseline>,
+        today: jiff::civil::Date,
+        notices: &mut Vec<Notice>,
+    ) -> Suppressor {
+        let mut active = Vec::new();
+        for e in exemptions {
+            if let Some(expires) = e.expires
+                && today > expires
+            {
+                let scope = [&e.namespaces, &e.names, &e.kinds]
+                    .iter()
+                    .flat_map(|v| v.iter())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                notices.push(Notice::warning(format!(
+                    "exemption for `{}`{} expired on {expires} and no longer suppresses anything (reason was: {})",
+                    e.rule,
+                    if scope.is_empty() { String::new() } else { format!(" ({scope})") },
+                    e.reason
+                )));
+                continue;
+            }
+            active.push(CompiledExemption {
+                rule: e.rule.clone(),
+                namespaces: matchers(&e.namespaces),
+                names: matchers(&e.names),
+                kinds: matchers(&e.kinds),
+                reason: e.reason.clone(),
+            });
+        }
+        Suppressor {
+            exemptions: active,
+            baseline: baseline.map(|b| {
+                let set = b.findings.into_iter().map(|f| f.fingerprint).collect();
+                (b.source, set)
+            }),
+        }
+    }
+
+    /// Marks `finding` suppressed when something says so; `object` is the object it is about.
+    pub fn apply(&self, finding: &mut Finding, object: Option<&Object>) {
+        if finding.suppressed.is_some() {
+            return;
+        }
+        if let Some(reason) = object.and_then(|o| annotation_reason(o, &finding.rule)) {
+            finding.suppressed = Some(Suppression {
+                reason: reason.to_string(),
+                source: SuppressionSource::Annotation,
+            });
+            return;
+        }
+        if let Some(e) = self.exemptions.iter().find(|e| e.matches(finding)) {
+            finding.suppressed = Some(Suppression {
+                reason: e.reason.clone(),
+                source: SuppressionSource::Exemption,
+            });
+            return;
+        }
+        if let Some((source, known)) = &self.baseline
+            && known.contains(&finding.fingerprint)
+        {
+            finding.suppressed = Some(Suppression {
+                reason: format!("known in baseline {source}"),
+                source: SuppressionSource::Baseline,
+            });
+        }
+    }
+}
+
+/// A baseline file: the fingerprints of findings accepted at some point.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Baseline {
+    pub version: u32,
+    pub findings: Vec<BaselineEntry>,
+    /// Where it was read from, for suppression reasons.
+    #[serde(skip)]
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BaselineEntry {
+    pub fingerprint: String,
+    pub rule: String,
+    /// For people reading the file; not used for matching.
+    #[serde(default)]
+    pub object: String,
+    #[serde(default)]
+    pub location: String,
+}
+
+impl Baseline {
+    pub fn read(path: &Path) -> Result<Baseline, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut baseline: Baseline = serde_json::from_str(&text).map_err(|e| {
+            Error::usage(format!(
+                "{}:{}:{}: not a tollgate baseline: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if baseline.version != 1 {
+            return Err(Error::usage(format!(
+                "{}: baseline version {} is not supported (expected 1)",
+                path.display(),
+                baseline.version
+            )));
+        }
+        baseline.source = path.display().to_string();
+        Ok(baseline)
+    }
+
+    /// The baseline of `findings`: every one not suppressed by an annotation or exemption.
+    pub fn of(findings: &[Finding]) -> Baseline {
+        let mut unique = BTreeMap::new();
+        for f in findings {
+            if matches!(
+                f.suppressed.as_ref().map(|s| s.source),
+                Some(SuppressionSource::Annotation | SuppressionSource::Exemption)
+            ) {
+                continue;
+            }
+            let location = match f.location.line() {
+                Some(line) => format!("{}:{line}", f.location.path()),
+                None => f.location.path().to_string(),
+            };
+            unique
+                .entry(f.fingerprint.clone())
+                .or_insert(BaselineEntry {
+                    fingerprint: f.fingerprint.clone(),
+                    rule: f.rule.clone(),
+                    object: f.object.as_ref().map(|o| o.display()).unwrap_or_default(),
+                    location,
+                });
+        }
+        Baseline {
+            version: 1,
+            findings: unique.into_values().collect(),
+            source: String::new(),
+        }
+    }
+
+    pub fn write(&self, path: &PathBuf) -> Result<(), Error> {
+        let mut text = serde_json::to_string_pretty(self).expect("baselines serialise");
+        text.push('\n');
+        std::fs::write(path, text).map_err(|source| Error::Output {
+            path: path.clone(),
+            source,
+        })
+    }
+}
