@@ -222,7 +222,23 @@ impl<'a, 'b> Builder<'a, 'b> {
     fn next(&mut self) -> Result<Step<'a>, SyntaxError> {
         match self.parser.next_event() {
             Some(Ok((event, span))) => {
-                self.max_line = self.max_line.max(span.end.line() as u32 + self.line_offset);
+                let is_content = !matches!(
+                    event,
+                    Event::StreamStart
+                        | Event::StreamEnd
+                        | Event::DocumentStart(_)
+                        | Event::DocumentEnd
+                );
+                if is_content {
+                    // An end at column 0 of a later line means the content ended the line before.
+                    let end = span.end;
+                    let last = if end.col() == 0 && end.line() > span.start.line() {
+                        end.line() - 1
+                    } else {
+                        end.line()
+                    };
+                    self.max_line = self.max_line.max(last as u32 + self.line_offset);
+                }
                 Ok((event, span))
             }
             Some(Err(e)) => Err(SyntaxError {
