@@ -222,13 +222,15 @@ impl<'a, 'b> Builder<'a, 'b> {
     fn next(&mut self) -> Result<Step<'a>, SyntaxError> {
         match self.parser.next_event() {
             Some(Ok((event, span))) => {
-                let is_content = !matches!(
-                    event,
-                    Event::StreamStart
-                        | Event::StreamEnd
-                        | Event::DocumentStart(_)
-                        | Event::DocumentEnd
-                );
+                // Block collections end with an empty span where the next token starts.
+                let is_content = !span.is_empty()
+                    && !matches!(
+                        event,
+                        Event::StreamStart
+                            | Event::StreamEnd
+                            | Event::DocumentStart(_)
+                            | Event::DocumentEnd
+                    );
                 if is_content {
                     // An end at column 0 of a later line means the content ended the line before.
                     let end = span.end;
