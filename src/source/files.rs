@@ -407,7 +407,8 @@ mod tests {
                 end_line: 9
             }
         );
-        assert_eq!(loaded.objects[1].locate("/metadata/name"), (9, 3));
+        assert_eq!(loaded.objects[1].locate("/metadata/name"), (9, 14));
+        assert_eq!(loaded.objects[1].locate("/metadata"), (9, 3));
     }
 
     #[test]
