@@ -21,6 +21,9 @@ fn readme_commands_are_the_ones_ci_runs() {
     assert!(README.contains("cargo run --release -- scan fixtures/demo"));
     assert!(README.contains("cargo nextest run "));
     let ci = include_str!("../.ci/run");
-    assert!(ci.contains("cargo nextest run"), ".ci/run must run the README's test command");
+    assert!(
+        ci.contains("cargo nextest run"),
+        ".ci/run must run the README's test command"
+    );
     assert!(std::path::Path::new("fixtures/demo/tollgate.yaml").exists());
 }
