@@ -337,4 +337,85 @@ mod tests {
         assert_eq!(containers[1].name, "m");
         assert_eq!(PodSpec::template_labels(&object).unwrap()["app"], "c");
     }
+
+    #[test]
+    fn container_security_settings_override_the_pods() {
+        let object = Object::from_value(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"securityContext": {"runAsUser": 0, "runAsNonRoot": true},
+                            "containers": [
+                                {"name": "a", "securityContext": {"runAsUser": "1000", "runAsNonRoot": null}},
+                                {"name": "b"}]}}),
+            Origin::Cluster { context: "x".into(), api_path: String::new() },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let spec = pod_spec(&object).unwrap();
+        let containers = spec.containers();
+        let user = containers[0]
+            .effective_security(&spec, "runAsUser")
+            .unwrap();
+        assert_eq!(
+            (user.integer(), user.level),
+            (Some(1000), SettingLevel::Container)
+        );
+        assert_eq!(user.pointer, "/spec/containers/0/securityContext/runAsUser");
+        // A null container field does not hide the pod's.
+        let non_root = containers[0]
+            .effective_security(&spec, "runAsNonRoot")
+            .unwrap();
+        assert_eq!(
+            (non_root.flag(), non_root.level),
+            (Some(true), SettingLevel::Pod)
+        );
+        let user = containers[1]
+            .effective_security(&spec, "runAsUser")
+            .unwrap();
+        assert_eq!((user.integer(), user.level), (Some(0), SettingLevel::Pod));
+        assert_eq!(user.pointer, "/spec/securityContext/runAsUser");
+    }
+
+    #[test]
+    fn lenient_scalars() {
+        assert_eq!(flag(&json!("True")), Some(true));
+        assert_eq!(flag(&json!(" false ")), Some(false));
+        assert_eq!(flag(&json!("yes")), None);
+        assert_eq!(flag(&json!(1)), None);
+        assert_eq!(integer(&json!("0")), Some(0));
+        assert_eq!(integer(&json!(1.5)), None);
+    }
+
+    #[test]
+    fn what_runs_to_completion() {
+        let pod = |extra: serde_json::Value| {
+            let mut value = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                   "spec": {"containers": [{"name": "c"}]}});
+            for (k, v) in extra.as_object().unwrap() {
+                if k == "metadata" {
+                    value["metadata"]["ownerReferences"] = v.clone();
+                } else {
+                    value["spec"][k] = v.clone();
+                }
+            }
+            Object::from_value(
+                value,
+                Origin::Cluster {
+                    context: "x".into(),
+                    api_path: String::new(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap()
+        };
+        let runs = |o: &Object| pod_spec(o).unwrap().runs_to_completion(o);
+        assert!(!runs(&pod(json!({}))));
+        assert!(!runs(&pod(json!({"restartPolicy": "Always"}))));
+        assert!(runs(&pod(json!({"restartPolicy": "Never"}))));
+        assert!(runs(&pod(
+            json!({"metadata": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j"}]})
+        )));
+        assert!(!runs(&pod(
+            json!({"metadata": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]})
+        )));
+    }
 }

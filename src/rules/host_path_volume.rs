@@ -180,7 +180,12 @@ impl Rule for HostPathVolume {
             let Some(host_path) = volume.get("hostPath").filter(|v| !v.is_null()) else {
                 continue;
             };
-            let path = host_path.get("path").and_then(Value::as_str).unwrap_or("");
+            // A missing path is invalid (the API server rejects it); it is not the root.
+            let path = host_path
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim();
             let name = volume.get("name").and_then(Value::as_str).unwrap_or("");
             let mut mounted_by = Vec::new();
             let mut writable = Vec::new();
@@ -209,7 +214,12 @@ impl Rule for HostPathVolume {
                 "{} mounts host path `{path}` (volume `{name}`{usage})",
                 object.display()
             );
-            let violation = match sensitive_reason(path) {
+            let reason = if path.is_empty() {
+                None
+            } else {
+                sensitive_reason(path)
+            };
+            let violation = match reason {
                 Some(reason) => Violation::new(
                     format!("{pointer}/hostPath"),
                     format!("{subject}: {reason}"),
@@ -260,5 +270,65 @@ mod tests {
         ] {
             assert_eq!(sensitive_reason(medium), None, "{medium}");
         }
+    }
+}
+
+#[cfg(test)]
+mod severity_tests {
+    use super::*;
+    use crate::rules::support::testing::violations;
+
+    #[test]
+    fn severity_follows_the_path_and_the_message_says_who_writes() {
+        let found = violations(
+            &HostPathVolume,
+            r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: shipper, namespace: logging}
+spec:
+  template:
+    spec:
+      containers:
+        - name: shipper
+          volumeMounts:
+            - {name: logs, mountPath: /var/log, readOnly: true}
+            - {name: sock, mountPath: /run/containerd/containerd.sock}
+      volumes:
+        - name: logs
+          hostPath: {path: /var/log}
+        - name: sock
+          hostPath: {path: /run/containerd/containerd.sock}
+"#,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].severity, Some(Severity::Medium));
+        assert_eq!(found[0].pointer, "/spec/template/spec/volumes/0/hostPath");
+        assert!(
+            found[0].message.contains("read-only by `shipper`"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(found[1].severity, Some(Severity::High));
+        assert!(
+            found[1].message.contains("writable by `shipper`"),
+            "{}",
+            found[1].message
+        );
+        assert!(
+            found[1].message.contains("container runtime socket"),
+            "{}",
+            found[1].message
+        );
+    }
+
+    #[test]
+    fn a_hostpath_without_a_path_is_not_the_root() {
+        let found = violations(
+            &HostPathVolume,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n    - {name: a, hostPath: {}}\n    - {name: b, hostPath: /etc}\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|v| v.severity == Some(Severity::Medium)));
     }
 }
