@@ -244,6 +244,8 @@ pub struct ScanOptions {
     pub write_baseline: Option<PathBuf>,
     /// Name standard input is reported as.
     pub stdin_filename: Option<String>,
+    /// "Now" for time-based rules; the real clock when `None` (tests fix it).
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// Counts for the summary.
@@ -473,7 +475,7 @@ pub fn scan(
         .filter(|o| o.path().is_some_and(|p| reported.contains(p)))
         .count();
 
-    let now = jiff::Timestamp::now();
+    let now = options.now.unwrap_or_else(jiff::Timestamp::now);
     let evaluation = Evaluation {
         rules: &rule_set,
         config: &loaded.config,

@@ -65,6 +65,16 @@ impl Inventory {
         indexes.into_iter().flatten().map(|&i| &self.objects[i])
     }
 
+    /// The position of `object` in [`Inventory::objects`], when it is one of this inventory's
+    /// objects (identity, not equality: two definitions of the same object differ).
+    pub fn index_of(&self, object: &Object) -> Option<usize> {
+        let size = std::mem::size_of::<Object>();
+        let base = self.objects.as_ptr() as usize;
+        let offset = (object as *const Object as usize).checked_sub(base)?;
+        let index = offset / size;
+        (offset % size == 0 && index < self.objects.len()).then_some(index)
+    }
+
     /// Objects of a kind (any API group: filter with [`Object::is`] when it matters).
     pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
         self.pick(self.by_kind.get(kind))

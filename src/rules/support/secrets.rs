@@ -1,0 +1,292 @@
+//! Who produces which Secrets: generators (External Secrets, cert-manager, Sealed Secrets, the
+//! Vault Secrets Operator) and database/messaging operators that write credentials for the
+//! objects they run.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::model::inventory::Inventory;
+use crate::model::object::Object;
+
+/// Operators that write Secrets named after the object they run (`<name>-app`,
+/// `<name>-es-elastic-user`, `<name>-cluster-ca-cert`…): `(API group, kind)`.
+const OPERATOR_PREFIXED: &[(&str, &str)] = &[
+    ("postgresql.cnpg.io", "Cluster"),
+    ("ps.percona.com", "PerconaServerMySQL"),
+    ("pxc.percona.com", "PerconaXtraDBCluster"),
+    ("psmdb.percona.com", "PerconaServerMongoDB"),
+    ("pgv2.percona.com", "PerconaPGCluster"),
+    ("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+    ("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+    ("kibana.k8s.elastic.co", "Kibana"),
+    ("minio.min.io", "Tenant"),
+    ("kafka.strimzi.io", "Kafka"),
+    ("rabbitmq.com", "RabbitmqCluster"),
+    ("clickhouse.altinity.com", "ClickHouseInstallation"),
+    ("dragonflydb.io", "Dragonfly"),
+    ("acid.zalan.do", "postgresql"),
+];
+
+/// Secrets that something other than a plain manifest produces, per namespace.
+#[derive(Debug, Default)]
+pub struct SecretProducers {
+    /// `(namespace, secret name)` → the generator that writes it.
+    generated: HashMap<(Option<String>, String), String>,
+    /// Generators that write a name into every (selected) namespace.
+    everywhere: HashMap<String, String>,
+    /// Every generated name, whatever the namespace (for objects without a namespace).
+    generated_names: HashMap<String, String>,
+    /// Namespace → `(name prefix, operator object)` for operator-written Secrets.
+    operator_prefixes: HashMap<Option<String>, Vec<(String, String)>>,
+    /// Names of the Secret objects in the inventory, whatever the namespace.
+    secret_names: HashSet<String>,
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer)?.as_str().filter(|s| !s.is_empty())
+}
+
+/// `kubernetes.io/service-account-token` Secrets, Helm release storage and other Secrets whose
+/// type or labels say a controller writes them.
+pub fn is_controller_written(secret: &Object) -> Option<&'static str> {
+    let kind = secret
+        .value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if kind == "kubernetes.io/service-account-token" {
+        return Some("a service-account token");
+    }
+    if kind == "helm.sh/release.v1" || secret.label("owner") == Some("helm") {
+        return Some("Helm release storage");
+    }
+    let keys = secret
+        .labels()
+        .into_iter()
+        .chain(secret.annotations())
+        .flat_map(|m| m.keys());
+    for key in keys {
+        if key.starts_with("reconcile.external-secrets.io/") {
+            return Some("External Secrets");
+        }
+        if key == "cert-manager.io/certificate-name" {
+            return Some("cert-manager");
+        }
+        if key == "sealedsecrets.bitnami.com/managed" {
+            return Some("Sealed Secrets");
+        }
+    }
+    None
+}
+
+impl SecretProducers {
+    pub fn build(inventory: &Inventory) -> Self {
+        let mut p = SecretProducers::default();
+        for es in inventory.of_kind("ExternalSecret") {
+            if matches!(es.group(), "external-secrets.io" | "kubernetes-client.io") {
+                let name = text(&es.value, "/spec/target/name").unwrap_or(&es.name);
+                p.add_generated(&es.namespace, name, es);
+            }
+        }
+        for cert in inventory.of_kind("Certificate") {
+            if cert.group() == "cert-manager.io"
+                && let Some(name) = text(&cert.value, "/spec/secretName")
+            {
+                p.add_generated(&cert.namespace, name, cert);
+            }
+        }
+        for sealed in inventory.of_kind("SealedSecret") {
+            if sealed.group() == "bitnami.com" {
+                let name =
+                    text(&sealed.value, "/spec/template/metadata/name").unwrap_or(&sealed.name);
+                p.add_generated(&sealed.namespace, name, sealed);
+            }
+        }
+        for kind in ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"] {
+            for vso in inventory.of_kind(kind) {
+                if vso.group() == "secrets.hashicorp.com"
+                    && let Some(name) = text(&vso.value, "/spec/destination/name")
+                {
+                    p.add_generated(&vso.namespace, name, vso);
+                }
+            }
+        }
+        // cert-manager's ingress-shim writes the TLS Secrets of annotated Ingresses.
+        for ingress in inventory.of_kind("Ingress") {
+            let shim = ingress
+                .annotation("cert-manager.io/cluster-issuer")
+                .is_some()
+                || ingress.annotation("cert-manager.io/issuer").is_some();
+            if !shim {
+                continue;
+            }
+            let tls = ingress.at("/spec/tls").and_then(Value::as_array);
+            for entry in tls.into_iter().flatten() {
+                if let Some(name) = entry.get("secretName").and_then(Value::as_str) {
+                    p.add_generated(&ingress.namespace, name, ingress);
+                }
+            }
+        }
+        for ces in inventory.of_kind("ClusterExternalSecret") {
+            if ces.group() != "external-secrets.io" {
+                continue;
+            }
+            let es_name = text(&ces.value, "/spec/externalSecretName").unwrap_or(&ces.name);
+            let name = text(&ces.value, "/spec/externalSecretSpec/target/name").unwrap_or(es_name);
+            let by_selector = ["/spec/namespaceSelector", "/spec/namespaceSelectors"]
+                .iter()
+                .any(|p| ces.at(p).is_some_and(|v| !v.is_null()));
+            if by_selector {
+                p.everywhere
+                    .entry(name.to_string())
+                    .or_insert_with(|| ces.display());
+            }
+            let listed = ces.at("/spec/namespaces").and_then(Value::as_array);
+            for ns in listed.into_iter().flatten().filter_map(Value::as_str) {
+                p.add_generated(&Some(ns.to_string()), name, ces);
+            }
+        }
+        for (group, kind) in OPERATOR_PREFIXED {
+            for object in inventory.of_kind(kind).filter(|o| o.group() == *group) {
+                let entry = p
+                    .operator_prefixes
+                    .entry(object.namespace.clone())
+                    .or_default();
+                entry.push((format!("{}-", object.name), object.display()));
+                // Percona operators generate the users Secret they are told to use.
+                for pointer in ["/spec/secretsName", "/spec/secrets/users"] {
+                    if let Some(name) = text(&object.value, pointer) {
+                        entry.push((name.to_string(), object.display()));
+                    }
+                }
+            }
+        }
+        // Strimzi's user operator writes a Secret named after each KafkaUser.
+        for user in inventory.of_kind("KafkaUser") {
+            if user.group() == "kafka.strimzi.io" {
+                p.add_generated(&user.namespace, &user.name, user);
+            }
+        }
+        p.secret_names = inventory
+            .of_kind("Secret")
+            .filter(|s| s.group().is_empty())
+            .map(|s| s.name.clone())
+            .collect();
+        p
+    }
+
+    fn add_generated(&mut self, namespace: &Option<String>, name: &str, by: &Object) {
+        let by = by.display();
+        self.generated_names
+            .entry(name.to_string())
+            .or_insert_with(|| by.clone());
+        self.generated
+            .entry((namespace.clone(), name.to_string()))
+            .or_insert(by);
+    }
+
+    /// The generator (External Secrets, cert-manager, Sealed Secrets, Vault) that writes the
+    /// Secret `name` in `namespace`. Without a namespace (a kustomize base), any namespace.
+    pub fn generator_of(&self, namespace: Option<&str>, name: &str) -> Option<&str> {
+        let key = (namespace.map(str::to_string), name.to_string());
+        self.generated
+            .get(&key)
+            .or_else(|| self.everywhere.get(name))
+            .or_else(|| {
+                namespace
+                    .is_none()
+                    .then(|| self.generated_names.get(name))
+                    .flatten()
+            })
+            .map(String::as_str)
+    }
+
+    /// Any producer of the Secret: a generator, or an operator that writes it for an object
+    /// it runs in the same namespace.
+    pub fn producer_of(&self, namespace: Option<&str>, name: &str) -> Option<&str> {
+        if let Some(generator) = self.generator_of(namespace, name) {
+            return Some(generator);
+        }
+        let find = |list: &'_ Vec<(String, String)>| -> Option<usize> {
+            list.iter().position(|(prefix, _)| {
+                name == prefix.as_str()
+                    || (prefix.ends_with('-') && name.starts_with(prefix.as_str()))
+            })
+        };
+        let lists: Vec<&Vec<(String, String)>> = match namespace {
+            Some(ns) => self
+                .operator_prefixes
+                .get(&Some(ns.to_string()))
+                .into_iter()
+                .collect(),
+            None => self.operator_prefixes.values().collect(),
+        };
+        lists
+            .into_iter()
+            .find_map(|list| find(list).map(|i| list[i].1.as_str()))
+    }
+
+    /// True when a Secret called `name` exists in the inventory, in any namespace.
+    pub fn secret_exists_anywhere(&self, name: &str) -> bool {
+        self.secret_names.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    fn inventory(values: Vec<Value>) -> Inventory {
+        Inventory::new(
+            values
+                .into_iter()
+                .map(|v| {
+                    Object::from_value(
+                        v,
+                        Origin::Cluster {
+                            context: "t".into(),
+                            api_path: String::new(),
+                        },
+                        SpanTree::default(),
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn generators_and_operators_produce_secrets() {
+        let inv = inventory(vec![
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                   "metadata": {"name": "db", "namespace": "a"}, "spec": {"target": {"name": "db-creds"}}}),
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                   "metadata": {"name": "api", "namespace": "a"}, "spec": {}}),
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                   "metadata": {"name": "web", "namespace": "a"}, "spec": {"secretName": "web-tls"}}),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                   "metadata": {"name": "pg", "namespace": "a"}}),
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
+                   "metadata": {"name": "pull"}, "spec": {"namespaceSelector": {"matchLabels": {"x": "y"}}}}),
+        ]);
+        let p = SecretProducers::build(&inv);
+        assert_eq!(
+            p.generator_of(Some("a"), "db-creds"),
+            Some("ExternalSecret a/db")
+        );
+        assert_eq!(p.generator_of(Some("b"), "db-creds"), None);
+        assert!(p.generator_of(None, "db-creds").is_some());
+        assert!(p.generator_of(Some("a"), "db").is_none());
+        assert!(p.generator_of(Some("a"), "api").is_some());
+        assert!(p.generator_of(Some("a"), "web-tls").is_some());
+        assert!(p.generator_of(Some("z"), "pull").is_some());
+        assert_eq!(p.producer_of(Some("a"), "pg-app"), Some("Cluster a/pg"));
+        assert_eq!(p.generator_of(Some("a"), "pg-app"), None);
+        assert_eq!(p.producer_of(Some("b"), "pg-app"), None);
+        assert_eq!(p.producer_of(Some("a"), "pgx-app"), None);
+    }
+}
