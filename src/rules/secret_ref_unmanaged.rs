@@ -19,13 +19,16 @@ static META: RuleMeta = RuleMeta {
 `sources[].secret`, or `imagePullSecrets` — when that Secret is neither in the inventory (same
 namespace) nor produced there by a generator: an ExternalSecret (`spec.target.name`, by default
 its own name), a cert-manager Certificate (`spec.secretName`), a SealedSecret, a
-ClusterExternalSecret, a Vault Secrets Operator object, or an Ingress served by cert-manager's
-ingress-shim. The finding points at the reference's `name`.
+ClusterExternalSecret, a Vault Secrets Operator object, an Ingress served by cert-manager's
+ingress-shim, a Kyverno `generate` rule creating a Secret (a ClusterPolicy's counts in every
+namespace), or a Secret (or ExternalSecret template) that Reflector copies everywhere
+(`reflector.v1.k8s.emberstack.com/reflection-auto-enabled: "true"`). The finding points at
+the reference's `name`.
 
 Operators that write credentials for the objects they run count as producers too: a Secret
 whose name starts with `<name>-` of a CloudNativePG `Cluster`, Percona, MongoDB, ECK, MinIO,
-Strimzi, RabbitMQ, ClickHouse or Dragonfly object in the same namespace (`pg-app`,
-`search-es-elastic-user`…), the users Secret a Percona object names, and the Secret of each
+Strimzi, RabbitMQ, ClickHouse, Dragonfly, Zalando Postgres or Keycloak object in the same
+namespace (`pg-app`, `search-es-elastic-user`, `sso-initial-admin`…), the users Secret a Percona object names, and the Secret of each
 Strimzi `KafkaUser`. References marked `optional: true` are never reported. A workload without
 a namespace (a kustomize base) matches Secrets and producers of any namespace.
 

@@ -17,15 +17,18 @@ static META: RuleMeta = RuleMeta {
 data, when no Velero `Schedule` includes it. Persistent data is a PersistentVolumeClaim, a
 StatefulSet with `volumeClaimTemplates`, or a database/storage operator object: CloudNativePG
 `Cluster`, Percona `PerconaServerMySQL` / `PerconaXtraDBCluster` / `PerconaServerMongoDB` /
-`PerconaPGCluster`, `MongoDBCommunity`, ECK `Elasticsearch`, MinIO `Tenant`, Strimzi `Kafka`,
-Altinity `ClickHouseInstallation`.
+`PerconaPGCluster`, `MongoDBCommunity`, ECK `Elasticsearch`, MinIO `Tenant`, Strimzi `Kafka`
+(unless its brokers use `ephemeral` storage), Altinity `ClickHouseInstallation`.
 
 A Schedule includes a namespace when `spec.template.includedNamespaces` lists it or a glob
 matching it (`*`, `shop-*`) — an empty or absent list means every namespace, as in Velero —
 and `excludedNamespaces` does not. Schedules with `spec.paused: true`, and schedules whose
 `includedResources` leave out (or `excludedResources` name) `persistentvolumeclaims`, back up
-no data and do not count. `labelSelector`s are not evaluated. Schedules count wherever they
-are in the repository (usually the `velero` namespace of the same cluster's folder).
+no data and do not count. `labelSelector`s are not evaluated. Velero backs up the cluster it
+runs in, so a Schedule in a file placed in an environment's folder (`environments[].paths`)
+only covers namespaces of that environment: the development cluster's catch-all Schedule does
+not cover production. Schedules outside every environment's folders (a shared platform
+folder) count for every namespace; live, a cluster's Schedules cover that cluster.
 
 An operator's own scheduled backups cover that object (and, live, the PVCs and StatefulSets it
 owns) without Velero: a CloudNativePG `Cluster` with `spec.backup` (or the barman-cloud

@@ -26,7 +26,11 @@ const OPERATOR_PREFIXED: &[(&str, &str)] = &[
     ("clickhouse.altinity.com", "ClickHouseInstallation"),
     ("dragonflydb.io", "Dragonfly"),
     ("acid.zalan.do", "postgresql"),
+    ("k8s.keycloak.org", "Keycloak"),
 ];
+
+/// Reflector's annotation: copy this Secret into other namespaces.
+const REFLECTOR_AUTO: &str = "reflector.v1.k8s.emberstack.com/reflection-auto-enabled";
 
 /// Secrets that something other than a plain manifest produces, per namespace.
 #[derive(Debug, Default)]
@@ -145,6 +149,55 @@ impl SecretProducers {
             let listed = ces.at("/spec/namespaces").and_then(Value::as_array);
             for ns in listed.into_iter().flatten().filter_map(Value::as_str) {
                 p.add_generated(&Some(ns.to_string()), name, ces);
+            }
+        }
+        // Kyverno `generate` rules that create Secrets (registry credentials, typically).
+        for kind in ["ClusterPolicy", "Policy"] {
+            for policy in inventory
+                .of_kind(kind)
+                .filter(|o| o.group() == "kyverno.io")
+            {
+                let rules = policy.at("/spec/rules").and_then(Value::as_array);
+                for rule in rules.into_iter().flatten() {
+                    let Some(generate) = rule.get("generate") else {
+                        continue;
+                    };
+                    if generate.get("kind").and_then(Value::as_str) != Some("Secret") {
+                        continue;
+                    }
+                    let Some(name) = generate.get("name").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if kind == "ClusterPolicy" {
+                        p.everywhere
+                            .entry(name.to_string())
+                            .or_insert_with(|| policy.display());
+                    } else {
+                        p.add_generated(&policy.namespace, name, policy);
+                    }
+                }
+            }
+        }
+        // Secrets that Reflector copies into other namespaces, as they are or as an
+        // ExternalSecret writes them.
+        for secret in inventory.of_kind("Secret").filter(|o| o.group().is_empty()) {
+            if secret.annotation(REFLECTOR_AUTO) == Some("true") {
+                p.everywhere
+                    .entry(secret.name.clone())
+                    .or_insert_with(|| secret.display());
+            }
+        }
+        for es in inventory.of_kind("ExternalSecret") {
+            let reflected = es
+                .at("/spec/target/template/metadata/annotations")
+                .and_then(|a| a.get(REFLECTOR_AUTO))
+                .and_then(Value::as_str)
+                == Some("true");
+            if reflected {
+                let name = text(&es.value, "/spec/target/name").unwrap_or(&es.name);
+                p.everywhere
+                    .entry(name.to_string())
+                    .or_insert_with(|| es.display());
             }
         }
         for (group, kind) in OPERATOR_PREFIXED {

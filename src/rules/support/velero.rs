@@ -71,6 +71,9 @@ struct Schedule {
     paused: bool,
     /// Schedules whose resources leave out PVCs back up no data.
     volumes: bool,
+    /// The environment of the folder a Schedule file is in: Velero only backs up its own
+    /// cluster, so a Schedule in a development cluster's folder covers no production namespace.
+    placement: Option<String>,
     included: Vec<Pattern>,
     excluded: Vec<Pattern>,
 }
@@ -147,6 +150,13 @@ pub fn is_data(object: &Object) -> bool {
             .at("/spec/volumeClaimTemplates")
             .and_then(Value::as_array)
             .is_some_and(|t| !t.is_empty()),
+        // Strimzi brokers on ephemeral storage keep nothing to back up.
+        ("kafka.strimzi.io", "Kafka") => {
+            object
+                .at("/spec/kafka/storage/type")
+                .and_then(Value::as_str)
+                != Some("ephemeral")
+        }
         (group, kind) => DATA_KINDS.contains(&(group, kind)),
     }
 }
@@ -304,6 +314,7 @@ impl VeleroFacts {
                     index: inventory.index_of(o)?,
                     paused,
                     volumes: volumes_in && !volumes_out,
+                    placement: o.path().and(o.placement_env.clone()),
                     included,
                     excluded: field("excludedNamespaces")
                         .into_iter()
@@ -316,7 +327,16 @@ impl VeleroFacts {
         let mut schedule_namespaces: HashMap<usize, Vec<String>> = HashMap::new();
         let mut report_on = HashMap::new();
         for (ns, data) in namespaces.iter_mut() {
-            for schedule in schedules.iter().filter(|s| s.includes(ns)) {
+            let same_place = |s: &&Schedule| {
+                s.placement
+                    .as_ref()
+                    .is_none_or(|place| *place == data.environment)
+            };
+            for schedule in schedules
+                .iter()
+                .filter(same_place)
+                .filter(|s| s.includes(ns))
+            {
                 if schedule.excludes(ns) {
                     if !schedule.paused && schedule.volumes {
                         data.excluded_by.push(schedule.index);
