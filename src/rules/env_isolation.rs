@@ -40,9 +40,9 @@ static META: RuleMeta = RuleMeta {
   `namespaceSelector: {}` (all namespaces, usually together with a `podSelector` for
   monitoring) is not reported.
 
-The object's environment is its own (labels, namespace) or, failing that, where it is placed.
-Objects without an environment, and targets without one (`kube-system`, `monitoring`,
-`argocd`), never cross. The message says which reference crosses from which environment to
+The object's environment is the one it belongs to (its own label, its namespace); where it is
+placed does not count here (that is `env-placement`). Objects without an environment, and
+targets without one (`kube-system`, `monitoring`, `argocd`), never cross. The message says which reference crosses from which environment to
 which; the finding points at the reference (for ConfigMaps, at the data key).
 
 ### Why
@@ -158,7 +158,9 @@ impl Rule for EnvIsolation {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(from) = object.environment() else {
+        // The environment the object belongs to; where it is placed is env-placement's business,
+        // and a system object (kube-system, monitoring) in a production folder belongs nowhere.
+        let Some(from) = object.identity_env.as_deref() else {
             return;
         };
         let mut checker = Checker {

@@ -28,11 +28,16 @@ the reference's `name`.
 Operators that write credentials for the objects they run count as producers too: a Secret
 whose name starts with `<name>-` of a CloudNativePG `Cluster`, Percona, MongoDB, ECK, MinIO,
 Strimzi, RabbitMQ, ClickHouse, Dragonfly, Zalando Postgres or Keycloak object in the same
-namespace (`pg-app`, `search-es-elastic-user`, `sso-initial-admin`…), the users Secret a Percona object names, and the Secret of each
-Strimzi `KafkaUser`. References marked `optional: true` are never reported. A workload without
-a namespace (a kustomize base) matches Secrets and producers of any namespace.
+namespace (`pg-app`, `search-es-elastic-user`, `sso-initial-admin`…), Zalando's
+`<user>.<name>.credentials.postgresql.acid.zalan.do`, Percona's `internal-<name>` and the
+users Secret a Percona object names, and the Secret of each Strimzi `KafkaUser`. References
+marked `optional: true` are never reported. A workload without a namespace (a kustomize base)
+matches Secrets and producers of any namespace.
 
 A Secret that exists as a plain manifest is `plain-secret`'s business, not this rule's.
+Workloads without an environment of their own (namespace or label), such as the system
+components in `argocd`, `kube-system` or `ingress-nginx` whose install Jobs create their own
+Secrets, are not checked.
 
 ### Why
 
@@ -78,6 +83,11 @@ impl Rule for SecretRefUnmanaged {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        // System components (Argo CD, ingress-nginx…) create their own Secrets with install
+        // Jobs; only workloads of an environment are held to the platform's conventions.
+        if object.identity_env.is_none() {
+            return;
+        }
         let Some(spec) = pod_spec(object) else {
             return;
         };

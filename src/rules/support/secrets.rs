@@ -32,6 +32,24 @@ const OPERATOR_PREFIXED: &[(&str, &str)] = &[
 /// Reflector's annotation: copy this Secret into other namespaces.
 const REFLECTOR_AUTO: &str = "reflector.v1.k8s.emberstack.com/reflection-auto-enabled";
 
+/// How an operator names the Secrets it writes for an object.
+#[derive(Debug)]
+enum NamePattern {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+}
+
+impl NamePattern {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            NamePattern::Exact(exact) => name == exact,
+            NamePattern::Prefix(prefix) => name.starts_with(prefix.as_str()),
+            NamePattern::Suffix(suffix) => name.ends_with(suffix.as_str()),
+        }
+    }
+}
+
 /// Secrets that something other than a plain manifest produces, per namespace.
 #[derive(Debug, Default)]
 pub struct SecretProducers {
@@ -41,8 +59,8 @@ pub struct SecretProducers {
     everywhere: HashMap<String, String>,
     /// Every generated name, whatever the namespace (for objects without a namespace).
     generated_names: HashMap<String, String>,
-    /// Namespace → `(name prefix, operator object)` for operator-written Secrets.
-    operator_prefixes: HashMap<Option<String>, Vec<(String, String)>>,
+    /// Namespace → `(name pattern, operator object)` for operator-written Secrets.
+    operator_prefixes: HashMap<Option<String>, Vec<(NamePattern, String)>>,
     /// Names of the Secret objects in the inventory, whatever the namespace.
     secret_names: HashSet<String>,
 }
@@ -206,11 +224,27 @@ impl SecretProducers {
                     .operator_prefixes
                     .entry(object.namespace.clone())
                     .or_default();
-                entry.push((format!("{}-", object.name), object.display()));
+                let by = object.display();
+                entry.push((NamePattern::Prefix(format!("{}-", object.name)), by.clone()));
+                match *group {
+                    // `<user>.<cluster>.credentials.postgresql.acid.zalan.do`
+                    "acid.zalan.do" => entry.push((
+                        NamePattern::Suffix(format!(
+                            ".{}.credentials.postgresql.acid.zalan.do",
+                            object.name
+                        )),
+                        by.clone(),
+                    )),
+                    // Percona's system users: `internal-<cluster>`.
+                    "pxc.percona.com" | "ps.percona.com" | "psmdb.percona.com" => {
+                        entry.push((NamePattern::Prefix(format!("internal-{}", object.name)), by.clone()));
+                    }
+                    _ => {}
+                }
                 // Percona operators generate the users Secret they are told to use.
                 for pointer in ["/spec/secretsName", "/spec/secrets/users"] {
                     if let Some(name) = text(&object.value, pointer) {
-                        entry.push((name.to_string(), object.display()));
+                        entry.push((NamePattern::Exact(name.to_string()), by.clone()));
                     }
                 }
             }
@@ -261,13 +295,7 @@ impl SecretProducers {
         if let Some(generator) = self.generator_of(namespace, name) {
             return Some(generator);
         }
-        let find = |list: &'_ Vec<(String, String)>| -> Option<usize> {
-            list.iter().position(|(prefix, _)| {
-                name == prefix.as_str()
-                    || (prefix.ends_with('-') && name.starts_with(prefix.as_str()))
-            })
-        };
-        let lists: Vec<&Vec<(String, String)>> = match namespace {
+        let lists: Vec<&Vec<(NamePattern, String)>> = match namespace {
             Some(ns) => self
                 .operator_prefixes
                 .get(&Some(ns.to_string()))
@@ -277,7 +305,9 @@ impl SecretProducers {
         };
         lists
             .into_iter()
-            .find_map(|list| find(list).map(|i| list[i].1.as_str()))
+            .flatten()
+            .find(|(pattern, _)| pattern.matches(name))
+            .map(|(_, by)| by.as_str())
     }
 
     /// True when a Secret called `name` exists in the inventory, in any namespace.
@@ -341,5 +371,6 @@ mod tests {
         assert_eq!(p.generator_of(Some("a"), "pg-app"), None);
         assert_eq!(p.producer_of(Some("b"), "pg-app"), None);
         assert_eq!(p.producer_of(Some("a"), "pgx-app"), None);
+        assert_eq!(p.producer_of(Some("a"), "pg"), None);
     }
 }
