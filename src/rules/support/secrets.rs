@@ -237,7 +237,10 @@ impl SecretProducers {
                     )),
                     // Percona's system users: `internal-<cluster>`.
                     "pxc.percona.com" | "ps.percona.com" | "psmdb.percona.com" => {
-                        entry.push((NamePattern::Prefix(format!("internal-{}", object.name)), by.clone()));
+                        entry.push((
+                            NamePattern::Prefix(format!("internal-{}", object.name)),
+                            by.clone(),
+                        ));
                     }
                     _ => {}
                 }
