@@ -120,3 +120,30 @@ impl Inventory {
         envs.of_namespace(namespace, labels)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    #[test]
+    fn index_of_is_identity_not_equality() {
+        let object = |name: &str| {
+            Object::from_value(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+                Origin::Cluster {
+                    context: "t".into(),
+                    api_path: String::new(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap()
+        };
+        let inventory = Inventory::new(vec![object("a"), object("b")]);
+        assert_eq!(inventory.index_of(&inventory.objects()[1]), Some(1));
+        let copy = inventory.objects()[1].clone();
+        assert_eq!(inventory.index_of(&copy), None);
+    }
+}

@@ -23,8 +23,9 @@ it carries no generator marks. The message names the Secret and its keys, never 
 Not reported, because a controller writes them:
 
 - Secrets labelled or annotated `reconcile.external-secrets.io/*` (External Secrets), annotated
-  `cert-manager.io/certificate-name` (cert-manager), or labelled
-  `sealedsecrets.bitnami.com/managed` (Sealed Secrets);
+  `cert-manager.io/certificate-name` (cert-manager), labelled
+  `sealedsecrets.bitnami.com/managed` (Sealed Secrets) or `generate.kyverno.io/*` (Kyverno),
+  or annotated `reflector.v1.k8s.emberstack.com/reflected-from` (a Reflector copy);
 - Secrets produced by a `Certificate`, `SealedSecret`, `ClusterExternalSecret`, Vault Secrets
   Operator object, or an Ingress that cert-manager's ingress-shim serves (`tls[].secretName`);
 - type `kubernetes.io/service-account-token` and Helm release storage (type

@@ -98,6 +98,12 @@ pub fn is_controller_written(secret: &Object) -> Option<&'static str> {
         if key == "sealedsecrets.bitnami.com/managed" {
             return Some("Sealed Secrets");
         }
+        if key.starts_with("generate.kyverno.io/") {
+            return Some("a Kyverno generate rule");
+        }
+        if key == "reflector.v1.k8s.emberstack.com/reflected-from" {
+            return Some("Reflector");
+        }
     }
     None
 }
