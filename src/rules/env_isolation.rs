@@ -217,7 +217,7 @@ fn workload(object: &Object, checker: &mut Checker<'_, '_>) {
     for container in spec.containers() {
         let who = container.describe();
         for (i, env) in array(container.get("env")).iter().enumerate() {
-            if let Some(value) = str_at(env, "value") {
+            if let Some(value) = str_at(env, "value").filter(|v| v.contains(".svc")) {
                 let name = str_at(env, "name").unwrap_or("");
                 checker.text(
                     format!("{}/env/{i}/value", container.pointer),
@@ -228,7 +228,7 @@ fn workload(object: &Object, checker: &mut Checker<'_, '_>) {
         }
         for field in ["command", "args"] {
             for (i, arg) in array(container.get(field)).iter().enumerate() {
-                if let Some(text) = arg.as_str() {
+                if let Some(text) = arg.as_str().filter(|t| t.contains(".svc")) {
                     checker.text(
                         format!("{}/{field}/{i}", container.pointer),
                         &format!("{field} of {who}"),
@@ -245,7 +245,7 @@ fn config_map(object: &Object, checker: &mut Checker<'_, '_>) {
         return;
     };
     for (key, value) in data {
-        if let Some(text) = value.as_str() {
+        if let Some(text) = value.as_str().filter(|t| t.contains(".svc")) {
             let mut pointer = "/data".to_string();
             push_token(&mut pointer, key);
             checker.text(pointer, &format!("key `{key}`"), text);
