@@ -27,7 +27,9 @@ default deny:
   ingress") or an `ingressDeny` rule `fromEntities: [all]`;
 - the same Cilium rule in a `CiliumClusterwideNetworkPolicy`, either with an empty
   `endpointSelector` (every namespace) or one that selects namespaces only
-  (`io.kubernetes.pod.namespace`, `io.cilium.k8s.namespace.labels.*`).
+  (`io.kubernetes.pod.namespace`, `io.cilium.k8s.namespace.labels.*`);
+- a Kyverno `ClusterPolicy` with a `generate` rule creating such a NetworkPolicy (the usual
+  "add default deny to every namespace" policy; its `match` is not evaluated).
 
 A policy that admits some traffic (`ingress: [{from: …}]`) also isolates the pods it selects,
 but it is not accepted: the point of a default deny is that it stays in place when the

@@ -18,7 +18,8 @@ data, when no Velero `Schedule` includes it. Persistent data is a PersistentVolu
 StatefulSet with `volumeClaimTemplates`, or a database/storage operator object: CloudNativePG
 `Cluster`, Percona `PerconaServerMySQL` / `PerconaXtraDBCluster` / `PerconaServerMongoDB` /
 `PerconaPGCluster`, `MongoDBCommunity`, ECK `Elasticsearch`, MinIO `Tenant`, Strimzi `Kafka`
-(unless its brokers use `ephemeral` storage), Altinity `ClickHouseInstallation`.
+(unless its brokers use `ephemeral` storage), Altinity `ClickHouseInstallation`. Objects
+labelled `velero.io/exclude-from-backup: "true"` were deliberately left out and do not count.
 
 A Schedule includes a namespace when `spec.template.includedNamespaces` lists it or a glob
 matching it (`*`, `shop-*`) — an empty or absent list means every namespace, as in Velero —

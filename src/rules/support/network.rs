@@ -46,9 +46,11 @@ fn array(value: Option<&Value>) -> &[Value] {
 
 /// A Kubernetes NetworkPolicy selecting every pod and admitting no ingress.
 pub fn network_policy_denies_ingress(policy: &Object) -> bool {
-    let Some(spec) = policy.at("/spec") else {
-        return false;
-    };
+    policy.at("/spec").is_some_and(spec_denies_ingress)
+}
+
+/// A NetworkPolicy spec selecting every pod and admitting no ingress.
+fn spec_denies_ingress(spec: &Value) -> bool {
     if !is_empty_selector(spec.get("podSelector")) {
         return false;
     }
@@ -176,6 +178,23 @@ impl DefaultDenyFacts {
             }
         }
         let mut clusterwide: Vec<Selector> = Vec::new();
+        // Kyverno generating a default-deny NetworkPolicy into every namespace.
+        for policy in inventory
+            .of_kind("ClusterPolicy")
+            .filter(|o| o.group() == "kyverno.io")
+        {
+            let generates_deny = array(policy.at("/spec/rules")).iter().any(|rule| {
+                rule.get("generate").is_some_and(|g| {
+                    g.get("kind").and_then(Value::as_str) == Some("NetworkPolicy")
+                        && g.get("data")
+                            .and_then(|d| d.get("spec"))
+                            .is_some_and(spec_denies_ingress)
+                })
+            });
+            if generates_deny {
+                clusterwide.push(Selector::default());
+            }
+        }
         for policy in inventory
             .of_kind("CiliumClusterwideNetworkPolicy")
             .filter(|o| o.group() == "cilium.io")
@@ -216,5 +235,75 @@ impl DefaultDenyFacts {
         self.report_on
             .get(&index)
             .map(|(ns, env)| (ns.as_str(), env.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::environment::Environments;
+    use crate::model::inventory::Inventory;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    fn missing(values: Vec<Value>) -> Vec<String> {
+        let inventory = Inventory::new(
+            values
+                .into_iter()
+                .map(|v| {
+                    let origin = Origin::Cluster {
+                        context: "t".into(),
+                        api_path: String::new(),
+                    };
+                    Object::from_value(v, origin, SpanTree::default()).unwrap()
+                })
+                .collect(),
+        );
+        let config = Config::default();
+        let envs = Environments::new(&[]).unwrap();
+        let ctx = Context::new(&inventory, &config, &envs, jiff::Timestamp::UNIX_EPOCH);
+        let facts = DefaultDenyFacts::build(&ctx);
+        let mut out: Vec<String> = facts.report_on.values().map(|(ns, _)| ns.clone()).collect();
+        out.sort();
+        out
+    }
+
+    fn deployment(namespace: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "d", "namespace": namespace},
+               "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}})
+    }
+
+    #[test]
+    fn kyverno_generated_default_deny_counts_everywhere() {
+        let policy = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "add-networkpolicy"},
+            "spec": {"rules": [{"name": "deny", "generate": {
+                "kind": "NetworkPolicy", "name": "default-deny",
+                "data": {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}}}]}});
+        assert_eq!(missing(vec![deployment("a-prod")]), ["a-prod"]);
+        assert!(missing(vec![deployment("a-prod"), policy]).is_empty());
+    }
+
+    #[test]
+    fn allow_all_and_partial_policies_are_no_default_deny() {
+        let allow_all = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "p", "namespace": "a-prod"},
+            "spec": {"podSelector": {}, "ingress": [{}]}});
+        let cluster_deny = json!({"apiVersion": "cilium.io/v2",
+            "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "deny"},
+            "spec": {"endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "b-prod"}},
+                     "ingress": [{}]}});
+        assert_eq!(
+            missing(vec![
+                deployment("a-prod"),
+                deployment("b-prod"),
+                allow_all,
+                cluster_deny
+            ]),
+            ["a-prod"]
+        );
     }
 }

@@ -144,6 +144,10 @@ pub fn describe_data(object: &Object) -> String {
 
 /// True for the objects that hold persistent data.
 pub fn is_data(object: &Object) -> bool {
+    // Velero's own opt-out: the team decided this one needs no backup (a cache, scratch space).
+    if object.label("velero.io/exclude-from-backup") == Some("true") {
+        return false;
+    }
     match (object.group(), object.kind.as_str()) {
         ("", "PersistentVolumeClaim") => true,
         ("apps", "StatefulSet") => object
