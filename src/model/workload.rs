@@ -54,11 +54,7 @@ impl<'a> PodSpec<'a> {
     /// Every container of the pod: init containers, containers, then ephemeral containers.
     pub fn containers(&self) -> Vec<Container<'a>> {
         let mut out = Vec::new();
-        for (field, role) in [
-            ("initContainers", ContainerRole::Init),
-            ("containers", ContainerRole::Main),
-            ("ephemeralContainers", ContainerRole::Ephemeral),
-        ] {
+        for (field, role) in CONTAINER_FIELDS {
             let Some(list) = self.spec.get(field).and_then(Value::as_array) else {
                 continue;
             };
@@ -97,39 +93,42 @@ impl<'a> PodSpec<'a> {
     pub fn secret_refs(&self) -> Vec<SecretRef<'a>> {
         let mut out = Vec::new();
         let optional = |v: &Value| v.get("optional").and_then(Value::as_bool) == Some(true);
-        for container in self.containers() {
-            let via = SecretVia::Container(container.name, container.role);
-            for (i, env) in array(container.spec.get("env")).iter().enumerate() {
-                let Some(key_ref) = env.get("valueFrom").and_then(|v| v.get("secretKeyRef")) else {
-                    continue;
-                };
-                if let Some(name) = key_ref.get("name").and_then(Value::as_str) {
-                    out.push(SecretRef {
-                        name,
-                        pointer: format!(
-                            "{}/env/{i}/valueFrom/secretKeyRef/name",
-                            container.pointer
-                        ),
-                        optional: optional(key_ref),
-                        via,
-                    });
+        // Walks the raw lists: pointers are only built for the references found.
+        for (field, role) in CONTAINER_FIELDS {
+            for (c, container) in array(self.spec.get(field)).iter().enumerate() {
+                let name = container.get("name").and_then(Value::as_str).unwrap_or("");
+                let via = SecretVia::Container(name, role);
+                let base = || format!("{}/{field}/{c}", self.pointer);
+                for (i, env) in array(container.get("env")).iter().enumerate() {
+                    let Some(key_ref) = env.get("valueFrom").and_then(|v| v.get("secretKeyRef"))
+                    else {
+                        continue;
+                    };
+                    if let Some(name) = key_ref.get("name").and_then(Value::as_str) {
+                        out.push(SecretRef {
+                            name,
+                            pointer: format!("{}/env/{i}/valueFrom/secretKeyRef/name", base()),
+                            optional: optional(key_ref),
+                            via,
+                        });
+                    }
                 }
-            }
-            for (i, from) in array(container.spec.get("envFrom")).iter().enumerate() {
-                let Some(secret_ref) = from.get("secretRef") else {
-                    continue;
-                };
-                if let Some(name) = secret_ref.get("name").and_then(Value::as_str) {
-                    out.push(SecretRef {
-                        name,
-                        pointer: format!("{}/envFrom/{i}/secretRef/name", container.pointer),
-                        optional: optional(secret_ref),
-                        via,
-                    });
+                for (i, from) in array(container.get("envFrom")).iter().enumerate() {
+                    let Some(secret_ref) = from.get("secretRef") else {
+                        continue;
+                    };
+                    if let Some(name) = secret_ref.get("name").and_then(Value::as_str) {
+                        out.push(SecretRef {
+                            name,
+                            pointer: format!("{}/envFrom/{i}/secretRef/name", base()),
+                            optional: optional(secret_ref),
+                            via,
+                        });
+                    }
                 }
             }
         }
-        for (pointer, volume) in self.volumes() {
+        for (v, volume) in array(self.spec.get("volumes")).iter().enumerate() {
             let volume_name = volume.get("name").and_then(Value::as_str).unwrap_or("");
             let via = SecretVia::Volume(volume_name);
             if let Some(secret) = volume.get("secret")
@@ -137,7 +136,7 @@ impl<'a> PodSpec<'a> {
             {
                 out.push(SecretRef {
                     name,
-                    pointer: format!("{pointer}/secret/secretName"),
+                    pointer: format!("{}/volumes/{v}/secret/secretName", self.pointer),
                     optional: optional(secret),
                     via,
                 });
@@ -150,7 +149,10 @@ impl<'a> PodSpec<'a> {
                 if let Some(name) = secret.get("name").and_then(Value::as_str) {
                     out.push(SecretRef {
                         name,
-                        pointer: format!("{pointer}/projected/sources/{i}/secret/name"),
+                        pointer: format!(
+                            "{}/volumes/{v}/projected/sources/{i}/secret/name",
+                            self.pointer
+                        ),
                         optional: optional(secret),
                         via,
                     });
@@ -181,6 +183,13 @@ impl<'a> PodSpec<'a> {
         object.value.pointer(&meta)?.as_object()
     }
 }
+
+/// The pod spec's container lists, in the order [`PodSpec::containers`] returns them.
+pub const CONTAINER_FIELDS: [(&str, ContainerRole); 3] = [
+    ("initContainers", ContainerRole::Init),
+    ("containers", ContainerRole::Main),
+    ("ephemeralContainers", ContainerRole::Ephemeral),
+];
 
 fn array(value: Option<&Value>) -> &[Value] {
     value.and_then(Value::as_array).map_or(&[], Vec::as_slice)

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::finding::Severity;
 use crate::model::environment::label_env;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::{CONTAINER_FIELDS, pod_spec};
 use crate::rules::support::network::{CILIUM_NAMESPACE, CILIUM_NAMESPACE_LABELS};
 use crate::rules::support::selector::Selector;
 use crate::rules::support::service_dns::service_names;
@@ -214,26 +214,33 @@ fn workload(object: &Object, checker: &mut Checker<'_, '_>) {
     let Some(spec) = pod_spec(object) else {
         return;
     };
-    for container in spec.containers() {
-        let who = container.describe();
-        for (i, env) in array(container.get("env")).iter().enumerate() {
-            if let Some(value) = str_at(env, "value").filter(|v| v.contains(".svc")) {
-                let name = str_at(env, "name").unwrap_or("");
-                checker.text(
-                    format!("{}/env/{i}/value", container.pointer),
-                    &format!("env `{name}` of {who}"),
-                    value,
-                );
-            }
-        }
-        for field in ["command", "args"] {
-            for (i, arg) in array(container.get(field)).iter().enumerate() {
-                if let Some(text) = arg.as_str().filter(|t| t.contains(".svc")) {
+    // Raw walk: names and pointers are only built for text that holds a service name.
+    for (field, role) in CONTAINER_FIELDS {
+        for (c, container) in array(spec.get(field)).iter().enumerate() {
+            let who = || {
+                let name = str_at(container, "name").unwrap_or("");
+                format!("{} `{name}`", role.describe())
+            };
+            let base = || format!("{}/{field}/{c}", spec.pointer);
+            for (i, env) in array(container.get("env")).iter().enumerate() {
+                if let Some(value) = str_at(env, "value").filter(|v| v.contains(".svc")) {
+                    let name = str_at(env, "name").unwrap_or("");
                     checker.text(
-                        format!("{}/{field}/{i}", container.pointer),
-                        &format!("{field} of {who}"),
-                        text,
+                        format!("{}/env/{i}/value", base()),
+                        &format!("env `{name}` of {}", who()),
+                        value,
                     );
+                }
+            }
+            for list in ["command", "args"] {
+                for (i, arg) in array(container.get(list)).iter().enumerate() {
+                    if let Some(text) = arg.as_str().filter(|t| t.contains(".svc")) {
+                        checker.text(
+                            format!("{}/{list}/{i}", base()),
+                            &format!("{list} of {}", who()),
+                            text,
+                        );
+                    }
                 }
             }
         }

@@ -101,14 +101,9 @@ impl Rule for SecretRefUnmanaged {
             if reference.optional {
                 continue;
             }
-            let exists = match namespace {
-                Some(ns) => ctx
-                    .inventory
-                    .find("Secret", Some(ns), reference.name)
-                    .any(|s| s.group().is_empty()),
-                None => producers.secret_exists_anywhere(reference.name),
-            };
-            if exists || producers.producer_of(namespace, reference.name).is_some() {
+            if producers.secret_exists(namespace, reference.name)
+                || producers.producer_of(namespace, reference.name).is_some()
+            {
                 continue;
             }
             let place = namespace.map_or(String::new(), |ns| format!(" in namespace {ns}"));

@@ -53,14 +53,17 @@ impl NamePattern {
 /// Secrets that something other than a plain manifest produces, per namespace.
 #[derive(Debug, Default)]
 pub struct SecretProducers {
-    /// `(namespace, secret name)` → the generator that writes it.
-    generated: HashMap<(Option<String>, String), String>,
+    /// Namespace (`""` for none) → secret name → the generator that writes it.
+    generated: HashMap<String, HashMap<String, String>>,
     /// Generators that write a name into every (selected) namespace.
     everywhere: HashMap<String, String>,
     /// Every generated name, whatever the namespace (for objects without a namespace).
     generated_names: HashMap<String, String>,
-    /// Namespace → `(name pattern, operator object)` for operator-written Secrets.
-    operator_prefixes: HashMap<Option<String>, Vec<(NamePattern, String)>>,
+    /// Namespace (`""` for none) → `(name pattern, operator object)` for operator-written
+    /// Secrets.
+    operator_prefixes: HashMap<String, Vec<(NamePattern, String)>>,
+    /// Namespace (`""` for none) → names of the Secret objects in the inventory.
+    secrets: HashMap<String, HashSet<String>>,
     /// Names of the Secret objects in the inventory, whatever the namespace.
     secret_names: HashSet<String>,
 }
@@ -228,7 +231,7 @@ impl SecretProducers {
             for object in inventory.of_kind(kind).filter(|o| o.group() == *group) {
                 let entry = p
                     .operator_prefixes
-                    .entry(object.namespace.clone())
+                    .entry(object.namespace.clone().unwrap_or_default())
                     .or_default();
                 let by = object.display();
                 entry.push((NamePattern::Prefix(format!("{}-", object.name)), by.clone()));
@@ -264,11 +267,13 @@ impl SecretProducers {
                 p.add_generated(&user.namespace, &user.name, user);
             }
         }
-        p.secret_names = inventory
-            .of_kind("Secret")
-            .filter(|s| s.group().is_empty())
-            .map(|s| s.name.clone())
-            .collect();
+        for secret in inventory.of_kind("Secret").filter(|s| s.group().is_empty()) {
+            p.secret_names.insert(secret.name.clone());
+            p.secrets
+                .entry(secret.namespace.clone().unwrap_or_default())
+                .or_default()
+                .insert(secret.name.clone());
+        }
         p
     }
 
@@ -278,16 +283,18 @@ impl SecretProducers {
             .entry(name.to_string())
             .or_insert_with(|| by.clone());
         self.generated
-            .entry((namespace.clone(), name.to_string()))
+            .entry(namespace.clone().unwrap_or_default())
+            .or_default()
+            .entry(name.to_string())
             .or_insert(by);
     }
 
     /// The generator (External Secrets, cert-manager, Sealed Secrets, Vault) that writes the
     /// Secret `name` in `namespace`. Without a namespace (a kustomize base), any namespace.
     pub fn generator_of(&self, namespace: Option<&str>, name: &str) -> Option<&str> {
-        let key = (namespace.map(str::to_string), name.to_string());
         self.generated
-            .get(&key)
+            .get(namespace.unwrap_or_default())
+            .and_then(|names| names.get(name))
             .or_else(|| self.everywhere.get(name))
             .or_else(|| {
                 namespace
@@ -305,11 +312,7 @@ impl SecretProducers {
             return Some(generator);
         }
         let lists: Vec<&Vec<(NamePattern, String)>> = match namespace {
-            Some(ns) => self
-                .operator_prefixes
-                .get(&Some(ns.to_string()))
-                .into_iter()
-                .collect(),
+            Some(ns) => self.operator_prefixes.get(ns).into_iter().collect(),
             None => self.operator_prefixes.values().collect(),
         };
         lists
@@ -319,9 +322,16 @@ impl SecretProducers {
             .map(|(_, by)| by.as_str())
     }
 
-    /// True when a Secret called `name` exists in the inventory, in any namespace.
-    pub fn secret_exists_anywhere(&self, name: &str) -> bool {
-        self.secret_names.contains(name)
+    /// True when a Secret called `name` is in the inventory, in `namespace` (any namespace
+    /// when `None`).
+    pub fn secret_exists(&self, namespace: Option<&str>, name: &str) -> bool {
+        match namespace {
+            Some(ns) => self
+                .secrets
+                .get(ns)
+                .is_some_and(|names| names.contains(name)),
+            None => self.secret_names.contains(name),
+        }
     }
 }
 
