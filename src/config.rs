@@ -316,12 +316,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     })
 }
 
-/// serde_norway appends " at line N column M"; the diagnostic shows the position itself.
+/// serde_norway writes " at line N column M" into messages; the diagnostic shows the position.
 fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
+    let Some(start) = message.find(" at line ") else {
+        return message.to_string();
+    };
+    let rest = &message[start + " at line ".len()..];
+    let after_numbers = rest
+        .find(|c: char| {
+            !(c.is_ascii_digit() || c == ' ' || c.is_ascii_alphabetic() && "column".contains(c))
+        })
+        .unwrap_or(rest.len());
+    format!("{}{}", &message[..start], &rest[after_numbers..])
 }
 
 #[cfg(test)]
@@ -416,6 +422,20 @@ defectdojo:
         assert!(e.message.contains("not a date"), "{}", e.message);
         let e = parse_err("environments:\n  - name: prod\n    namespaces: ['[']\n");
         assert!(e.message.contains("invalid glob"), "{}", e.message);
+    }
+
+    #[test]
+    fn positions_are_not_repeated_in_messages() {
+        assert_eq!(
+            strip_location(
+                "did not find expected key at line 30 column 3, while parsing a block mapping"
+            ),
+            "did not find expected key, while parsing a block mapping"
+        );
+        assert_eq!(
+            strip_location("unknown field `x` at line 2 column 1"),
+            "unknown field `x`"
+        );
     }
 
     #[test]

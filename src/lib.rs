@@ -100,6 +100,7 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 baseline: args.output.baseline.clone(),
                 write_baseline: args.output.write_baseline.clone(),
                 stdin_filename: args.stdin_filename.clone(),
+                now: None,
             };
             let outcome = scan::scan(&options, Vec::new())?;
             emit(&outcome, &plans, &args.output, cli.color)

@@ -20,6 +20,7 @@ use crate::notice::Notice;
 use crate::rules::manifest_parse_error;
 use crate::rules::{self, Context, Rule, RuleInfo, Violation};
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
+use crate::source::redact;
 use crate::suppress::{Baseline, Suppressor};
 
 /// Evaluates objects besides the built-in rules (Rego policies). Implementations keep any
@@ -244,6 +245,8 @@ pub struct ScanOptions {
     pub write_baseline: Option<PathBuf>,
     /// Name standard input is reported as.
     pub stdin_filename: Option<String>,
+    /// "Now" for time-based rules; the real clock when `None` (tests fix it).
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// Counts for the summary.
@@ -260,16 +263,53 @@ pub struct Stats {
 pub struct Sources {
     texts: HashMap<String, Arc<str>>,
     paths: HashMap<String, PathBuf>,
+    /// Lines holding Secret values, masked in every text handed out.
+    redactions: HashMap<String, redact::Redactions>,
 }
 
 impl Sources {
     /// The text of a reported path, read from disk when needed.
+    /// Secret values are masked (`password: ***`), so snippets never show them.
     pub fn text(&self, display: &str) -> Option<Arc<str>> {
-        if let Some(text) = self.texts.get(display) {
-            return Some(text.clone());
+        let text = match self.texts.get(display) {
+            Some(text) => text.clone(),
+            None => {
+                let path = self.paths.get(display)?;
+                Arc::from(std::fs::read_to_string(path).ok()?)
+            }
+        };
+        match self.redactions.get(display) {
+            Some(redactions) if !redactions.is_empty() => {
+                Some(Arc::from(redact::apply(&text, redactions)))
+            }
+            _ => Some(text),
         }
-        let path = self.paths.get(display)?;
-        std::fs::read_to_string(path).ok().map(Arc::from)
+    }
+
+    /// Masks the values of the Secrets read from files among `objects`.
+    pub fn redact_secrets<'a>(&mut self, objects: impl Iterator<Item = &'a Object>) {
+        let mut by_path: HashMap<&str, Vec<&Object>> = HashMap::new();
+        for secret in objects {
+            if let Some(path) = secret.path() {
+                by_path.entry(path).or_default().push(secret);
+            }
+        }
+        for (path, secrets) in by_path {
+            let text = match self.texts.get(path) {
+                Some(text) => Some(text.to_string()),
+                None => self
+                    .paths
+                    .get(path)
+                    .and_then(|p| std::fs::read_to_string(p).ok()),
+            };
+            let Some(text) = text else {
+                continue;
+            };
+            let entry = self.redactions.entry(path.to_string()).or_default();
+            for secret in secrets {
+                redact::secret_value_lines(secret, &text, entry);
+            }
+        }
     }
 
     pub fn insert_text(&mut self, display: &str, text: Arc<str>) {
@@ -467,13 +507,18 @@ pub fn scan(
     }
     environments.assign(&mut objects);
     let inventory = Inventory::new(objects);
+    sources.redact_secrets(
+        inventory
+            .of_kind("Secret")
+            .filter(|o| o.path().is_some_and(|p| reported.contains(p))),
+    );
     stats.objects = inventory
         .objects()
         .iter()
         .filter(|o| o.path().is_some_and(|p| reported.contains(p)))
         .count();
 
-    let now = jiff::Timestamp::now();
+    let now = options.now.unwrap_or_else(jiff::Timestamp::now);
     let evaluation = Evaluation {
         rules: &rule_set,
         config: &loaded.config,

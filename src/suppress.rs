@@ -54,10 +54,15 @@ impl CompiledExemption {
             return false;
         }
         let object = finding.object.as_ref();
-        selects(
-            &self.namespaces,
-            object.and_then(|o| o.namespace.as_deref()),
-        ) && selects(&self.names, object.map(|o| o.name.as_str()))
+        // A Namespace object stands for its namespace: namespace-wide findings
+        // (velero-backup-coverage, network-default-deny) are reported on it.
+        let namespace = object.and_then(|o| match (&o.namespace, o.kind.as_str()) {
+            (Some(ns), _) => Some(ns.as_str()),
+            (None, "Namespace") => Some(o.name.as_str()),
+            (None, _) => None,
+        });
+        selects(&self.namespaces, namespace)
+            && selects(&self.names, object.map(|o| o.name.as_str()))
             && selects(&self.kinds, object.map(|o| o.kind.as_str()))
     }
 }
@@ -225,5 +230,51 @@ impl Baseline {
             path: path.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    #[test]
+    fn namespace_exemptions_cover_the_namespace_object() {
+        let exemption: Exemption = serde_norway::from_str(
+            "rule: network-default-deny\nnamespaces: [legacy-prod]\nreason: migrating to Cilium\n",
+        )
+        .unwrap();
+        let suppressor = Suppressor::new(
+            &[exemption],
+            None,
+            jiff::civil::date(2025, 1, 1),
+            &mut Vec::new(),
+        );
+        let check = |name: &str| {
+            let object = Object::from_value(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                Origin::Cluster {
+                    context: "c".into(),
+                    api_path: String::new(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap();
+            let mut finding = Finding::on_object(
+                "network-default-deny",
+                Severity::Medium,
+                "m".into(),
+                String::new(),
+                &object,
+                "",
+            );
+            suppressor.apply(&mut finding, Some(&object));
+            finding.suppressed.is_some()
+        };
+        assert!(check("legacy-prod"));
+        assert!(!check("shop-prod"));
     }
 }

@@ -1,13 +1,36 @@
-//! Every registered rule has fixtures under `fixtures/rules/<id>/`: `fail` (a file or a
-//! directory) where each finding of the rule sits on a line marked `# expect: <id>` and each
-//! mark has its finding, and `pass`, where the rule stays silent. A `tollgate.yaml` beside them
-//! configures the run.
+//! Every registered rule has fixtures under `fixtures/rules/<id>/`:
+//!
+//! - `fail.yaml` or `fail/` — manifests scanned as files; each finding of the rule sits on a line
+//!   marked `# expect: <id>` (several ids: `# expect: a, b`; a line with two findings of the
+//!   same rule repeats the id) and each mark has its finding;
+//! - `pass.yaml` or `pass/` — manifests where the rule stays silent;
+//! - optionally `live-fail.yaml` / `live-pass.yaml` — objects loaded as if read from a cluster
+//!   (`Origin::Cluster` with context `live-fixture`, no line positions), as `tollgate audit`
+//!   sees them. Live findings have no lines, so marks count per object: each
+//!   `# expect: <id>` inside an object's document (by convention on its `kind:` line) means one
+//!   finding on that object. `live-pass.yaml` must stay silent;
+//! - optionally `tollgate.yaml`, the configuration of every run above.
+//!
+//! A rule must mark at least one finding in `fail` or `live-fail`; a live-only rule keeps a
+//! `fail` fixture without marks, which checks that it is silent on files. Every run uses the
+//! same "now", [`FIXTURE_NOW`], so that time-based rules can be given Backups of known age.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use tollgate::model::inventory::Inventory;
+use tollgate::model::object::Origin;
 use tollgate::rules::REGISTRY;
-use tollgate::scan::{ScanOptions, scan};
+use tollgate::scan::{Evaluation, RuleSet, ScanOptions, environments, load_config, scan};
+use tollgate::source::files::load_bytes;
+use tollgate::source::spans::SpanTree;
+
+/// "Now" of every fixture run.
+const FIXTURE_NOW: &str = "2025-06-01T12:00:00Z";
+
+fn fixture_now() -> jiff::Timestamp {
+    FIXTURE_NOW.parse().unwrap()
+}
 
 fn fixture(dir: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(format!("{name}.yaml")), dir.join(name)]
@@ -19,6 +42,7 @@ fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
         select: vec![rule.to_string()],
+        now: Some(fixture_now()),
         ..Default::default()
     };
     let outcome = scan(&options, Vec::new()).unwrap_or_else(|e| panic!("{rule}: {e}"));
@@ -32,6 +56,14 @@ fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
             .or_insert(0) += 1;
     }
     found
+}
+
+/// The rule ids a line's `# expect: a, b` mark names, once per mention.
+fn marked_ids(line: &str) -> Vec<&str> {
+    match line.split_once("# expect: ") {
+        Some((_, ids)) => ids.split(',').map(str::trim).collect(),
+        None => Vec::new(),
+    }
 }
 
 /// `(file, line) → count` of `# expect: a, b` marks naming `rule`.
@@ -52,10 +84,7 @@ fn expectations(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
         let text = String::from_utf8_lossy(&text);
         let display = file.to_string_lossy().replace('\\', "/");
         for (i, line) in text.lines().enumerate() {
-            let Some((_, ids)) = line.split_once("# expect: ") else {
-                continue;
-            };
-            for id in ids.split(',').map(str::trim) {
+            for id in marked_ids(line) {
                 if id == rule {
                     *marks.entry((display.clone(), i as u32 + 1)).or_insert(0) += 1;
                 }
@@ -63,6 +92,74 @@ fn expectations(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
         }
     }
     marks
+}
+
+/// Per-object findings of `rule` over a live fixture, and the per-object marks.
+type PerObject = BTreeMap<String, usize>;
+
+fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let loaded = load_bytes(&path.to_string_lossy(), text.as_bytes());
+    assert!(
+        loaded.problems.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        loaded.problems
+    );
+    let mut objects = loaded.objects;
+
+    let mut expected = PerObject::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        for _ in marked_ids(line).into_iter().filter(|id| *id == rule) {
+            let owner = objects.iter().find(|o| match &o.origin {
+                Origin::File {
+                    start_line,
+                    end_line,
+                    ..
+                } => (*start_line..=*end_line).contains(&line_no),
+                Origin::Cluster { .. } => false,
+            });
+            let owner = owner
+                .unwrap_or_else(|| panic!("{}:{line_no}: mark outside any object", path.display()));
+            *expected.entry(owner.display()).or_insert(0) += 1;
+        }
+    }
+
+    for object in &mut objects {
+        object.origin = Origin::Cluster {
+            context: "live-fixture".into(),
+            api_path: String::new(),
+        };
+        object.spans = SpanTree::default();
+    }
+    let dir = path.parent().unwrap();
+    let loaded_config = load_config(None, dir).unwrap();
+    let envs = environments(&loaded_config, &std::env::current_dir().unwrap()).unwrap();
+    envs.assign(&mut objects);
+    let inventory = Inventory::new(objects);
+    let mut notices = Vec::new();
+    let rules = RuleSet::new(
+        &loaded_config.config,
+        &[rule.to_string()],
+        &[],
+        Vec::new(),
+        &mut notices,
+    );
+    let evaluation = Evaluation {
+        rules: &rules,
+        config: &loaded_config.config,
+        environments: &envs,
+        now: fixture_now(),
+    };
+    let mut found = PerObject::new();
+    for (_, finding) in evaluation.run(&inventory, &|_| true) {
+        if finding.rule == rule {
+            let object = finding.object.expect("live findings are on objects");
+            *found.entry(object.display()).or_insert(0) += 1;
+        }
+    }
+    (expected, found)
 }
 
 #[test]
@@ -78,12 +175,6 @@ fn every_rule_fires_exactly_where_its_fixtures_say() {
             continue;
         };
         let expected = expectations(id, &fail);
-        if expected.is_empty() {
-            problems.push(format!(
-                "{id}: {} marks no `# expect: {id}` line",
-                fail.display()
-            ));
-        }
         let found = run(id, &fail);
         if found != expected {
             problems.push(format!(
@@ -96,6 +187,35 @@ fn every_rule_fires_exactly_where_its_fixtures_say() {
             problems.push(format!(
                 "{id}: {} must not fire, but did at {silent:?}",
                 pass.display()
+            ));
+        }
+
+        let mut live_marks = 0;
+        let live_fail = dir.join("live-fail.yaml");
+        if live_fail.exists() {
+            let (expected, found) = run_live(id, &live_fail);
+            live_marks = expected.len();
+            if found != expected {
+                problems.push(format!(
+                    "{id}: live findings in {} differ from the marks\n  expected {expected:?}\n  found    {found:?}",
+                    live_fail.display()
+                ));
+            }
+        }
+        let live_pass = dir.join("live-pass.yaml");
+        if live_pass.exists() {
+            let (_, found) = run_live(id, &live_pass);
+            if !found.is_empty() {
+                problems.push(format!(
+                    "{id}: {} must not fire, but did on {found:?}",
+                    live_pass.display()
+                ));
+            }
+        }
+        if expected.is_empty() && live_marks == 0 {
+            problems.push(format!(
+                "{id}: neither {} nor live-fail.yaml marks an `# expect: {id}` line",
+                fail.display()
             ));
         }
     }

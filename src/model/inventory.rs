@@ -65,6 +65,16 @@ impl Inventory {
         indexes.into_iter().flatten().map(|&i| &self.objects[i])
     }
 
+    /// The position of `object` in [`Inventory::objects`], when it is one of this inventory's
+    /// objects (identity, not equality: two definitions of the same object differ).
+    pub fn index_of(&self, object: &Object) -> Option<usize> {
+        let size = std::mem::size_of::<Object>();
+        let base = self.objects.as_ptr() as usize;
+        let offset = (object as *const Object as usize).checked_sub(base)?;
+        let index = offset / size;
+        (offset % size == 0 && index < self.objects.len()).then_some(index)
+    }
+
     /// Objects of a kind (any API group: filter with [`Object::is`] when it matters).
     pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
         self.pick(self.by_kind.get(kind))
@@ -108,5 +118,32 @@ impl Inventory {
     pub fn namespace_env<'a>(&'a self, namespace: &str, envs: &'a Environments) -> Option<&'a str> {
         let labels = self.namespace_object(namespace).and_then(Object::labels);
         envs.of_namespace(namespace, labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::object::Origin;
+    use crate::source::spans::SpanTree;
+    use serde_json::json;
+
+    #[test]
+    fn index_of_is_identity_not_equality() {
+        let object = |name: &str| {
+            Object::from_value(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+                Origin::Cluster {
+                    context: "t".into(),
+                    api_path: String::new(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap()
+        };
+        let inventory = Inventory::new(vec![object("a"), object("b")]);
+        assert_eq!(inventory.index_of(&inventory.objects()[1]), Some(1));
+        let copy = inventory.objects()[1].clone();
+        assert_eq!(inventory.index_of(&copy), None);
     }
 }

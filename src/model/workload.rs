@@ -94,11 +94,7 @@ impl<'a> PodSpec<'a> {
     /// Every container of the pod: init containers, containers, then ephemeral containers.
     pub fn containers(&self) -> Vec<Container<'a>> {
         let mut out = Vec::new();
-        for (field, role) in [
-            ("initContainers", ContainerRole::Init),
-            ("containers", ContainerRole::Main),
-            ("ephemeralContainers", ContainerRole::Ephemeral),
-        ] {
+        for (field, role) in CONTAINER_FIELDS {
             let Some(list) = self.spec.get(field).and_then(Value::as_array) else {
                 continue;
             };
@@ -119,7 +115,7 @@ impl<'a> PodSpec<'a> {
         out
     }
 
-    /// Names of the Secrets mounted as volumes (secret and projected sources), with pointers.
+    /// The pod's volumes with their pointers.
     pub fn volumes(&self) -> impl Iterator<Item = (String, &'a Map<String, Value>)> + '_ {
         let pointer = self.pointer;
         self.spec
@@ -129,6 +125,91 @@ impl<'a> PodSpec<'a> {
             .flatten()
             .enumerate()
             .filter_map(move |(i, v)| Some((format!("{pointer}/volumes/{i}"), v.as_object()?)))
+    }
+
+    /// Every reference the pod makes to a Secret by name: container `env[].valueFrom.secretKeyRef`
+    /// and `envFrom[].secretRef` (ephemeral containers included), `volumes[].secret`, projected
+    /// volume `sources[].secret`, and `imagePullSecrets`. Pointers lead to each reference's name.
+    pub fn secret_refs(&self) -> Vec<SecretRef<'a>> {
+        let mut out = Vec::new();
+        let optional = |v: &Value| v.get("optional").and_then(Value::as_bool) == Some(true);
+        // Walks the raw lists: pointers are only built for the references found.
+        for (field, role) in CONTAINER_FIELDS {
+            for (c, container) in array(self.spec.get(field)).iter().enumerate() {
+                let name = container.get("name").and_then(Value::as_str).unwrap_or("");
+                let via = SecretVia::Container(name, role);
+                let base = || format!("{}/{field}/{c}", self.pointer);
+                for (i, env) in array(container.get("env")).iter().enumerate() {
+                    let Some(key_ref) = env.get("valueFrom").and_then(|v| v.get("secretKeyRef"))
+                    else {
+                        continue;
+                    };
+                    if let Some(name) = key_ref.get("name").and_then(Value::as_str) {
+                        out.push(SecretRef {
+                            name,
+                            pointer: format!("{}/env/{i}/valueFrom/secretKeyRef/name", base()),
+                            optional: optional(key_ref),
+                            via,
+                        });
+                    }
+                }
+                for (i, from) in array(container.get("envFrom")).iter().enumerate() {
+                    let Some(secret_ref) = from.get("secretRef") else {
+                        continue;
+                    };
+                    if let Some(name) = secret_ref.get("name").and_then(Value::as_str) {
+                        out.push(SecretRef {
+                            name,
+                            pointer: format!("{}/envFrom/{i}/secretRef/name", base()),
+                            optional: optional(secret_ref),
+                            via,
+                        });
+                    }
+                }
+            }
+        }
+        for (v, volume) in array(self.spec.get("volumes")).iter().enumerate() {
+            let volume_name = volume.get("name").and_then(Value::as_str).unwrap_or("");
+            let via = SecretVia::Volume(volume_name);
+            if let Some(secret) = volume.get("secret")
+                && let Some(name) = secret.get("secretName").and_then(Value::as_str)
+            {
+                out.push(SecretRef {
+                    name,
+                    pointer: format!("{}/volumes/{v}/secret/secretName", self.pointer),
+                    optional: optional(secret),
+                    via,
+                });
+            }
+            let sources = volume.get("projected").and_then(|p| p.get("sources"));
+            for (i, source) in array(sources).iter().enumerate() {
+                let Some(secret) = source.get("secret") else {
+                    continue;
+                };
+                if let Some(name) = secret.get("name").and_then(Value::as_str) {
+                    out.push(SecretRef {
+                        name,
+                        pointer: format!(
+                            "{}/volumes/{v}/projected/sources/{i}/secret/name",
+                            self.pointer
+                        ),
+                        optional: optional(secret),
+                        via,
+                    });
+                }
+            }
+        }
+        for (i, pull) in array(self.spec.get("imagePullSecrets")).iter().enumerate() {
+            if let Some(name) = pull.get("name").and_then(Value::as_str) {
+                out.push(SecretRef {
+                    name,
+                    pointer: format!("{}/imagePullSecrets/{i}/name", self.pointer),
+                    optional: false,
+                    via: SecretVia::ImagePull,
+                });
+            }
+        }
+        out
     }
 
     /// The pod template's labels (for selectors).
@@ -141,6 +222,49 @@ impl<'a> PodSpec<'a> {
         };
         object.value.pointer(&meta)?.as_object()
     }
+}
+
+/// The pod spec's container lists, in the order [`PodSpec::containers`] returns them.
+pub const CONTAINER_FIELDS: [(&str, ContainerRole); 3] = [
+    ("initContainers", ContainerRole::Init),
+    ("containers", ContainerRole::Main),
+    ("ephemeralContainers", ContainerRole::Ephemeral),
+];
+
+fn array(value: Option<&Value>) -> &[Value] {
+    value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// How a pod refers to a Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretVia<'a> {
+    /// `env` or `envFrom` of the container with this name.
+    Container(&'a str, ContainerRole),
+    /// The volume with this name (`secret` or a projected source).
+    Volume(&'a str),
+    ImagePull,
+}
+
+impl SecretVia<'_> {
+    /// `container "api"`, `volume "certs"`, `imagePullSecrets`.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretVia::Container(name, role) => format!("{} `{name}`", role.describe()),
+            SecretVia::Volume(name) => format!("volume `{name}`"),
+            SecretVia::ImagePull => "imagePullSecrets".to_string(),
+        }
+    }
+}
+
+/// A reference from a pod to a Secret by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef<'a> {
+    pub name: &'a str,
+    /// JSON pointer of the reference's name node.
+    pub pointer: String,
+    /// `optional: true`: the pod starts without the Secret.
+    pub optional: bool,
+    pub via: SecretVia<'a>,
 }
 
 /// The pod spec of a workload.
@@ -417,5 +541,55 @@ mod tests {
         assert!(!runs(&pod(
             json!({"metadata": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]})
         )));
+    }
+
+    #[test]
+    fn finds_every_kind_of_secret_reference() {
+        let object = Object::from_value(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {
+                       "imagePullSecrets": [{"name": "pull"}],
+                       "containers": [{"name": "m",
+                           "env": [{"name": "A", "value": "x"},
+                                   {"name": "B", "valueFrom": {"secretKeyRef": {"name": "env", "key": "k"}}},
+                                   {"name": "C", "valueFrom": {"secretKeyRef": {"name": "opt", "key": "k", "optional": true}}}],
+                           "envFrom": [{"configMapRef": {"name": "cm"}}, {"secretRef": {"name": "from"}}]}],
+                       "volumes": [{"name": "v", "secret": {"secretName": "vol"}},
+                                   {"name": "p", "projected": {"sources": [
+                                       {"configMap": {"name": "cm"}}, {"secret": {"name": "proj"}}]}}]}}),
+            Origin::Cluster { context: "x".into(), api_path: String::new() },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let refs = pod_spec(&object).unwrap().secret_refs();
+        let summary: Vec<(&str, &str, bool)> = refs
+            .iter()
+            .map(|r| (r.name, r.pointer.as_str(), r.optional))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "env",
+                    "/spec/containers/0/env/1/valueFrom/secretKeyRef/name",
+                    false
+                ),
+                (
+                    "opt",
+                    "/spec/containers/0/env/2/valueFrom/secretKeyRef/name",
+                    true
+                ),
+                ("from", "/spec/containers/0/envFrom/1/secretRef/name", false),
+                ("vol", "/spec/volumes/0/secret/secretName", false),
+                (
+                    "proj",
+                    "/spec/volumes/1/projected/sources/1/secret/name",
+                    false
+                ),
+                ("pull", "/spec/imagePullSecrets/0/name", false),
+            ]
+        );
+        assert_eq!(refs[3].via.describe(), "volume `v`");
+        assert_eq!(refs[5].via, SecretVia::ImagePull);
     }
 }

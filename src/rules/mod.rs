@@ -16,12 +16,16 @@ use crate::model::environment::Environments;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 
+pub mod env_isolation;
+pub mod env_placement;
 pub mod host_namespaces;
 pub mod host_path_volume;
 pub mod image_pinned;
 pub mod image_registry;
 pub mod liveness_probe;
 pub mod manifest_parse_error;
+pub mod network_default_deny;
+pub mod plain_secret;
 pub mod privilege_escalation;
 pub mod privileged_container;
 pub mod read_only_root_fs;
@@ -29,8 +33,12 @@ pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
+pub mod secret_ref_unmanaged;
 pub mod support;
 pub mod suppression_reason_missing;
+pub mod velero_backup_coverage;
+pub mod velero_backup_stale;
+pub mod velero_schedule_policy;
 
 /// Every built-in rule, in the order `tollgate rules` lists them.
 pub static REGISTRY: &[&dyn Rule] = &[
@@ -40,6 +48,14 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &resource_limits::ResourceLimits,
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
+    &plain_secret::PlainSecret,
+    &secret_ref_unmanaged::SecretRefUnmanaged,
+    &velero_backup_coverage::VeleroBackupCoverage,
+    &velero_schedule_policy::VeleroSchedulePolicy,
+    &velero_backup_stale::VeleroBackupStale,
+    &env_isolation::EnvIsolation,
+    &env_placement::EnvPlacement,
+    &network_default_deny::NetworkDefaultDeny,
     &privileged_container::PrivilegedContainer,
     &privilege_escalation::PrivilegeEscalation,
     &run_as_non_root::RunAsNonRoot,
