@@ -155,7 +155,11 @@ fn sample_repo(dir: &Path) {
          spec:\n  limits:\n    - type: Container\n      default: {cpu: 500m, memory: 256Mi}\n\
          \x20     defaultRequest: {cpu: 100m, memory: 128Mi}\n",
     );
-    write(dir, "charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
+    write(
+        dir,
+        "charts/web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    );
     write(
         dir,
         "charts/web/templates/deployment.yaml",

@@ -331,10 +331,8 @@ fn kustomize_findings(dir: &Path, path: std::ffi::OsString) -> Vec<Value> {
 fn kustomizations_are_rendered_with_kustomize() {
     let dir = tempfile::tempdir().unwrap();
     overlay(dir.path());
-    let rendered = format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop-prod\nspec:\n  template:\n    spec:\n      containers:\n      - image: harbor.acme.internal/shop/api:latest\n        name: api\n"
-    );
-    let bin = fake_tool(dir.path(), "kustomize", &rendered, "", 0);
+    let rendered = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop-prod\nspec:\n  template:\n    spec:\n      containers:\n      - image: harbor.acme.internal/shop/api:latest\n        name: api\n";
+    let bin = fake_tool(dir.path(), "kustomize", rendered, "", 0);
     let findings = kustomize_findings(dir.path(), path_with(&bin));
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0]["file"], "overlays/prod/(kustomize build)");
