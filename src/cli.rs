@@ -66,10 +66,11 @@ pub struct ScanArgs {
     pub stdin_filename: Option<String>,
 
     #[command(flatten)]
-    pub render: RenderArgs,
-
-    #[command(flatten)]
     pub output: OutputArgs,
+
+    // Last: its help heading applies to the options after it.
+    #[command(flatten)]
+    pub render: RenderArgs,
 }
 
 /// Rendering charts and kustomizations before scanning them.

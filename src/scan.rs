@@ -702,3 +702,17 @@ fn is_under(path: &str, dir: &str) -> bool {
             .strip_prefix(dir)
             .is_some_and(|rest| rest.starts_with('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_under;
+
+    #[test]
+    fn paths_under_a_directory() {
+        assert!(is_under("charts/web/templates/a.yaml", "."));
+        assert!(!is_under("/elsewhere/a.yaml", "."));
+        assert!(is_under("charts/web/a.yaml", "charts"));
+        assert!(is_under("charts", "charts"));
+        assert!(!is_under("charts-old/a.yaml", "charts"));
+    }
+}

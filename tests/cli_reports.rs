@@ -127,7 +127,7 @@ fn several_reports_in_one_run() {
 }
 
 #[test]
-fn junit_and_gitlab_by_extension_and_name() {
+fn an_xml_output_is_junit() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("report.xml");
     tollgate()

@@ -169,7 +169,7 @@ fn helm_charts_are_rendered_and_findings_name_the_template() {
     let result = &sarif["runs"][0]["results"][0];
     assert_eq!(
         result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "charts/shop/%28helm%20template%29"
+        "charts/shop/(helm%20template)"
     );
     assert_eq!(
         result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"],

@@ -1,4 +1,6 @@
-//! `--format gitlab`: GitLab Code Quality, for `artifacts:reports:codequality`.
+//! `--format gitlab`: GitLab Code Quality, for `artifacts:reports:codequality`, in the format
+//! GitLab documents for custom tools (docs.gitlab.com/ci/testing/code_quality/, "Code Quality
+//! report format").
 //!
 //! A JSON array with one entry per unsuppressed finding (Code Quality has no notion of an
 //! accepted finding, and would show suppressed ones in every merge request):

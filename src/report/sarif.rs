@@ -193,7 +193,9 @@ fn uri_escape(path: &str) -> String {
             | b'@'
             | b'+'
             | b','
-            | b'=' => out.push(b as char),
+            | b'='
+            | b'('
+            | b')' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -552,7 +554,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             rendered["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-            "charts/web/%28helm%20template%29"
+            "charts/web/(helm%20template)"
         );
         assert_eq!(
             rendered["locations"][0]["physicalLocation"]["region"]["startLine"],
