@@ -49,8 +49,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files and directories to scan; "-" reads standard input.
-    #[arg(default_value = ".")]
+    /// Files and directories to scan; "-" reads standard input. Default: the current
+    /// directory, unless --helm or --kustomize is given.
     pub paths: Vec<PathBuf>,
 
     /// Configuration file (default: tollgate.yaml in the scan root or its parents).
@@ -67,6 +67,73 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    // Last: its help heading applies to the options after it.
+    #[command(flatten)]
+    pub render: RenderArgs,
+}
+
+/// Rendering charts and kustomizations before scanning them.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Rendering")]
+pub struct RenderArgs {
+    /// Render the Helm chart in CHART_DIR with `helm template` and scan the result
+    /// (repeatable). Findings are reported at `CHART_DIR/(helm template)` and name the template.
+    #[arg(long, value_name = "CHART_DIR")]
+    pub helm: Vec<PathBuf>,
+
+    /// Values file for --helm (repeatable, in order).
+    #[arg(long = "values", value_name = "FILE", requires = "helm")]
+    pub values: Vec<PathBuf>,
+
+    /// Value for --helm, as `helm template --set` takes it (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "helm")]
+    pub set: Vec<String>,
+
+    /// Release name for --helm (default: the chart directory's name).
+    #[arg(long, value_name = "NAME", requires = "helm")]
+    pub release: Option<String>,
+
+    /// Release namespace for --helm; objects that name none are placed in it.
+    #[arg(long, value_name = "NS", requires = "helm")]
+    pub release_namespace: Option<String>,
+
+    /// Render DIR with `kustomize build` (or `kubectl kustomize`) and scan the result
+    /// (repeatable). Findings are reported at `DIR/(kustomize build)`.
+    #[arg(long, value_name = "DIR")]
+    pub kustomize: Vec<PathBuf>,
+}
+
+impl RenderArgs {
+    /// The directories to render, Helm charts first, each in command-line order.
+    pub fn requests(&self) -> Vec<crate::source::render::RenderRequest> {
+        use crate::source::render::{RenderKind, RenderRequest};
+        let mut requests: Vec<RenderRequest> = Vec::new();
+        let all = self
+            .helm
+            .iter()
+            .map(|d| (RenderKind::Helm, d))
+            .chain(self.kustomize.iter().map(|d| (RenderKind::Kustomize, d)));
+        for (kind, dir) in all {
+            let request = RenderRequest {
+                kind,
+                dir: dir.clone(),
+            };
+            if !requests.contains(&request) {
+                requests.push(request);
+            }
+        }
+        requests
+    }
+
+    pub fn helm_options(&self) -> crate::source::render::HelmOptions {
+        crate::source::render::HelmOptions {
+            values: self.values.clone(),
+            set: self.set.clone(),
+            release: self.release.clone(),
+            namespace: self.release_namespace.clone(),
+        }
+    }
 }
 
 /// Options every command that reports findings shares.
@@ -104,6 +171,12 @@ pub struct OutputArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+
+    /// Write every result to SARIF files, past what GitHub code scanning accepts (25,000
+    /// results, 10 MB gzipped; by default the most severe are kept). For DefectDojo and
+    /// other consumers that must see everything.
+    #[arg(long)]
+    pub no_sarif_limits: bool,
 }
 
 /// `--fail-on`: a severity, or never.

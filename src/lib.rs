@@ -101,6 +101,9 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 write_baseline: args.output.write_baseline.clone(),
                 stdin_filename: args.stdin_filename.clone(),
                 now: None,
+                renders: args.render.requests(),
+                helm: args.render.helm_options(),
+                record_checks: plans.iter().any(|p| p.format == report::Format::Junit),
             };
             let outcome = scan::scan(&options, Vec::new())?;
             emit(&outcome, &plans, &args.output, cli.color)
@@ -139,11 +142,13 @@ pub fn emit(
         ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let fail_on = args.fail_on.0;
+    let sarif_limits = (!args.no_sarif_limits).then_some(report::sarif::Limits::GITHUB);
     for plan in plans {
         let report = Report {
             outcome,
             color: plan.path.is_none() && stdout_color,
             fail_on,
+            sarif_limits,
         };
         match &plan.path {
             Some(path) => {
@@ -171,16 +176,24 @@ pub fn emit(
             }
         }
     }
+    // The human report carries the run's warnings and errors; when none goes to standard
+    // output, they go to standard error, so that no format hides them.
+    let human_on_stdout = plans.iter().any(|p| {
+        p.path.is_none() && matches!(p.format, report::Format::Human | report::Format::Github)
+    });
+    if !human_on_stdout {
+        for notice in &outcome.notices {
+            eprintln!("{notice}");
+        }
+    }
     if plans.iter().all(|p| p.path.is_some()) {
         // Reports went to files: say what happened on the terminal anyway.
         let report = Report {
             outcome,
             color: false,
             fail_on,
+            sarif_limits,
         };
-        for notice in &outcome.notices {
-            eprintln!("{notice}");
-        }
         eprintln!("{}", report::human::summary(&report));
     }
     Ok(if outcome.has_errors() {

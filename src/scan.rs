@@ -3,7 +3,7 @@
 //! The same [`Evaluation`] runs over files (`tollgate scan`) and over live clusters
 //! (`tollgate audit`), so rules, suppression and fingerprints are identical in both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,12 +15,13 @@ use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::model::environment::Environments;
 use crate::model::inventory::Inventory;
-use crate::model::object::Object;
+use crate::model::object::{Object, ObjectRef};
 use crate::notice::Notice;
 use crate::rules::manifest_parse_error;
 use crate::rules::{self, Context, Rule, RuleInfo, Violation};
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
 use crate::source::redact;
+use crate::source::render::{self, HelmOptions, RenderKind, RenderRequest, Tool};
 use crate::suppress::{Baseline, Suppressor};
 
 /// Evaluates objects besides the built-in rules (Rego policies). Implementations keep any
@@ -35,6 +36,11 @@ pub trait Evaluator: Send + Sync {
     /// Problems met while evaluating (a policy that failed on one object, a timeout).
     fn notices(&self) -> Vec<Notice> {
         Vec::new()
+    }
+
+    /// Whether `rule` of this evaluator examines `object` at all (see [`Rule::applies_to`]).
+    fn applies_to(&self, _rule: &str, _object: &Object, _ctx: &Context<'_>) -> bool {
+        true
     }
 }
 
@@ -191,6 +197,72 @@ impl Evaluation<'_> {
             .collect()
     }
 
+    /// What every rule checked among the objects `report_on` accepts (for JUnit), and the
+    /// files read. Computed apart from [`Evaluation::run`], only when a report needs it.
+    pub fn checks(
+        &self,
+        inventory: &Inventory,
+        report_on: &(dyn Fn(&Object) -> bool + Sync),
+        files: Vec<String>,
+    ) -> Checks {
+        let ctx = Context::new(inventory, self.config, self.environments, self.now);
+        let mut reported: Vec<usize> = (0..inventory.len())
+            .filter(|&i| report_on(&inventory.objects()[i]))
+            .collect();
+        let place = |i: usize| {
+            let o = &inventory.objects()[i];
+            let line = match &o.origin {
+                crate::model::object::Origin::File { start_line, .. } => *start_line,
+                crate::model::object::Origin::Cluster { .. } => 0,
+            };
+            (o.path().map_or_else(|| o.live_uri(), str::to_string), line)
+        };
+        let mut keyed: Vec<((String, u32), usize)> =
+            reported.drain(..).map(|i| (place(i), i)).collect();
+        keyed.sort();
+        let order: Vec<usize> = keyed.iter().map(|(_, i)| *i).collect();
+        let objects: Vec<CheckedObject> = keyed
+            .into_iter()
+            .map(|((path, line), i)| CheckedObject {
+                object: inventory.objects()[i].reference(),
+                path,
+                line: (line > 0).then_some(line),
+            })
+            .collect();
+        let applicable = |applies: &(dyn Fn(&Object) -> bool + Sync)| -> Vec<u32> {
+            order
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| applies(&inventory.objects()[**i]))
+                .map(|(n, _)| n as u32)
+                .collect()
+        };
+        let mut by_rule: BTreeMap<String, Vec<u32>> = self
+            .rules
+            .builtin
+            .par_iter()
+            .map(|rule| {
+                (
+                    rule.meta().id.to_string(),
+                    applicable(&|o: &Object| rule.applies_to(o, &ctx)),
+                )
+            })
+            .collect();
+        for evaluator in &self.rules.evaluators {
+            for info in evaluator.rules() {
+                if self.rules.is_enabled(&info.id) && !by_rule.contains_key(&info.id) {
+                    let ids = applicable(&|o: &Object| evaluator.applies_to(&info.id, o, &ctx));
+                    by_rule.insert(info.id, ids);
+                }
+            }
+        }
+        Checks {
+            objects,
+            files,
+            by_rule,
+        }
+    }
+
     fn finding(
         &self,
         rule: &str,
@@ -247,6 +319,12 @@ pub struct ScanOptions {
     pub stdin_filename: Option<String>,
     /// "Now" for time-based rules; the real clock when `None` (tests fix it).
     pub now: Option<jiff::Timestamp>,
+    /// Directories to render with `helm template` / `kustomize build` and scan.
+    pub renders: Vec<RenderRequest>,
+    /// Options of `helm template`.
+    pub helm: HelmOptions,
+    /// Record what every rule checked ([`ScanOutcome::checks`]), for JUnit reports.
+    pub record_checks: bool,
 }
 
 /// Counts for the summary.
@@ -258,13 +336,16 @@ pub struct Stats {
     pub bytes: u64,
 }
 
-/// Text of sources that are not files on disk (standard input), for snippets.
+/// Text of sources that are not files on disk (standard input, rendered charts), for
+/// snippets, and where rendered documents point in the repository.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     texts: HashMap<String, Arc<str>>,
     paths: HashMap<String, PathBuf>,
     /// Lines holding Secret values, masked in every text handed out.
     redactions: HashMap<String, redact::Redactions>,
+    /// Virtual path of a rendered stream → the repository file CI annotations point at.
+    rendered: HashMap<String, String>,
 }
 
 impl Sources {
@@ -315,6 +396,47 @@ impl Sources {
     pub fn insert_text(&mut self, display: &str, text: Arc<str>) {
         self.texts.insert(display.to_string(), text);
     }
+
+    /// Records a rendered stream: its virtual path, text, and the file (`Chart.yaml`, the
+    /// kustomization) that stands for it where a real file is needed.
+    pub fn insert_rendered(&mut self, display: &str, text: Arc<str>, anchor: &str) {
+        self.insert_text(display, text);
+        self.rendered
+            .insert(display.to_string(), anchor.to_string());
+    }
+
+    /// For a rendered stream's virtual path, the repository file that stands for it.
+    pub fn rendered_anchor(&self, display: &str) -> Option<&str> {
+        self.rendered.get(display).map(String::as_str)
+    }
+}
+
+/// An object a rule may have checked, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedObject {
+    pub object: ObjectRef,
+    /// File (relative to the scan root) or `k8s://` URI.
+    pub path: String,
+    /// First line of the object in its file.
+    pub line: Option<u32>,
+}
+
+/// What the rules checked, for reports that list passes as well as failures (JUnit). Empty
+/// unless [`ScanOptions::record_checks`] asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// The reported objects, ordered by path and line.
+    pub objects: Vec<CheckedObject>,
+    /// The files read and reported on (file-level rules check these).
+    pub files: Vec<String>,
+    /// Rule id → indexes into `objects` of the objects it checked.
+    pub by_rule: BTreeMap<String, Vec<u32>>,
+}
+
+impl Checks {
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.files.is_empty() && self.by_rule.is_empty()
+    }
 }
 
 /// Everything a run produced, ready for reporters.
@@ -325,6 +447,8 @@ pub struct ScanOutcome {
     pub notices: Vec<Notice>,
     pub stats: Stats,
     pub sources: Sources,
+    /// What each rule checked; empty unless [`ScanOptions::record_checks`].
+    pub checks: Checks,
 }
 
 impl ScanOutcome {
@@ -388,7 +512,8 @@ pub fn scan(
         path: PathBuf::from("."),
         source,
     })?;
-    let paths = if options.paths.is_empty() {
+    // Without paths, the current directory, unless only rendered charts are scanned.
+    let paths = if options.paths.is_empty() && options.renders.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         options.paths.clone()
@@ -403,11 +528,25 @@ pub fn scan(
         .inventory_root
         .clone()
         .or_else(|| disk_paths.first().cloned())
+        .or_else(|| options.renders.first().map(|r| r.dir.clone()))
         .unwrap_or_else(|| PathBuf::from("."));
     let loaded = load_config(options.config.as_deref(), &start)?;
     let environments = environments(&loaded, &root)?;
     let pool = thread_pool(options.jobs)?;
     let threads = pool.current_num_threads();
+    // A missing renderer is a setup problem: say so before scanning anything.
+    let helm_tool = options
+        .renders
+        .iter()
+        .any(|r| r.kind == RenderKind::Helm)
+        .then(Tool::helm)
+        .transpose()?;
+    let kustomize_tool = options
+        .renders
+        .iter()
+        .any(|r| r.kind == RenderKind::Kustomize)
+        .then(Tool::kustomize)
+        .transpose()?;
 
     let mut notices = Vec::new();
     let baseline = options
@@ -423,16 +562,26 @@ pub fn scan(
         &mut notices,
     );
 
-    let reported_files = files::collect(&disk_paths, &root, threads, &mut notices)?;
+    let mut reported_files = files::collect(&disk_paths, &root, threads, &mut notices)?;
     let mut all_files = reported_files.clone();
     if let Some(inventory_root) = &options.inventory_root {
         let mut context_notices = Vec::new();
-        all_files.extend(files::collect(
+        let context = files::collect(
             std::slice::from_ref(inventory_root),
             &root,
             threads,
             &mut context_notices,
-        )?);
+        )?;
+        // A named file inside the inventory root that its walk leaves out (a Helm template,
+        // a kustomize patch, an ignored file) is not a manifest there either: the pre-commit
+        // hook passes every changed YAML file, and must report what a full scan reports.
+        let root_display = files::display_path(inventory_root, &root);
+        let walked: HashSet<&str> = context.iter().map(|f| f.display.as_str()).collect();
+        reported_files.retain(|f| {
+            walked.contains(f.display.as_str()) || !is_under(&f.display, &root_display)
+        });
+        all_files = reported_files.clone();
+        all_files.extend(context);
         all_files.sort();
         all_files.dedup_by(|a, b| a.display == b.display);
     }
@@ -466,6 +615,34 @@ pub fn scan(
         sources
             .paths
             .insert(file.display.clone(), file.path.clone());
+    }
+    let renders: Vec<Result<render::Rendered, Notice>> = pool.install(|| {
+        options
+            .renders
+            .par_iter()
+            .map(|request| {
+                let tool = match request.kind {
+                    RenderKind::Helm => helm_tool.as_ref(),
+                    RenderKind::Kustomize => kustomize_tool.as_ref(),
+                }
+                .expect("tools are found before rendering");
+                render::render(tool, request, &options.helm, &root)
+            })
+            .collect()
+    });
+    for rendered in renders {
+        match rendered {
+            Ok(rendered) => {
+                sources.insert_rendered(
+                    &rendered.display,
+                    Arc::from(rendered.text.as_str()),
+                    &rendered.anchor,
+                );
+                reported.insert(rendered.display.clone());
+                loaded_files.push(rendered.loaded);
+            }
+            Err(notice) => notices.push(notice),
+        }
     }
 
     let mut stats = Stats::default();
@@ -532,6 +709,13 @@ pub fn scan(
             .into_iter()
             .map(|(i, f)| (Some(i), f)),
     );
+    let checks = if options.record_checks {
+        let mut files: Vec<String> = reported.iter().cloned().collect();
+        files.sort();
+        pool.install(|| evaluation.checks(&inventory, &report_on, files))
+    } else {
+        Checks::default()
+    };
     for evaluator in &rule_set.evaluators {
         notices.extend(evaluator.notices());
     }
@@ -549,5 +733,31 @@ pub fn scan(
         notices,
         stats,
         sources,
+        checks,
     })
+}
+
+/// True when the display path `path` is `dir` or inside it (`.` holds every relative path).
+fn is_under(path: &str, dir: &str) -> bool {
+    if dir == "." {
+        return !path.starts_with('/');
+    }
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_under;
+
+    #[test]
+    fn paths_under_a_directory() {
+        assert!(is_under("charts/web/templates/a.yaml", "."));
+        assert!(!is_under("/elsewhere/a.yaml", "."));
+        assert!(is_under("charts/web/a.yaml", "charts"));
+        assert!(is_under("charts", "charts"));
+        assert!(!is_under("charts-old/a.yaml", "charts"));
+    }
 }

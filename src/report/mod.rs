@@ -2,12 +2,17 @@
 
 use std::io::{self, Write};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, Location, Severity};
 use crate::scan::ScanOutcome;
 
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod junit;
 pub mod sarif;
+#[cfg(test)]
+pub(crate) mod testdata;
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +23,12 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 for code scanning and DefectDojo.
     Sarif,
+    /// GitLab Code Quality (`artifacts:reports:codequality`).
+    Gitlab,
+    /// JUnit XML: one test suite per rule, one test case per object it checked.
+    Junit,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
 }
 
 impl Format {
@@ -26,6 +37,8 @@ impl Format {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
             Some(Format::Sarif)
+        } else if name.ends_with(".xml") {
+            Some(Format::Junit)
         } else if name.ends_with(".json") {
             Some(Format::Json)
         } else {
@@ -41,6 +54,8 @@ pub struct Report<'a> {
     pub color: bool,
     /// Threshold of `--fail-on`, for summaries.
     pub fail_on: Option<Severity>,
+    /// What a SARIF file may hold (GitHub code scanning's limits), or no limit.
+    pub sarif_limits: Option<sarif::Limits>,
 }
 
 impl Report<'_> {
@@ -55,6 +70,9 @@ pub fn write(format: Format, report: &Report<'_>, out: &mut dyn Write) -> io::Re
         Format::Human => human::write(report, out),
         Format::Json => json::write(report, out),
         Format::Sarif => sarif::write(report, out),
+        Format::Gitlab => gitlab::write(report, out),
+        Format::Junit => junit::write(report, out),
+        Format::Github => github::write(report, out),
     }
 }
 
@@ -72,6 +90,39 @@ pub fn counts_by_severity(findings: &[Finding]) -> Vec<(Severity, usize)> {
             )
         })
         .collect()
+}
+
+/// Where a finding is in the repository, for formats that annotate repository files (GitLab
+/// Code Quality, GitHub annotations): its file, line and column; for a document rendered
+/// from a chart or kustomization (which is no file), the template it came from or else the
+/// chart's `Chart.yaml` / the kustomization, without a position; for a live object, its
+/// `k8s://` URI.
+pub struct RepoLocation<'a> {
+    pub path: &'a str,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+pub fn repo_location<'a>(outcome: &'a ScanOutcome, finding: &'a Finding) -> RepoLocation<'a> {
+    match &finding.location {
+        Location::File { path, line, column } => match outcome.sources.rendered_anchor(path) {
+            Some(anchor) => RepoLocation {
+                path: finding.helm_source.as_deref().unwrap_or(anchor),
+                line: None,
+                column: None,
+            },
+            None => RepoLocation {
+                path,
+                line: Some(*line),
+                column: Some(*column),
+            },
+        },
+        Location::Cluster { uri, .. } => RepoLocation {
+            path: uri,
+            line: None,
+            column: None,
+        },
+    }
 }
 
 /// The version reports carry.

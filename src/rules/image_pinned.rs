@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::{is_workload, pod_spec};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImagePinned;
@@ -61,6 +61,10 @@ digest pins the image whatever the tag says, so `nginx:latest@sha256:…` passes
 impl Rule for ImagePinned {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
+        is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

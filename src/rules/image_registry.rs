@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::{is_workload, pod_spec};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImageRegistry;
@@ -57,6 +57,10 @@ chart's `image.registry` value.
 impl Rule for ImageRegistry {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn applies_to(&self, object: &Object, ctx: &Context<'_>) -> bool {
+        !ctx.config.registries.allowed.is_empty() && is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

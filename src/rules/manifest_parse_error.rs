@@ -64,4 +64,9 @@ impl Rule for ManifestParseError {
 
     /// Parse errors are reported while reading files, before there is an object to check.
     fn check(&self, _object: &Object, _ctx: &Context<'_>, _out: &mut Vec<Violation>) {}
+
+    /// It checks files, not objects: reports list the files read instead.
+    fn applies_to(&self, _object: &Object, _ctx: &Context<'_>) -> bool {
+        false
+    }
 }

@@ -119,6 +119,13 @@ pub trait Rule: Send + Sync {
 
     /// Reports the violations of `object`; `ctx` gives the rest of the inventory.
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>);
+
+    /// Whether `check` examines `object` at all: reports that list what passed (JUnit: one
+    /// test case per object a rule checked) ask this. It must be cheap, and `check` must
+    /// report nothing on an object for which it is false. Default: every object.
+    fn applies_to(&self, _object: &Object, _ctx: &Context<'_>) -> bool {
+        true
+    }
 }
 
 /// What a rule can see besides the object it checks.

@@ -34,7 +34,7 @@ default deny:
 A policy that admits some traffic (`ingress: [{from: …}]`) also isolates the pods it selects,
 but it is not accepted: the point of a default deny is that it stays in place when the
 allow-policies change. Reported on the Namespace object when the inventory has one, else on
-the namespace's first workload.
+the namespace's first workload by kind and name.
 
 ### Why
 

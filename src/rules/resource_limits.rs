@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
-use crate::model::workload::{ContainerRole, pod_spec};
+use crate::model::workload::{ContainerRole, is_workload, pod_spec};
 use crate::rules::resource_requests::{RESOURCES, show_quantity};
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
@@ -74,6 +74,10 @@ this rule (`rules.disable: [resource-limits]`). None of them reports a limit bel
 impl Rule for ResourceLimits {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
+        is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

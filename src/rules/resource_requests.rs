@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{ContainerRole, pod_spec};
+use crate::model::workload::{ContainerRole, is_workload, pod_spec};
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -84,6 +84,10 @@ pub(crate) const RESOURCES: [&str; 2] = ["cpu", "memory"];
 impl Rule for ResourceRequests {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
+        is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

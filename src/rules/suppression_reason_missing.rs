@@ -56,6 +56,12 @@ impl Rule for SuppressionReasonMissing {
         &META
     }
 
+    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
+        object
+            .annotations()
+            .is_some_and(|a| a.keys().any(|k| k.starts_with(IGNORE_ANNOTATION_PREFIX)))
+    }
+
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
         let Some(annotations) = object.annotations() else {
             return;

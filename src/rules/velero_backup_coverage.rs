@@ -39,7 +39,7 @@ enabled `spec.backup.tasks` entry; Percona PostgreSQL with pgBackRest `schedules
 beside such a database still needs Velero.
 
 One finding per uncovered namespace: on its Namespace object when the inventory has one, else
-on its first data object.
+on its first data object by kind and name.
 
 ### Why
 

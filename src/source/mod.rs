@@ -2,5 +2,6 @@
 
 pub mod files;
 pub mod redact;
+pub mod render;
 pub mod spans;
 pub mod yaml;

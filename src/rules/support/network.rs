@@ -129,7 +129,8 @@ impl DefaultDenyFacts {
             return facts;
         }
 
-        // First workload (inventory order) of every namespace of a required environment.
+        // First workload of every namespace of a required environment, by kind and name rather
+        // than file order, so reordering documents keeps the finding (and its fingerprint).
         let mut first_workload: BTreeMap<&str, usize> = BTreeMap::new();
         for kind in WORKLOAD_KINDS {
             for object in inventory.of_kind(kind).filter(|o| is_workload(o)) {
@@ -139,7 +140,13 @@ impl DefaultDenyFacts {
                     continue;
                 };
                 let slot = first_workload.entry(ns).or_insert(index);
-                *slot = (*slot).min(index);
+                let key = |i: usize| {
+                    let o = &inventory.objects()[i];
+                    (o.kind.as_str(), o.name.as_str(), i)
+                };
+                if key(index) < key(*slot) {
+                    *slot = index;
+                }
             }
         }
         let mut needing: Vec<(&str, usize, &str)> = first_workload

@@ -361,7 +361,13 @@ impl VeleroFacts {
                 let target = inventory
                     .namespace_object(ns)
                     .and_then(|o| inventory.index_of(o))
-                    .or_else(|| data.data.first().copied());
+                    // By kind and name, not file order: the fingerprint survives reordering.
+                    .or_else(|| {
+                        data.data.iter().copied().min_by_key(|&i| {
+                            let o = &inventory.objects()[i];
+                            (o.kind.clone(), o.name.clone(), i)
+                        })
+                    });
                 if let Some(target) = target {
                     report_on.insert(target, ns.clone());
                 }
