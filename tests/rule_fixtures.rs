@@ -1,7 +1,7 @@
 //! Every registered rule has fixtures under `fixtures/rules/<id>/`: `fail` (a file or a
 //! directory) where each finding of the rule sits on a line marked `# expect: <id>` and each
 //! mark has its finding, and `pass`, where the rule stays silent. A `tollgate.yaml` beside them
-//! configures the run.
+//! configures the run; a `trivy-reports/` directory beside them is given as `--trivy-reports`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,9 +16,11 @@ fn fixture(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
+    let trivy_reports = Path::new("fixtures/rules").join(rule).join("trivy-reports");
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
         select: vec![rule.to_string()],
+        trivy_reports: trivy_reports.is_dir().then_some(trivy_reports),
         ..Default::default()
     };
     let outcome = scan(&options, Vec::new()).unwrap_or_else(|e| panic!("{rule}: {e}"));

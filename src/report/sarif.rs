@@ -180,32 +180,33 @@ fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
         let mut description = Message::builder().build();
         description.text = Some(finding.remediation.clone());
         // A fix needs an artifact change; an empty replacement at the finding keeps it a no-op.
-        let changes = match (&location.physical_location, region) {
-            (Some(physical), Some(region)) => {
-                let mut deleted = Region::builder().build();
+        // Live findings have no lines: an empty region at offset 0 of the object's URI. Every
+        // finding gets its fix, because DefectDojo takes the mitigation from nowhere else.
+        let mut deleted = Region::builder().build();
+        match region {
+            Some(region) => {
                 deleted.start_line = region.start_line;
                 deleted.start_column = region.start_column;
                 deleted.end_line = region.start_line;
                 deleted.end_column = region.start_column;
-                vec![
-                    ArtifactChange::builder()
-                        .artifact_location(
-                            physical
-                                .artifact_location
-                                .clone()
-                                .unwrap_or_else(|| ArtifactLocation::builder().build()),
-                        )
-                        .replacements(vec![Replacement::builder().deleted_region(deleted).build()])
-                        .build(),
-                ]
             }
-            _ => Vec::new(),
-        };
-        if !changes.is_empty() {
-            let mut fix = Fix::builder().artifact_changes(changes).build();
-            fix.description = Some(description);
-            result.fixes = Some(vec![fix]);
+            None => {
+                deleted.char_offset = Some(0);
+                deleted.char_length = Some(0);
+            }
         }
+        let artifact = location
+            .physical_location
+            .as_ref()
+            .and_then(|p| p.artifact_location.clone())
+            .unwrap_or_else(|| ArtifactLocation::builder().build());
+        let change = ArtifactChange::builder()
+            .artifact_location(artifact)
+            .replacements(vec![Replacement::builder().deleted_region(deleted).build()])
+            .build();
+        let mut fix = Fix::builder().artifact_changes(vec![change]).build();
+        fix.description = Some(description);
+        result.fixes = Some(vec![fix]);
     }
     result.locations = Some(vec![location]);
     result.partial_fingerprints = Some(BTreeMap::from([(

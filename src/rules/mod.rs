@@ -13,11 +13,13 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::finding::Severity;
 use crate::model::environment::Environments;
+use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 
 pub mod image_pinned;
 pub mod image_registry;
+pub mod image_scan;
 pub mod manifest_parse_error;
 pub mod resource_limits;
 pub mod resource_requests;
@@ -32,6 +34,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &resource_limits::ResourceLimits,
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
+    &image_scan::ImageScan,
 ];
 
 /// What a rule is, for `tollgate rules`, `tollgate explain` and every report.
@@ -96,6 +99,9 @@ pub struct Context<'a> {
     pub environments: &'a Environments,
     /// "Now", fixed for the whole run so that time-based rules agree with each other.
     pub now: jiff::Timestamp,
+    /// Scan results of the run's images, looked up once before the rules run (Harbor, or
+    /// Trivy reports); None when `image-scan` has nothing to judge by.
+    image_scans: Option<&'a ImageScans>,
     memo: Memo,
 }
 
@@ -111,8 +117,20 @@ impl<'a> Context<'a> {
             config,
             environments,
             now,
+            image_scans: None,
             memo: Memo::default(),
         }
+    }
+
+    /// Gives the rules the image scan results gathered before they run.
+    pub fn with_image_scans(mut self, image_scans: Option<&'a ImageScans>) -> Self {
+        self.image_scans = image_scans;
+        self
+    }
+
+    /// Scan results of the run's images, when they were looked up.
+    pub fn image_scans(&self) -> Option<&'a ImageScans> {
+        self.image_scans
     }
 
     /// Facts derived from the whole inventory, computed once per scan by the first rule that
