@@ -93,52 +93,62 @@ pub struct DefectDojoArgs {
 #[command(next_help_heading = "DefectDojo")]
 pub struct DefectDojoOptions {
     /// DefectDojo base URL (e.g. https://defectdojo.example.com).
-    #[arg(long = "dd-url", value_name = "URL")]
+    #[arg(long = "dd-url", id = "dd_url", value_name = "URL")]
     pub url: Option<String>,
 
     /// Product ("asset") the findings belong to; placeholders {cluster}, {repo}, {branch}.
-    #[arg(long = "dd-product", alias = "product", value_name = "NAME")]
+    #[arg(
+        long = "dd-product",
+        id = "dd_product",
+        alias = "product",
+        value_name = "NAME"
+    )]
     pub product: Option<String>,
 
     /// Engagement inside the product.
-    #[arg(long = "dd-engagement", alias = "engagement", value_name = "NAME")]
+    #[arg(
+        long = "dd-engagement",
+        id = "dd_engagement",
+        alias = "engagement",
+        value_name = "NAME"
+    )]
     pub engagement: Option<String>,
 
     /// Product type ("organization"), used when the product has to be created.
-    #[arg(long = "dd-product-type", value_name = "NAME")]
+    #[arg(long = "dd-product-type", id = "dd_product_type", value_name = "NAME")]
     pub product_type: Option<String>,
 
     /// Title of the test that every run reimports into; keep it constant.
-    #[arg(long = "dd-test-title", value_name = "TITLE")]
+    #[arg(long = "dd-test-title", id = "dd_test_title", value_name = "TITLE")]
     pub test_title: Option<String>,
 
     /// Version recorded on the test (default: `git describe`).
-    #[arg(long = "dd-version", value_name = "VERSION")]
+    #[arg(long = "dd-version", id = "dd_version", value_name = "VERSION")]
     pub version: Option<String>,
 
     /// Branch or tag recorded on the test (default: from CI variables or git).
-    #[arg(long = "dd-branch-tag", value_name = "REF")]
+    #[arg(long = "dd-branch-tag", id = "dd_branch_tag", value_name = "REF")]
     pub branch_tag: Option<String>,
 
     /// Commit recorded on the test (default: from CI variables or git).
-    #[arg(long = "dd-commit-hash", value_name = "SHA")]
+    #[arg(long = "dd-commit-hash", id = "dd_commit_hash", value_name = "SHA")]
     pub commit_hash: Option<String>,
 
     /// Build id recorded on the test (default: the CI pipeline or run id).
-    #[arg(long = "dd-build-id", value_name = "ID")]
+    #[arg(long = "dd-build-id", id = "dd_build_id", value_name = "ID")]
     pub build_id: Option<String>,
 
     /// PEM file of the CA that signed DefectDojo's certificate.
-    #[arg(long = "dd-ca-cert", value_name = "FILE")]
+    #[arg(long = "dd-ca-cert", id = "dd_ca_cert", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
     /// Do not verify DefectDojo's TLS certificate (never do this outside a lab).
-    #[arg(long = "dd-insecure")]
+    #[arg(long = "dd-insecure", id = "dd_insecure")]
     pub insecure: bool,
 
     /// Where the pushed SARIF report is kept (default: the --output of a sarif report, else
     /// tollgate-defectdojo.sarif in the current directory).
-    #[arg(long = "dd-report", value_name = "FILE")]
+    #[arg(long = "dd-report", id = "dd_report", value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
@@ -379,6 +389,11 @@ mod tests {
                 path: None
             }]
         );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]

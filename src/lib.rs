@@ -215,8 +215,7 @@ pub fn push_to_defectdojo(
         (None, Some(path)) => (path, true),
         (None, None) => (PathBuf::from(sink::defectdojo::DEFAULT_REPORT_FILE), false),
     };
-    match sink::defectdojo::push_run(outcome, output.fail_on.0, settings, &keep, already_written)
-    {
+    match sink::defectdojo::push_run(outcome, output.fail_on.0, settings, &keep, already_written) {
         Ok((result, kept)) => {
             eprintln!("{}", result.summary(settings));
             eprintln!("  report: {}", kept.display());
@@ -224,19 +223,20 @@ pub fn push_to_defectdojo(
         }
         Err(failure) => {
             print_error(&failure.error);
-            print_kept(failure.kept.as_deref());
+            print_kept(failure.kept.as_deref(), failure.push_later);
             Err(())
         }
     }
 }
 
-fn print_kept(kept: Option<&Path>) {
+fn print_kept(kept: Option<&Path>, push_later: bool) {
     match kept {
-        Some(path) => eprintln!(
+        Some(path) if push_later => eprintln!(
             "The report is kept at {}; push it again with `tollgate push defectdojo {}`.",
             path.display(),
             path.display()
         ),
+        Some(path) => eprintln!("The report is kept at {}.", path.display()),
         None => eprintln!("The report could not be kept on disk."),
     }
 }
@@ -262,7 +262,12 @@ fn push_report_file(args: &cli::PushDefectDojoArgs) -> Result<u8, Error> {
             return Err(Error::usage(format!(
                 "{} holds findings of several clusters ({}); push one report per cluster",
                 args.report.display(),
-                facts.clusters.iter().cloned().collect::<Vec<_>>().join(", ")
+                facts
+                    .clusters
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     };
@@ -297,7 +302,7 @@ fn push_report_file(args: &cli::PushDefectDojoArgs) -> Result<u8, Error> {
         }
         Err(e) => {
             print_error(&Error::Diagnostic(Box::new(e)));
-            print_kept(Some(&args.report));
+            print_kept(Some(&args.report), true);
             Ok(exit::ERROR)
         }
     }

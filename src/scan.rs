@@ -263,7 +263,9 @@ pub fn gather_external(
                 "{}: not evaluated: {why}",
                 rules::image_scan::ID
             )));
-            external.not_evaluated.push(rules::image_scan::ID.to_string());
+            external
+                .not_evaluated
+                .push(rules::image_scan::ID.to_string());
         }
     }
     Ok(external)
@@ -386,12 +388,7 @@ impl ScanOptions {
     pub fn start(&self) -> PathBuf {
         self.inventory_root
             .clone()
-            .or_else(|| {
-                self.paths
-                    .iter()
-                    .find(|p| p.as_os_str() != "-")
-                    .cloned()
-            })
+            .or_else(|| self.paths.iter().find(|p| p.as_os_str() != "-").cloned())
             .unwrap_or_else(|| PathBuf::from("."))
     }
 }

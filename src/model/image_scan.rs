@@ -23,7 +23,9 @@ pub enum ScanSource {
 pub enum ImageScan {
     /// Harbor has no such artifact (or no report covers the image). `reference` is what was
     /// looked for: `project/repository:tag` or `…@digest`.
-    Missing { reference: String },
+    Missing {
+        reference: String,
+    },
     Scanned(ScanReport),
 }
 
@@ -188,7 +190,10 @@ mod tests {
             ]),
             ..Default::default()
         };
-        assert_eq!(report.at_or_above(Severity::Critical), [(Severity::Critical, 2)]);
+        assert_eq!(
+            report.at_or_above(Severity::Critical),
+            [(Severity::Critical, 2)]
+        );
         assert_eq!(
             report.at_or_above(Severity::Medium),
             [(Severity::Critical, 2), (Severity::Medium, 7)]

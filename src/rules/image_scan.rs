@@ -243,7 +243,12 @@ mod tests {
         }
     }
 
-    fn scanned(status: &str, finished: &str, counts: &[(Severity, u64)], top: &[&str]) -> facts::ImageScan {
+    fn scanned(
+        status: &str,
+        finished: &str,
+        counts: &[(Severity, u64)],
+        top: &[&str],
+    ) -> facts::ImageScan {
         facts::ImageScan::Scanned(ScanReport {
             scanner: Some(Scanner {
                 name: "Trivy".into(),
@@ -272,7 +277,10 @@ mod tests {
             ["is not in Harbor (no artifact `shop/api:1.0`)"]
         );
         let never = facts::ImageScan::Scanned(ScanReport::default());
-        assert_eq!(problems(&never, &harbor(), &limits()), ["Harbor has never scanned"]);
+        assert_eq!(
+            problems(&never, &harbor(), &limits()),
+            ["Harbor has never scanned"]
+        );
         let clair = facts::ImageScan::Scanned(ScanReport {
             scanner: Some(Scanner {
                 name: "Clair".into(),
@@ -293,7 +301,11 @@ mod tests {
         let both = scanned(
             "Success",
             "2026-10-01T00:00:00Z",
-            &[(Severity::Critical, 2), (Severity::High, 3), (Severity::Medium, 9)],
+            &[
+                (Severity::Critical, 2),
+                (Severity::High, 3),
+                (Severity::Medium, 9),
+            ],
             &["CVE-2026-1", "CVE-2026-2", "CVE-2026-3"],
         );
         assert_eq!(
@@ -321,7 +333,12 @@ mod tests {
             &[],
         );
         assert!(problems(&fine, &harbor(), &limits()).is_empty());
-        let one = scanned("Success", "2026-11-25T00:00:00Z", &[(Severity::High, 1)], &["CVE-1"]);
+        let one = scanned(
+            "Success",
+            "2026-11-25T00:00:00Z",
+            &[(Severity::High, 1)],
+            &["CVE-1"],
+        );
         assert_eq!(
             problems(&one, &harbor(), &limits()),
             ["has 1 high vulnerability (CVE-1)"]

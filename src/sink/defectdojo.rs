@@ -193,7 +193,11 @@ pub struct BuildInfo {
 impl BuildInfo {
     /// Reads CI variables (GitHub Actions, GitLab CI, Jenkins) first, then asks git in `root`.
     pub fn detect(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> BuildInfo {
-        let var = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let first = |names: &[&str]| names.iter().find_map(|n| var(n));
         let git = |args: &[&str]| git(root, args);
 
@@ -227,7 +231,12 @@ impl BuildInfo {
         let commit = first(&["GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"])
             .or_else(|| git(&["rev-parse", "HEAD"]));
         let version = tag.or_else(|| git(&["describe", "--tags", "--always"]));
-        let build_id = first(&["GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "BUILD_NUMBER"]);
+        let build_id = first(&[
+            "GITHUB_RUN_ID",
+            "CI_PIPELINE_ID",
+            "BUILD_ID",
+            "BUILD_NUMBER",
+        ]);
         BuildInfo {
             repo,
             branch,
@@ -313,9 +322,8 @@ pub fn resolve(
     let default_product = if audit { "{cluster}" } else { "{repo}" };
     let default_engagement = if audit { "nightly-audit" } else { "ci" };
     let expand = |key: &str, template: &str| -> Result<String, Error> {
-        expand_placeholders(template, target, &info).map_err(|problem| {
-            Error::usage(format!("DefectDojo {key} `{template}`: {problem}"))
-        })
+        expand_placeholders(template, target, &info)
+            .map_err(|problem| Error::usage(format!("DefectDojo {key} `{template}`: {problem}")))
     };
     let product = expand(
         "product",
@@ -372,9 +380,21 @@ pub fn resolve(
         minimum_severity: config.minimum_severity.unwrap_or(Severity::Info),
         tags,
         version: options.version.clone().or(info.version).unwrap_or_default(),
-        branch_tag: options.branch_tag.clone().or(info.branch).unwrap_or_default(),
-        commit_hash: options.commit_hash.clone().or(info.commit).unwrap_or_default(),
-        build_id: options.build_id.clone().or(info.build_id).unwrap_or_default(),
+        branch_tag: options
+            .branch_tag
+            .clone()
+            .or(info.branch)
+            .unwrap_or_default(),
+        commit_hash: options
+            .commit_hash
+            .clone()
+            .or(info.commit)
+            .unwrap_or_default(),
+        build_id: options
+            .build_id
+            .clone()
+            .or(info.build_id)
+            .unwrap_or_default(),
         // UTC: DefectDojo refuses a scan_date after its own (UTC) today.
         scan_date: jiff::Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -412,7 +432,11 @@ fn normalise_url(url: &str) -> Result<String, Error> {
 }
 
 /// Replaces `{cluster}`, `{repo}` and `{branch}`.
-fn expand_placeholders(template: &str, target: &Target, info: &BuildInfo) -> Result<String, String> {
+fn expand_placeholders(
+    template: &str,
+    target: &Target,
+    info: &BuildInfo,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -632,10 +656,9 @@ impl ImportResult {
                 delta.reactivated.describe(),
                 delta.untouched.describe()
             )),
-            (None, Some(after)) => text.push_str(&format!(
-                "\n  new test: created {}",
-                after.describe()
-            )),
+            (None, Some(after)) => {
+                text.push_str(&format!("\n  new test: created {}", after.describe()))
+            }
             (None, None) => text.push_str("\n  (the server sent no statistics)"),
         }
         if let Some(after) = &stats.after {
@@ -768,7 +791,11 @@ fn plain_text_message(text: &str) -> String {
     {
         return text[start + 7..end].trim().to_string();
     }
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut line: String = line.chars().take(200).collect();
     if line.is_empty() {
         line = "(empty body)".into();
@@ -870,7 +897,8 @@ pub async fn push_async(
             .header(ACCEPT, "application/json")
             .multipart(settings.form(sarif, file_name))
     };
-    let (exchange, attempts) = http::send(make, settings.retry, settings.timeout, "DefectDojo").await;
+    let (exchange, attempts) =
+        http::send(make, settings.retry, settings.timeout, "DefectDojo").await;
     match exchange {
         Exchange::Answer { status, json, body } if status.is_success() => {
             serde_json::from_slice::<ImportResult>(&body).map_err(|e| PushError::Unexpected {
@@ -918,6 +946,9 @@ pub struct NotPushed {
     pub error: Error,
     /// The report on disk, when it could be written.
     pub kept: Option<PathBuf>,
+    /// True when pushing the kept report later is the remedy (the push failed); false when the
+    /// report must not be pushed (the run was incomplete).
+    pub push_later: bool,
 }
 
 /// After a run: keeps the SARIF report on disk (at `keep`, unless `already_written`, falling
@@ -940,6 +971,7 @@ pub fn push_run(
     let not_pushed = |error: Error| NotPushed {
         error,
         kept: kept.clone(),
+        push_later: false,
     };
     if outcome.has_errors() {
         return Err(not_pushed(Error::usage(
@@ -967,7 +999,10 @@ pub fn push_run(
         .unwrap_or_else(|| "tollgate.sarif".to_string());
     match push(&sarif, &file_name, settings) {
         Ok(result) => Ok((result, kept.unwrap_or_else(|| keep.to_path_buf()))),
-        Err(e) => Err(not_pushed(Error::Diagnostic(Box::new(e)))),
+        Err(e) => Err(NotPushed {
+            push_later: true,
+            ..not_pushed(Error::Diagnostic(Box::new(e)))
+        }),
     }
 }
 
@@ -1052,13 +1087,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scan.url, "https://dd.example.com");
-        assert_eq!(scan.endpoint(), "https://dd.example.com/api/v2/reimport-scan/");
         assert_eq!(
-            (scan.product.as_str(), scan.engagement.as_str(), scan.test_title.as_str()),
+            scan.endpoint(),
+            "https://dd.example.com/api/v2/reimport-scan/"
+        );
+        assert_eq!(
+            (
+                scan.product.as_str(),
+                scan.engagement.as_str(),
+                scan.test_title.as_str()
+            ),
             ("acme/gitops", "ci", "tollgate")
         );
         assert_eq!(
-            (scan.branch_tag.as_str(), scan.commit_hash.as_str(), scan.build_id.as_str()),
+            (
+                scan.branch_tag.as_str(),
+                scan.commit_hash.as_str(),
+                scan.build_id.as_str()
+            ),
             ("main", "3f2c1a9", "77")
         );
         let audit = resolve(
@@ -1101,7 +1147,13 @@ mod tests {
         assert_eq!(get("close_old_findings"), Some("true"));
         assert_eq!(get("minimum_severity"), Some("Info"));
         assert_eq!(get("deduplication_execution_mode"), Some("async_wait"));
-        for always in ["version", "branch_tag", "commit_hash", "build_id", "scan_date"] {
+        for always in [
+            "version",
+            "branch_tag",
+            "commit_hash",
+            "build_id",
+            "scan_date",
+        ] {
             assert!(get(always).is_some(), "{always} is not sent");
         }
         assert!(fields.iter().all(|(_, v)| !v.contains(SECRET)));
@@ -1181,7 +1233,10 @@ mod tests {
                 "https://gitlab-ci-token:secret@gitlab.example.com/platform/k8s/gitops.git",
                 "platform/k8s/gitops",
             ),
-            ("ssh://git@git.example.com:2222/ops/cluster.git/", "ops/cluster"),
+            (
+                "ssh://git@git.example.com:2222/ops/cluster.git/",
+                "ops/cluster",
+            ),
         ] {
             assert_eq!(repo_from_remote(url).as_deref(), Some(repo), "{url}");
         }
@@ -1237,7 +1292,10 @@ mod tests {
             "Product \"x\" does not exist"
         );
         // DRF detail (rec 30) and a proxy page.
-        assert_eq!(server_message(br#"{"detail": "Invalid token."}"#), "Invalid token.");
+        assert_eq!(
+            server_message(br#"{"detail": "Invalid token."}"#),
+            "Invalid token."
+        );
         assert_eq!(
             server_message(
                 b"<html><head><title>413 Request Entity Too Large</title></head></html>"

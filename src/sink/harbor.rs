@@ -29,7 +29,8 @@ use crate::sink::http::{self, ClientOptions, Exchange, Retry, encode_segment};
 /// The report type Harbor 2.x's Trivy adapter produces, preferred in scan overviews.
 pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
 /// The older report type, still accepted.
-pub const LEGACY_REPORT_MIME: &str = "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0";
+pub const LEGACY_REPORT_MIME: &str =
+    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0";
 
 /// How to reach Harbor.
 #[derive(Clone)]
@@ -54,7 +55,10 @@ impl std::fmt::Debug for HarborSettings {
             .field("registry", &self.registry)
             .field(
                 "credentials",
-                &self.credentials.as_ref().map(|(user, _)| (user, "<redacted>")),
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|(user, _)| (user, "<redacted>")),
             )
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
@@ -127,11 +131,7 @@ impl Artifact {
         if project.is_empty() || repository.is_empty() {
             return None;
         }
-        let reference = image
-            .digest
-            .or(image.tag)
-            .unwrap_or("latest")
-            .to_string();
+        let reference = image.digest.or(image.tag).unwrap_or("latest").to_string();
         Some(Artifact {
             project: project.to_string(),
             repository: repository.to_string(),
@@ -141,7 +141,11 @@ impl Artifact {
 
     /// `shop/api:1.4.2`, `shop/api@sha256:…`
     pub fn display(&self) -> String {
-        let separator = if self.reference.contains(':') { '@' } else { ':' };
+        let separator = if self.reference.contains(':') {
+            '@'
+        } else {
+            ':'
+        };
         format!(
             "{}/{}{separator}{}",
             self.project, self.repository, self.reference
@@ -175,8 +179,7 @@ pub fn lookup(
     settings: &HarborSettings,
     artifacts: &[Artifact],
 ) -> Result<HashMap<Artifact, ImageScan>, String> {
-    let runtime =
-        http::runtime().map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+    let runtime = http::runtime().map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
     runtime.block_on(lookup_async(settings, artifacts))
 }
 
@@ -193,12 +196,7 @@ pub async fn lookup_async(
     let client = &client;
     let mut results = HashMap::new();
     let mut lookups = futures_util::stream::iter(artifacts)
-        .map(|artifact| async move {
-            (
-                artifact,
-                lookup_one(client, settings, artifact).await,
-            )
-        })
+        .map(|artifact| async move { (artifact, lookup_one(client, settings, artifact).await) })
         .buffer_unordered(settings.concurrency);
     while let Some((artifact, result)) = lookups.next().await {
         // Dropping the stream on the first failure cancels the lookups still running.
@@ -215,13 +213,10 @@ async fn get(
 ) -> (Exchange, u32) {
     let url = format!("{}/{path}{query}", settings.url);
     let make = || {
-        let request = client
-            .get(&url)
-            .header(ACCEPT, "application/json")
-            .header(
-                "X-Accept-Vulnerabilities",
-                format!("{REPORT_MIME}, {LEGACY_REPORT_MIME}"),
-            );
+        let request = client.get(&url).header(ACCEPT, "application/json").header(
+            "X-Accept-Vulnerabilities",
+            format!("{REPORT_MIME}, {LEGACY_REPORT_MIME}"),
+        );
         match &settings.credentials {
             Some((user, password)) => request.basic_auth(user, Some(password)),
             None => request,
@@ -461,10 +456,7 @@ mod tests {
         assert_eq!(report.status, "Success");
         assert_eq!(report.counts[&Severity::Critical], 2);
         assert!(!report.counts.contains_key(&Severity::Info));
-        assert_eq!(
-            report.finished.unwrap().to_string(),
-            "2026-11-20T02:00:00Z"
-        );
+        assert_eq!(report.finished.unwrap().to_string(), "2026-11-20T02:00:00Z");
         let never = scan_report(&json!({"digest": "sha256:abc", "scan_overview": {}}));
         assert_eq!(never.scanner, None);
         let running = scan_report(&json!({"scan_overview": {REPORT_MIME: {

@@ -127,15 +127,9 @@ pub fn classify(error: &reqwest::Error, timeout: Duration) -> TransportError {
             ),
         )
     } else if let Some(tls) = tls_cause(error) {
-        (
-            TransportKind::Tls,
-            format!("TLS handshake failed: {tls}"),
-        )
+        (TransportKind::Tls, format!("TLS handshake failed: {tls}"))
     } else if error.is_connect() {
-        (
-            TransportKind::Connect,
-            format!("cannot connect: {detail}"),
-        )
+        (TransportKind::Connect, format!("cannot connect: {detail}"))
     } else if is_closed(error) {
         (
             TransportKind::Closed,
@@ -147,76 +141,64 @@ pub fn classify(error: &reqwest::Error, timeout: Duration) -> TransportError {
     TransportError { kind, message }
 }
 
+/// Every error of a chain, outermost first. An `io::Error` hides its payload from `source()`
+/// (it skips to the payload's source), so the payload is visited explicitly.
+fn causes<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut out = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        out.push(e);
+        current = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+        if out.len() > 32 {
+            break;
+        }
+    }
+    out
+}
+
 /// The innermost message of an error chain (the OS error, the rustls error…).
 fn root_cause(error: &(dyn StdError + 'static)) -> String {
-    let mut last = error.to_string();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>()
-            && let Some(inner) = io.get_ref()
-        {
-            last = inner.to_string();
-        } else {
-            last = e.to_string();
-        }
-        current = e.source();
-    }
-    last
+    causes(error)
+        .last()
+        .map_or_else(|| error.to_string(), |e| e.to_string())
 }
 
 /// The whole chain, `outer: inner: innermost`, without repeats.
 pub fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
+    for e in causes(error) {
         let text = e.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        current = e.source();
     }
     parts.join(": ")
 }
 
-/// The rustls error somewhere in the chain (io::Error hides its payload from `source()`).
+/// The rustls error somewhere in the chain.
 fn tls_cause(error: &(dyn StdError + 'static)) -> Option<String> {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        if let Some(io) = e.downcast_ref::<io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(tls.to_string());
-        }
-        current = e.source();
-    }
-    None
+    causes(error)
+        .into_iter()
+        .find_map(|e| e.downcast_ref::<rustls::Error>().map(|tls| tls.to_string()))
 }
 
 fn is_closed(error: &(dyn StdError + 'static)) -> bool {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>()
-            && matches!(
+    causes(error).into_iter().any(|e| {
+        let kind_says = e.downcast_ref::<io::Error>().is_some_and(|io| {
+            matches!(
                 io.kind(),
                 io::ErrorKind::ConnectionReset
                     | io::ErrorKind::ConnectionAborted
                     | io::ErrorKind::UnexpectedEof
                     | io::ErrorKind::BrokenPipe
             )
-        {
-            return true;
-        }
+        });
         let text = e.to_string();
-        if text.contains("connection closed") || text.contains("connection reset") {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+        kind_says || text.contains("connection closed") || text.contains("connection reset")
+    })
 }
 
 /// The end of an exchange: an answer (any status), or none.

@@ -164,8 +164,9 @@ fn load_report(file: &Path, fail_severity: Severity) -> Result<TrivyReport, Stri
 
 /// The newest report that covers `image`.
 pub fn find<'a>(reports: &'a [TrivyReport], image: &ImageRef<'_>) -> Option<&'a TrivyReport> {
-    let same_repository =
-        |other: &ImageRef<'_>| other.registry == image.registry && other.repository == image.repository;
+    let same_repository = |other: &ImageRef<'_>| {
+        other.registry == image.registry && other.repository == image.repository
+    };
     reports
         .iter()
         .filter(|report| match image.digest {
@@ -241,7 +242,12 @@ mod tests {
     fn a_missing_directory_is_an_error() {
         let mut notices = Vec::new();
         assert!(
-            load_reports(Path::new("/nonexistent/trivy"), Severity::High, &mut notices).is_err()
+            load_reports(
+                Path::new("/nonexistent/trivy"),
+                Severity::High,
+                &mut notices
+            )
+            .is_err()
         );
     }
 }
