@@ -46,7 +46,7 @@ pub enum Command {
         rule: String,
     },
     /// Send an existing report somewhere.
-    Push(PushArgs),
+    Push(Box<PushArgs>),
 }
 
 #[derive(Debug, Args)]

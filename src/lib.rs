@@ -129,14 +129,19 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
             let outcome = scan::scan(&options, Vec::new())?;
             let code = emit(&outcome, &plans, &args.output, cli.color)?;
             match defectdojo {
-                Some(settings) => Ok(push_to_defectdojo(
-                    &outcome,
-                    &plans,
-                    &args.output,
-                    &args.defectdojo,
-                    &settings,
-                )
-                .map_or(exit::ERROR, |()| code)),
+                Some(settings) => Ok(
+                    if push_to_defectdojo(
+                        &outcome,
+                        &plans,
+                        &args.output,
+                        &args.defectdojo,
+                        &settings,
+                    ) {
+                        code
+                    } else {
+                        exit::ERROR
+                    },
+                ),
                 None => Ok(code),
             }
         }
@@ -196,15 +201,15 @@ pub fn defectdojo_settings(
 }
 
 /// Keeps the run's SARIF report on disk and reimports it into DefectDojo; prints the server's
-/// answer, or why it failed and where the report is. `Err(())` means exit code 2 (already
-/// printed). `scan` and `audit` share it.
+/// answer, or why it failed and where the report is. False means exit code 2 (the reason is
+/// printed already). `scan` and `audit` share it.
 pub fn push_to_defectdojo(
     outcome: &ScanOutcome,
     plans: &[OutputPlan],
     output: &OutputArgs,
     args: &DefectDojoArgs,
     settings: &sink::defectdojo::Settings,
-) -> Result<(), ()> {
+) -> bool {
     // The SARIF --output of this run, when there is one, is the same report: keep that.
     let written = plans
         .iter()
@@ -219,12 +224,12 @@ pub fn push_to_defectdojo(
         Ok((result, kept)) => {
             eprintln!("{}", result.summary(settings));
             eprintln!("  report: {}", kept.display());
-            Ok(())
+            true
         }
         Err(failure) => {
             print_error(&failure.error);
             print_kept(failure.kept.as_deref(), failure.push_later);
-            Err(())
+            false
         }
     }
 }

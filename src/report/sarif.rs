@@ -295,6 +295,68 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    use crate::finding::Finding;
+    use crate::model::object::{Object, Origin};
+    use crate::rules::{RuleInfo, find};
+    use crate::scan::ScanOutcome;
+    use crate::source::spans::SpanTree;
+
+    /// A live finding (no lines) keeps its remediation as a fix, the only place DefectDojo
+    /// reads a mitigation from, and the log stays valid SARIF.
+    #[test]
+    fn live_findings_carry_their_fix_and_stay_schema_valid() {
+        let object = Object::from_value(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "api", "namespace": "shop-prod"}}),
+            Origin::Cluster {
+                context: "production".into(),
+                api_path: "/apis/apps/v1/namespaces/shop-prod/deployments/api".into(),
+            },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let rule = RuleInfo::from_meta(find("image-pinned").unwrap().meta());
+        let finding = Finding::on_object(
+            &rule.id,
+            rule.severity,
+            "container `api` of Deployment shop-prod/api uses image `api:latest` with the `latest` tag".into(),
+            rule.remediation.clone(),
+            &object,
+            "/spec/template/spec/containers/0/image",
+        );
+        let outcome = ScanOutcome {
+            findings: vec![finding],
+            rules: vec![rule],
+            ..Default::default()
+        };
+        let log = serde_json::to_value(log(&Report {
+            outcome: &outcome,
+            color: false,
+            fail_on: None,
+        }))
+        .unwrap();
+        let result = &log["runs"][0]["results"][0];
+        assert_eq!(
+            result["fixes"][0]["description"]["text"],
+            outcome.findings[0].remediation
+        );
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "k8s://production/shop-prod/Deployment/api"
+        );
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/schemas/sarif-schema-2.1.0.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&log).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
     #[test]
     fn names_and_uris() {
         assert_eq!(pascal_case("image-pinned"), "ImagePinned");
