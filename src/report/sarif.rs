@@ -167,9 +167,21 @@ fn uri_escape(path: &str) -> String {
     out
 }
 
-fn result(finding: &Finding, rule_index: Option<usize>) -> SarifResult {
+/// The result's message, which DefectDojo turns into the finding's title. An empty one (a
+/// policy's `deny` with no text) would give an empty title: the rule's title stands in.
+fn message_text(finding: &Finding, rule: Option<&RuleInfo>) -> String {
+    if !finding.message.trim().is_empty() {
+        return finding.message.clone();
+    }
+    match rule {
+        Some(rule) if !rule.title.trim().is_empty() => rule.title.clone(),
+        _ => finding.rule.clone(),
+    }
+}
+
+fn result(finding: &Finding, rule_index: Option<usize>, rule: Option<&RuleInfo>) -> SarifResult {
     let mut message = Message::builder().build();
-    message.text = Some(finding.message.clone());
+    message.text = Some(message_text(finding, rule));
     let mut result = SarifResult::builder().message(message).build();
     result.rule_id = Some(finding.rule.clone());
     result.rule_index = rule_index.map(|i| i as i64);
@@ -271,7 +283,10 @@ pub fn log(report: &Report<'_>) -> Sarif {
     let results = report
         .findings()
         .iter()
-        .map(|f| result(f, index.get(f.rule.as_str()).copied()))
+        .map(|f| {
+            let i = index.get(f.rule.as_str()).copied();
+            result(f, i, i.map(|i| &rules[i]))
+        })
         .collect();
     let mut run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
@@ -355,6 +370,24 @@ mod tests {
         let validator = jsonschema::validator_for(&schema).unwrap();
         let errors: Vec<String> = validator.iter_errors(&log).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:#?}");
+    }
+
+    #[test]
+    fn an_empty_message_becomes_the_rule_title() {
+        let rule = RuleInfo::from_meta(find("image-pinned").unwrap().meta());
+        let mut finding = Finding::on_file(
+            &rule.id,
+            rule.severity,
+            " ".into(),
+            String::new(),
+            "a.yaml",
+            crate::source::spans::Pos { line: 1, column: 1 },
+            0,
+        );
+        assert_eq!(message_text(&finding, Some(&rule)), rule.title);
+        assert_eq!(message_text(&finding, None), "image-pinned");
+        finding.message = "said something".into();
+        assert_eq!(message_text(&finding, Some(&rule)), "said something");
     }
 
     #[test]

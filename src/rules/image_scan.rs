@@ -115,14 +115,16 @@ impl Rule for ImageScan {
             if problems.is_empty() {
                 continue;
             }
+            // The problem before the image reference: DefectDojo titles are the first 150
+            // characters, and a digest alone is 71.
             out.push(Violation::new(
                 container.pointer_to("image"),
                 format!(
-                    "{} of {} uses image `{}`, which {}",
+                    "{} of {} runs an image that {}: `{}`",
                     container.describe(),
                     object.display(),
-                    image.trim(),
-                    problems.join(", and ")
+                    problems.join(", and that "),
+                    image.trim()
                 ),
             ));
         }
@@ -148,7 +150,7 @@ struct Limits {
     now: jiff::Timestamp,
 }
 
-/// What is wrong with an image, as clauses completing "uses image `x`, which …".
+/// What is wrong with an image, as clauses completing "runs an image that …".
 fn problems(scan: &facts::ImageScan, source: &ScanSource, limits: &Limits) -> Vec<String> {
     let report = match scan {
         facts::ImageScan::Missing { reference } => {
