@@ -80,7 +80,7 @@ pub struct PushDefectDojoArgs {
 pub struct DefectDojoArgs {
     /// Reimport this run's SARIF report into DefectDojo (token from $DEFECTDOJO_TOKEN, or the
     /// variable named by defectdojo.token_env).
-    #[arg(long)]
+    #[arg(long, help_heading = "DefectDojo")]
     pub defectdojo: bool,
 
     #[command(flatten)]

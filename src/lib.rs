@@ -248,6 +248,11 @@ fn print_kept(kept: Option<&Path>, push_later: bool) {
 
 /// `tollgate push defectdojo REPORT.sarif`
 fn push_report_file(args: &cli::PushDefectDojoArgs) -> Result<u8, Error> {
+    if args.options.report.is_some() {
+        return Err(Error::usage(
+            "--dd-report names where a run keeps its report; `push` sends the report it is given",
+        ));
+    }
     let bytes = std::fs::read(&args.report).map_err(|source| Error::Io {
         path: args.report.clone(),
         source,
