@@ -369,9 +369,12 @@ pub fn resolve(
             _ => p.clone(),
         })
     });
+    // A key pasted together with its scheme still works.
+    let token = token.trim();
+    let token = token.strip_prefix("Token ").unwrap_or(token).trim();
     Ok(Settings {
         url,
-        token: Token::new(token.trim()),
+        token: Token::new(token),
         token_env: config.token_env.clone(),
         product_type,
         product,
@@ -1174,6 +1177,16 @@ mod tests {
         assert!(!format!("{:#?}", settings.token).contains(SECRET));
         let header = settings.token.header().unwrap();
         assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), format!("Token {SECRET}"));
+        let pasted = resolve(
+            &options("https://dd.example.com"),
+            None,
+            None,
+            &target(RunKind::Scan, None),
+            &env(&[("DEFECTDOJO_TOKEN", &format!(" Token {SECRET}\n"))]),
+        )
+        .unwrap();
+        assert_eq!(pasted.token, settings.token);
         assert!(!format!("{header:?}").contains(SECRET));
     }
 
