@@ -1,7 +1,13 @@
 //! Pod spec access for every kind that runs pods.
 //!
 //! "Workload" means Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
-//! Job and CronJob, plus the pod templates of Argo Rollouts and OpenKruise workloads.
+//! Job and CronJob, plus the pod templates of Argo Rollouts, OpenKruise workloads and OpenShift
+//! DeploymentConfigs.
+//!
+//! Security settings are read the way the kubelet reads them: a field of the container's
+//! `securityContext` overrides the same field of the pod's ([`Container::effective_security`]).
+//! Values are typed already (`privileged: yes` is `true`), and [`flag`] and [`integer`] also
+//! accept the strings `"true"` and `"1000"` that a templating slip produces.
 
 use serde_json::{Map, Value};
 
@@ -17,6 +23,7 @@ pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
         | ("batch", "Job")
         | ("argoproj.io", "Rollout")
         | ("apps.kruise.io", "CloneSet" | "StatefulSet" | "DaemonSet")
+        | ("apps.openshift.io", "DeploymentConfig")
         // Old API groups still met in rendered charts.
         | ("extensions", "Deployment" | "DaemonSet" | "ReplicaSet") => "/spec/template/spec",
         ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec",
@@ -49,6 +56,39 @@ impl<'a> PodSpec<'a> {
     /// The pod's `securityContext`.
     pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
         self.spec.get("securityContext")?.as_object()
+    }
+
+    /// A field of the pod's `securityContext` that is set (not null), with its pointer.
+    pub fn security_setting(&self, field: &str) -> Option<Setting<'a>> {
+        let value = self
+            .security_context()?
+            .get(field)
+            .filter(|v| !v.is_null())?;
+        Some(Setting {
+            value,
+            pointer: format!("{}/securityContext/{field}", self.pointer),
+            level: SettingLevel::Pod,
+        })
+    }
+
+    /// A pod spec field that is `true` (`hostNetwork`, `hostPID`…), with its pointer.
+    pub fn flag_set(&self, field: &str) -> Option<String> {
+        (flag(self.spec.get(field)?) == Some(true)).then(|| self.pointer_to(field))
+    }
+
+    /// True when the pods run to completion rather than serve: Jobs and CronJobs, Pods a Job
+    /// owns, and any pod whose `restartPolicy` is `Never` or `OnFailure` (the API server
+    /// requires `Always` for Deployments, StatefulSets, DaemonSets and ReplicaSets).
+    pub fn runs_to_completion(&self, object: &Object) -> bool {
+        object.is("batch", "Job")
+            || object.is("batch", "CronJob")
+            || object
+                .owners()
+                .any(|(api_version, kind, _)| kind == "Job" && api_version.starts_with("batch/"))
+            || matches!(
+                self.spec.get("restartPolicy").and_then(Value::as_str),
+                Some("Never" | "OnFailure")
+            )
     }
 
     /// Every container of the pod: init containers, containers, then ephemeral containers.
@@ -154,6 +194,48 @@ impl<'a> Container<'a> {
         self.spec.get("securityContext")?.as_object()
     }
 
+    /// A field of the container's own `securityContext` that is set (not null).
+    pub fn security_setting(&self, field: &str) -> Option<Setting<'a>> {
+        let value = self
+            .security_context()?
+            .get(field)
+            .filter(|v| !v.is_null())?;
+        Some(Setting {
+            value,
+            pointer: format!("{}/securityContext/{field}", self.pointer),
+            level: SettingLevel::Container,
+        })
+    }
+
+    /// A security field as the kubelet applies it: the container's value, else the pod's.
+    /// Only meaningful for fields both levels have (`runAsUser`, `runAsGroup`,
+    /// `runAsNonRoot`, `seccompProfile`, `seLinuxOptions`, `appArmorProfile`…).
+    pub fn effective_security(&self, pod: &PodSpec<'a>, field: &str) -> Option<Setting<'a>> {
+        self.security_setting(field)
+            .or_else(|| pod.security_setting(field))
+    }
+
+    /// Capabilities the container adds, upper-cased and without the `CAP_` prefix.
+    pub fn added_capabilities(&self) -> Vec<String> {
+        self.security_context()
+            .and_then(|sc| sc.get("capabilities"))
+            .and_then(|c| c.get("add"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|c| {
+                let upper = c.trim().to_ascii_uppercase();
+                upper.strip_prefix("CAP_").unwrap_or(&upper).to_string()
+            })
+            .collect()
+    }
+
+    /// Keeps running for the pod's lifetime: a regular container or a sidecar init container.
+    pub fn is_long_running(&self) -> bool {
+        self.role == ContainerRole::Main || self.is_sidecar()
+    }
+
     /// `resources.<section>.<resource>` (`requests`/`limits`, `cpu`/`memory`).
     pub fn resource(&self, section: &str, resource: &str) -> Option<&'a Value> {
         self.spec.get("resources")?.get(section)?.get(resource)
@@ -168,6 +250,62 @@ impl<'a> Container<'a> {
     /// `container "api"` / `init container "migrate"`.
     pub fn describe(&self) -> String {
         format!("{} `{}`", self.role.describe(), self.name)
+    }
+}
+
+/// Which `securityContext` a setting comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingLevel {
+    Pod,
+    Container,
+}
+
+/// A security setting and where it is written.
+#[derive(Debug, Clone)]
+pub struct Setting<'a> {
+    pub value: &'a Value,
+    pub pointer: String,
+    pub level: SettingLevel,
+}
+
+impl Setting<'_> {
+    pub fn flag(&self) -> Option<bool> {
+        flag(self.value)
+    }
+
+    pub fn integer(&self) -> Option<i64> {
+        integer(self.value)
+    }
+
+    /// `runAsUser: 0` / `pod securityContext runAsUser: 0`, for messages.
+    pub fn describe(&self, field: &str) -> String {
+        let value = match self.value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match self.level {
+            SettingLevel::Container => format!("`{field}: {value}`"),
+            SettingLevel::Pod => format!("`{field}: {value}` in the pod securityContext"),
+        }
+    }
+}
+
+/// A boolean field, also from the strings `"true"`/`"false"` (any case).
+pub fn flag(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// An integer field, also from a string of digits.
+pub fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -198,5 +336,86 @@ mod tests {
         );
         assert_eq!(containers[1].name, "m");
         assert_eq!(PodSpec::template_labels(&object).unwrap()["app"], "c");
+    }
+
+    #[test]
+    fn container_security_settings_override_the_pods() {
+        let object = Object::from_value(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"securityContext": {"runAsUser": 0, "runAsNonRoot": true},
+                            "containers": [
+                                {"name": "a", "securityContext": {"runAsUser": "1000", "runAsNonRoot": null}},
+                                {"name": "b"}]}}),
+            Origin::Cluster { context: "x".into(), api_path: String::new() },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let spec = pod_spec(&object).unwrap();
+        let containers = spec.containers();
+        let user = containers[0]
+            .effective_security(&spec, "runAsUser")
+            .unwrap();
+        assert_eq!(
+            (user.integer(), user.level),
+            (Some(1000), SettingLevel::Container)
+        );
+        assert_eq!(user.pointer, "/spec/containers/0/securityContext/runAsUser");
+        // A null container field does not hide the pod's.
+        let non_root = containers[0]
+            .effective_security(&spec, "runAsNonRoot")
+            .unwrap();
+        assert_eq!(
+            (non_root.flag(), non_root.level),
+            (Some(true), SettingLevel::Pod)
+        );
+        let user = containers[1]
+            .effective_security(&spec, "runAsUser")
+            .unwrap();
+        assert_eq!((user.integer(), user.level), (Some(0), SettingLevel::Pod));
+        assert_eq!(user.pointer, "/spec/securityContext/runAsUser");
+    }
+
+    #[test]
+    fn lenient_scalars() {
+        assert_eq!(flag(&json!("True")), Some(true));
+        assert_eq!(flag(&json!(" false ")), Some(false));
+        assert_eq!(flag(&json!("yes")), None);
+        assert_eq!(flag(&json!(1)), None);
+        assert_eq!(integer(&json!("0")), Some(0));
+        assert_eq!(integer(&json!(1.5)), None);
+    }
+
+    #[test]
+    fn what_runs_to_completion() {
+        let pod = |extra: serde_json::Value| {
+            let mut value = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                   "spec": {"containers": [{"name": "c"}]}});
+            for (k, v) in extra.as_object().unwrap() {
+                if k == "metadata" {
+                    value["metadata"]["ownerReferences"] = v.clone();
+                } else {
+                    value["spec"][k] = v.clone();
+                }
+            }
+            Object::from_value(
+                value,
+                Origin::Cluster {
+                    context: "x".into(),
+                    api_path: String::new(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap()
+        };
+        let runs = |o: &Object| pod_spec(o).unwrap().runs_to_completion(o);
+        assert!(!runs(&pod(json!({}))));
+        assert!(!runs(&pod(json!({"restartPolicy": "Always"}))));
+        assert!(runs(&pod(json!({"restartPolicy": "Never"}))));
+        assert!(runs(&pod(
+            json!({"metadata": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j"}]})
+        )));
+        assert!(!runs(&pod(
+            json!({"metadata": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]})
+        )));
     }
 }

@@ -49,6 +49,12 @@ Renovate, `kustomize edit set image`) write the digest for production.
 ### Configuration
 
 - `registries.require_digest`: environments (e.g. `[prod]`) where a digest is required.
+
+### Compared with other tools
+
+Agrees with kube-linter `latest-tag`, kube-score `Container Image Tag` and Polaris
+`tagNotSpecified` on all their fixtures (no tag and `latest` fail, a version tag passes). A
+digest pins the image whatever the tag says, so `nginx:latest@sha256:…` passes.
 "#,
 };
 

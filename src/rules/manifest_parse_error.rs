@@ -17,7 +17,8 @@ static META: RuleMeta = RuleMeta {
     doc: r#"A file that cannot be read as YAML or JSON: a syntax error, a duplicate key, invalid
 UTF-8, a binary file with a manifest's name, nesting deeper than 200 levels or an alias
 expansion beyond the safety budget. The finding points at the line and column of the error;
-the documents before the error and those after the next `---` are still scanned.
+the documents before the error and those after the next `---` are still scanned. A duplicate
+key does not drop its document: it is scanned with the last value, as Kubernetes reads it.
 
 ### Why
 

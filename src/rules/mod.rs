@@ -17,12 +17,20 @@ use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 
+pub mod host_namespaces;
+pub mod host_path_volume;
 pub mod image_pinned;
 pub mod image_registry;
 pub mod image_scan;
+pub mod liveness_probe;
 pub mod manifest_parse_error;
+pub mod privilege_escalation;
+pub mod privileged_container;
+pub mod read_only_root_fs;
+pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
+pub mod run_as_non_root;
 pub mod support;
 pub mod suppression_reason_missing;
 
@@ -35,6 +43,14 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
     &image_scan::ImageScan,
+    &privileged_container::PrivilegedContainer,
+    &privilege_escalation::PrivilegeEscalation,
+    &run_as_non_root::RunAsNonRoot,
+    &read_only_root_fs::ReadOnlyRootFs,
+    &host_namespaces::HostNamespaces,
+    &host_path_volume::HostPathVolume,
+    &liveness_probe::LivenessProbe,
+    &readiness_probe::ReadinessProbe,
 ];
 
 /// What a rule is, for `tollgate rules`, `tollgate explain` and every report.

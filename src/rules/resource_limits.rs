@@ -4,7 +4,7 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
 use crate::model::workload::{ContainerRole, pod_spec};
-use crate::rules::resource_requests::RESOURCES;
+use crate::rules::resource_requests::{RESOURCES, show_quantity};
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -60,6 +60,14 @@ which the container is killed. Or give the namespace a LimitRange with `default`
 ### Configuration
 
 - `resources.require_cpu_limit` (default `true`): set to `false` to require memory limits only.
+
+### Compared with other tools
+
+Agrees with kube-linter `unset-memory-requirements` (a memory *limit* check despite its name),
+kube-score `Container Resources` and Polaris `cpuLimitsMissing`/`memoryLimitsMissing` on all
+their fixtures. kube-score's `IgnoreContainerCpuLimitRequirement` is
+`resources.require_cpu_limit: false` here; ignoring the memory limit too amounts to disabling
+this rule (`rules.disable: [resource-limits]`). None of them reports a limit below its request.
 "#,
 };
 
@@ -83,7 +91,10 @@ impl Rule for ResourceLimits {
                 .into_iter()
                 .filter(|r| *r == "memory" || require_cpu)
                 .filter(|r| {
-                    container.resource("limits", r).is_none() && !defaults.gives_limit(namespace, r)
+                    container
+                        .resource("limits", r)
+                        .is_none_or(serde_json::Value::is_null)
+                        && !defaults.gives_limit(namespace, r)
                 })
                 .collect();
             if !missing.is_empty() {
@@ -117,19 +128,12 @@ impl Rule for ResourceLimits {
                             "{} of {} has a {resource} limit ({}) below its request ({})",
                             container.describe(),
                             object.display(),
-                            show(limit),
-                            show(request)
+                            show_quantity(limit),
+                            show_quantity(request)
                         ),
                     ));
                 }
             }
         }
-    }
-}
-
-fn show(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }

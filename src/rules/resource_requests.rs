@@ -14,17 +14,23 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Medium,
     tags: &["resources", "reliability"],
     remediation: "Set `resources.requests.cpu` and `resources.requests.memory` on every container, or give the namespace a LimitRange with `defaultRequest`.",
-    doc: r#"A container or init container of a workload that has no `resources.requests` for
-`cpu` or `memory`. A request counts as set when the container sets it, when it sets a limit
-for the resource (the API server then uses the limit as the request), or when a LimitRange of
-type `Container` in the same namespace gives a `defaultRequest` (or a `default`) for it.
-Ephemeral debug containers are not checked.
+    doc: r#"A container or init container of a workload without an explicit
+`resources.requests` for `cpu` or `memory`. A request the container does not set counts as
+given when a LimitRange of type `Container` in the same namespace gives a `defaultRequest` (or
+a `default`) for it. A container that sets a *limit* but no request is reported at severity
+**low**: the API server copies the limit into the request, so the pod is scheduled, but it
+reserves its whole limit. Each container gets one finding naming every missing request, at the
+severity of the worst. Ephemeral debug containers are not checked.
 
 ### Why
 
 The scheduler places pods by their requests. Without them a pod is scheduled as if it used
 nothing, lands on a full node, and is the first to be evicted (QoS class `BestEffort`) when
 the node runs short. On shared K3s nodes one such pod degrades its neighbours.
+
+A request copied from a limit is safe but rarely meant: limits are set for peaks, so the pod
+reserves capacity it does not use and nodes look full while they idle. That is a cost
+problem, hence only **low**.
 
 ### Failing example
 
@@ -40,6 +46,10 @@ spec:
       containers:
         - name: api
           image: harbor.example.com/shop/api:1.4.2
+        - name: proxy                 # low: requests become 2 CPUs and 1Gi
+          image: harbor.example.com/shop/proxy:2.0.0
+          resources:
+            limits: {cpu: "2", memory: 1Gi}
 ```
 
 ### Passing example
@@ -57,7 +67,15 @@ spec:
 ### Remediation
 
 Set requests from observed usage (for example the 90th percentile over a week), or add a
-LimitRange with `defaultRequest` to the namespace so every container gets one.
+LimitRange with `defaultRequest` to the namespace so every container gets one. Where the
+request should equal the limit (QoS class `Guaranteed`), write it out.
+
+### Compared with other tools
+
+Agrees with kube-linter `unset-cpu-requirements`, kube-score `Container Resources` and
+Polaris `cpuRequestsMissing`/`memoryRequestsMissing` on all their fixtures. All three report a
+container with limits but no requests (kube-score as a warning), which is why tollgate reports
+it too, at low severity, rather than treating the copied limit as a deliberate request.
 "#,
 };
 
@@ -78,30 +96,110 @@ impl Rule for ResourceRequests {
             if container.role == ContainerRole::Ephemeral {
                 continue;
             }
-            let missing: Vec<&str> = RESOURCES
-                .into_iter()
-                .filter(|r| {
-                    container.resource("requests", r).is_none()
-                        && container.resource("limits", r).is_none()
-                        && !defaults.gives_request(namespace, r)
-                })
-                .collect();
-            if missing.is_empty() {
+            // Requests the container leaves to a LimitRange or to nothing, and those the API
+            // server will copy from the container's limits.
+            let mut missing = Vec::new();
+            let mut copied = Vec::new();
+            for resource in RESOURCES {
+                if is_set(container.resource("requests", resource)) {
+                    continue;
+                }
+                if let Some(limit) = container
+                    .resource("limits", resource)
+                    .filter(|v| !v.is_null())
+                {
+                    copied.push(format!(
+                        "no {resource} request (its {resource} limit, {}, becomes the request)",
+                        show_quantity(limit)
+                    ));
+                } else if !defaults.gives_request(namespace, resource) {
+                    missing.push(format!("no {resource} request"));
+                }
+            }
+            if missing.is_empty() && copied.is_empty() {
                 continue;
             }
+            let only_copied = missing.is_empty();
             let what = missing
-                .iter()
-                .map(|r| format!("{r} request"))
+                .into_iter()
+                .chain(copied)
                 .collect::<Vec<_>>()
-                .join(" and no ");
-            out.push(Violation::new(
+                .join(" and ");
+            let violation = Violation::new(
                 container.pointer.clone(),
                 format!(
-                    "{} of {} has no {what}",
+                    "{} of {} has {what}",
                     container.describe(),
                     object.display()
                 ),
-            ));
+            );
+            out.push(if only_copied {
+                violation.with_severity(Severity::Low).with_remediation(
+                    "Set `resources.requests` explicitly: without them the requests equal the limits and the pod reserves its whole limit.",
+                )
+            } else {
+                violation
+            });
         }
+    }
+}
+
+fn is_set(value: Option<&serde_json::Value>) -> bool {
+    value.is_some_and(|v| !v.is_null())
+}
+
+/// A quantity as written (`500m`, `1Gi`, `2`).
+pub(crate) fn show_quantity(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::support::testing::violations;
+
+    #[test]
+    fn a_request_copied_from_a_limit_is_low_and_a_missing_one_is_not() {
+        let found = violations(
+            &ResourceRequests,
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop-prod}
+spec:
+  containers:
+    - name: copied
+      resources: {limits: {cpu: 200m, memory: 1Gi}}
+    - name: mixed
+      resources: {limits: {cpu: "2"}}
+    - name: none
+"#,
+        );
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].severity, Some(Severity::Low));
+        assert!(found[0].remediation.is_some());
+        assert!(
+            found[0]
+                .message
+                .contains("no cpu request (its cpu limit, 200m, becomes the request)"),
+            "{}",
+            found[0].message
+        );
+        // Worst part wins: the missing memory request keeps the default severity.
+        assert_eq!(found[1].severity, None);
+        assert!(
+            found[1]
+                .message
+                .contains("no memory request and no cpu request (its cpu limit, 2,")
+        );
+        assert_eq!(found[2].severity, None);
+        assert!(
+            found[2]
+                .message
+                .ends_with("has no cpu request and no memory request")
+        );
     }
 }

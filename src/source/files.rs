@@ -93,6 +93,14 @@ pub fn collect(
             explicit.push(path.clone());
             continue;
         }
+        if !meta.is_dir() {
+            // A FIFO or device would block or never end; a socket cannot be read.
+            notices.push(
+                Notice::error("not a regular file or directory; not scanned")
+                    .at(display_path(path, root), None),
+            );
+            continue;
+        }
         let mut builder = WalkBuilder::new(path);
         builder
             .hidden(true)

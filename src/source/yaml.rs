@@ -57,50 +57,146 @@ pub struct ParsedStream {
 }
 
 /// Parses a multi-document YAML (or JSON) text.
+///
+/// Every `---` at the start of a line begins a document (even inside a block scalar), so the
+/// text is cut there and each document parsed on its own: a broken document costs only itself.
 pub fn parse_stream(text: &str) -> ParsedStream {
     let helm_sources = helm_source_comments(text);
     let mut out = ParsedStream::default();
     let mut budget = MAX_ALIAS_NODES;
-    let mut segment_start = 0usize; // byte offset of the current segment
-    let mut line_offset = 0u32; // lines before the segment
     let mut doc_index = 0usize;
-    loop {
-        let segment = &text[segment_start..];
-        let mut builder = Builder::new(segment, line_offset, &mut budget);
-        let result = builder.run(&mut |mut doc| {
-            doc.index = doc_index;
-            doc_index += 1;
-            doc.helm_source = helm_source_for(&helm_sources, doc.start_line);
-            if !doc.value.is_null() {
-                out.documents.push(doc);
+    for (range, line_offset) in segments(text) {
+        let segment = &text[range];
+        // Kubernetes' YAML decoder accepts quoted scalars whose continuation lines are indented
+        // less than their key (controller-gen writes CRDs like that); saphyr does not. Indenting
+        // those lines further changes neither the value nor any line number: fix, parse again.
+        let mut patched: Option<String> = None;
+        let budget_before = budget;
+        for attempt in 0.. {
+            let current = patched.as_deref().unwrap_or(segment);
+            let mut builder = Builder::new(current, line_offset, &mut budget);
+            let mut documents = Vec::new();
+            let result = builder.run(&mut |doc| documents.push(doc));
+            if let Err(e) = &result
+                && e.message == QUOTED_SCALAR_INDENTATION
+                && attempt < MAX_QUOTED_SCALAR_FIXES
+                && let Some(fixed) = indent_quoted_scalar(current, e.line - line_offset, e.column)
+            {
+                patched = Some(fixed);
+                budget = budget_before;
+                continue;
             }
-        });
-        let Err(mut error) = result else { break };
-        error.document = doc_index;
-        out.errors.push(error);
-        // Every `---` at the start of a line begins a document, so the next one after the
-        // broken document's first line is where the rest of the file can be read again.
-        match next_separator_after(text, builder.doc_start_line) {
-            Some((offset, line)) if offset > segment_start => {
-                segment_start = offset;
-                line_offset = line - 1;
+            let base = doc_index;
+            for mut doc in documents {
+                doc.index = doc_index;
                 doc_index += 1;
+                doc.helm_source = helm_source_for(&helm_sources, doc.start_line);
+                if !doc.value.is_null() {
+                    out.documents.push(doc);
+                }
             }
-            _ => break,
+            for mut soft in builder.soft_errors.drain(..) {
+                soft.document += base;
+                out.errors.push(soft);
+            }
+            if let Err(mut error) = result {
+                error.document = doc_index;
+                doc_index += 1;
+                out.errors.push(error);
+            }
+            break;
         }
     }
     out
 }
 
-/// Byte offset and 1-based line of the first line starting with `---` after `line`.
-fn next_separator_after(text: &str, line: u32) -> Option<(usize, u32)> {
+const QUOTED_SCALAR_INDENTATION: &str = "invalid indentation in quoted scalar";
+/// Quoted scalars fixed per document at most; CRDs with hundreds of them are not seen.
+const MAX_QUOTED_SCALAR_FIXES: usize = 256;
+
+/// Byte ranges of the documents of `text` and the number of lines before each.
+fn segments(text: &str) -> Vec<(std::ops::Range<usize>, u32)> {
+    let mut starts = vec![(0usize, 0u32)];
     let mut offset = 0usize;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        let number = i as u32 + 1;
-        if number > line && is_document_separator(l) {
-            return Some((offset, number));
+    // Directive lines (`%YAML 1.1`) belong to the document their `---` starts.
+    let mut directives_from: Option<(usize, u32)> = None;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if line.starts_with('%') {
+            directives_from.get_or_insert((offset, i as u32));
+        } else if is_document_separator(line) {
+            let start = directives_from.unwrap_or((offset, i as u32));
+            if start.0 > 0 {
+                starts.push(start);
+            }
+            directives_from = None;
+        } else if !line.trim().is_empty() && !line.starts_with('#') {
+            directives_from = None;
         }
-        offset += l.len();
+        offset += line.len();
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &(start, lines))| {
+            let end = starts.get(k + 1).map_or(text.len(), |next| next.0);
+            (start..end, lines)
+        })
+        .collect()
+}
+
+/// Indents the continuation lines of the quoted scalar starting at `line`:`column` (1-based)
+/// to the column of its opening quote. None when nothing can be changed.
+fn indent_quoted_scalar(text: &str, line: u32, column: u32) -> Option<String> {
+    let line_start = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum::<usize>();
+    let quote_at = line_start
+        + text[line_start..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)?
+            .0;
+    let quote = text[quote_at..].chars().next()?;
+    if quote != '\'' && quote != '"' {
+        return None;
+    }
+    let need = column as usize; // the quote's 0-based column + 1
+    let mut out = String::with_capacity(text.len() + 256);
+    out.push_str(&text[..=quote_at]);
+    let body = &text[quote_at + 1..];
+    let mut rest = body.char_indices().peekable();
+    let mut copied_to = 0usize;
+    let mut changed = false;
+    while let Some((i, c)) = rest.next() {
+        match c {
+            '\\' if quote == '"' => {
+                rest.next();
+            }
+            '\'' if quote == '\'' => {
+                if rest.peek().is_some_and(|&(_, n)| n == '\'') {
+                    rest.next();
+                } else {
+                    out.push_str(&body[copied_to..]);
+                    return changed.then_some(out);
+                }
+            }
+            '"' if quote == '"' => {
+                out.push_str(&body[copied_to..]);
+                return changed.then_some(out);
+            }
+            '\n' => {
+                let next = i + 1;
+                let indent = body[next..].bytes().take_while(|&b| b == b' ').count();
+                if indent < need && !body[next..].starts_with(['\n', '\r']) {
+                    out.push_str(&body[copied_to..next]);
+                    out.extend(std::iter::repeat_n(' ', need - indent));
+                    copied_to = next;
+                    changed = true;
+                }
+            }
+            _ => {}
+        }
     }
     None
 }
@@ -191,8 +287,10 @@ struct Builder<'a, 'b> {
     spans: Vec<SpanNode>,
     budget: &'b mut usize,
     max_line: u32,
-    /// First line of the document being read.
-    doc_start_line: u32,
+    /// Documents emitted so far by this builder.
+    emitted: usize,
+    /// Problems that do not stop the document (duplicate keys).
+    soft_errors: Vec<SyntaxError>,
 }
 
 type Step<'a> = (Event<'a>, Span);
@@ -206,7 +304,8 @@ impl<'a, 'b> Builder<'a, 'b> {
             spans: Vec::new(),
             budget,
             max_line: 0,
-            doc_start_line: line_offset + 1,
+            emitted: 0,
+            soft_errors: Vec::new(),
         }
     }
 
@@ -265,7 +364,6 @@ impl<'a, 'b> Builder<'a, 'b> {
                 Event::StreamStart | Event::Nothing => continue,
                 Event::StreamEnd => return Ok(()),
                 Event::DocumentStart(_) => {
-                    self.doc_start_line = span.start.line() as u32 + self.line_offset;
                     self.anchors.clear();
                     self.spans = Vec::new();
                     let (first, first_span) = self.next()?;
@@ -283,6 +381,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                         end_line: self.max_line.max(start_line),
                         helm_source: None,
                     });
+                    self.emitted += 1;
                 }
                 _ => return Err(self.error_at(&span, "unexpected event outside a document")),
             }
@@ -354,6 +453,8 @@ impl<'a, 'b> Builder<'a, 'b> {
     fn mapping(&mut self, depth: usize, field: Field, at: usize) -> Result<Value, SyntaxError> {
         // Entries are collected first so the map is allocated at its final size.
         let mut entries: Vec<(String, Value)> = Vec::new();
+        // Where each entry's nodes start in `self.spans`.
+        let mut entry_starts: Vec<usize> = Vec::new();
         let mut merges: Vec<(Value, Vec<SpanNode>)> = Vec::new();
         // Small maps are checked for duplicates by scanning; big ones (hostile input, huge
         // ConfigMaps) through a set, so the check stays linear.
@@ -391,11 +492,26 @@ impl<'a, 'b> Builder<'a, 'b> {
                 None => entries.iter().any(|(k, _)| *k == key),
             };
             if duplicate {
-                return Err(self.error_at(&key_span, format!("duplicate key `{key}`")));
+                // Reported, but the document is kept with the last value, as Kubernetes'
+                // non-strict decoding does, so the other rules still see it.
+                let mut error = self.error_at(&key_span, format!("duplicate key `{key}`"));
+                error.document = self.emitted;
+                self.soft_errors.push(error);
+                if let Some(k) = entries.iter().position(|(existing, _)| *existing == key) {
+                    let start = entry_starts[k];
+                    let end = entry_starts.get(k + 1).copied().unwrap_or(self.spans.len());
+                    self.spans.drain(start..end);
+                    entries.remove(k);
+                    entry_starts.remove(k);
+                    for later in &mut entry_starts[k..] {
+                        *later -= end - start;
+                    }
+                }
             }
             let child_field = field.child_for_key(&key, depth + 1);
             // The entry's position is its key's: a finding on `resources` points at `resources:`.
             let entry_at = self.spans.len();
+            entry_starts.push(entry_at);
             let value = self.node(value_event, value_span, depth + 1, child_field)?;
             self.spans[entry_at].line = key_span.start.line() as u32 + self.line_offset;
             self.spans[entry_at].column = key_span.start.col() as u32 + 1;
@@ -695,10 +811,30 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_errors() {
-        let parsed = parse_stream("a: 1\nb: 2\na: 3\n");
-        assert_eq!(parsed.errors[0].line, 3);
+    fn quoted_scalars_indented_less_than_their_key_are_accepted() {
+        // Shape of controller-gen CRDs (e.g. Gateway API), which Kubernetes reads fine.
+        let text = "spec:\n  rules:\n    - message: m\n      rule: 'self.all(p1, p1.kind\n    == p2.kind || p1.name\n    == '''')'\n      other: \"a\n    b\"\n  after: 1\n";
+        let doc = one(text);
+        assert_eq!(
+            doc.value["spec"]["rules"][0]["rule"],
+            "self.all(p1, p1.kind == p2.kind || p1.name == '')"
+        );
+        assert_eq!(doc.value["spec"]["rules"][0]["other"], "a b");
+        assert_eq!(doc.spans.locate(&doc.value, "/spec/after"), (9, 3));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_but_the_document_is_kept() {
+        let parsed = parse_stream("x: 0\n---\na: {p: 1}\nb: 2\na: [3, 4]\nc: 5\n");
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.errors[0].line, 5);
+        assert_eq!(parsed.errors[0].document, 1);
         assert!(parsed.errors[0].message.contains("duplicate key `a`"));
+        let doc = &parsed.documents[1];
+        assert_eq!(doc.value, json!({"b": 2, "a": [3, 4], "c": 5}));
+        assert_eq!(doc.spans.locate(&doc.value, "/a/1"), (5, 8));
+        assert_eq!(doc.spans.locate(&doc.value, "/c"), (6, 1));
+        assert_eq!(doc.spans.locate(&doc.value, "/b"), (4, 1));
     }
 
     #[test]
