@@ -249,6 +249,10 @@ pub fn gather_external(
     let mut artifacts: Vec<harbor::Artifact> = wanted.values().cloned().collect();
     artifacts.sort();
     artifacts.dedup();
+    if artifacts.is_empty() {
+        external.image_scans = Some(scans);
+        return Ok(external);
+    }
     match harbor::lookup(settings, &artifacts) {
         Ok(found) => {
             for (image, artifact) in &wanted {
