@@ -45,6 +45,137 @@ pub enum Command {
         /// Rule id, e.g. image-pinned.
         rule: String,
     },
+    /// Send an existing report somewhere.
+    Push(Box<PushArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(subcommand)]
+    pub target: PushTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PushTarget {
+    /// Reimport a SARIF report into DefectDojo (what `--defectdojo` does after a run).
+    Defectdojo(PushDefectDojoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushDefectDojoArgs {
+    /// The SARIF report (`tollgate scan --format sarif --output REPORT.sarif`).
+    #[arg(value_name = "REPORT.sarif")]
+    pub report: PathBuf,
+
+    /// Configuration file (default: tollgate.yaml in the current directory or its parents).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub options: DefectDojoOptions,
+}
+
+/// `--defectdojo` and its settings; `scan` and `audit` flatten it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DefectDojoArgs {
+    /// Reimport this run's SARIF report into DefectDojo (token from $DEFECTDOJO_TOKEN, or the
+    /// variable named by defectdojo.token_env).
+    #[arg(long, help_heading = "DefectDojo")]
+    pub defectdojo: bool,
+
+    #[command(flatten)]
+    pub options: DefectDojoOptions,
+}
+
+/// DefectDojo settings that override the `defectdojo:` block of the configuration. There is
+/// deliberately no flag for the token: it comes from the environment only.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "DefectDojo")]
+pub struct DefectDojoOptions {
+    /// DefectDojo base URL (e.g. https://defectdojo.example.com).
+    #[arg(long = "dd-url", id = "dd_url", value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Product ("asset") the findings belong to; placeholders {cluster}, {repo}, {branch}.
+    #[arg(
+        long = "dd-product",
+        id = "dd_product",
+        alias = "product",
+        value_name = "NAME"
+    )]
+    pub product: Option<String>,
+
+    /// Engagement inside the product.
+    #[arg(
+        long = "dd-engagement",
+        id = "dd_engagement",
+        alias = "engagement",
+        value_name = "NAME"
+    )]
+    pub engagement: Option<String>,
+
+    /// Product type ("organization"), used when the product has to be created.
+    #[arg(long = "dd-product-type", id = "dd_product_type", value_name = "NAME")]
+    pub product_type: Option<String>,
+
+    /// Title of the test that every run reimports into; keep it constant.
+    #[arg(long = "dd-test-title", id = "dd_test_title", value_name = "TITLE")]
+    pub test_title: Option<String>,
+
+    /// Version recorded on the test (default: `git describe`).
+    #[arg(long = "dd-version", id = "dd_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// Branch or tag recorded on the test (default: from CI variables or git).
+    #[arg(long = "dd-branch-tag", id = "dd_branch_tag", value_name = "REF")]
+    pub branch_tag: Option<String>,
+
+    /// Commit recorded on the test (default: from CI variables or git).
+    #[arg(long = "dd-commit-hash", id = "dd_commit_hash", value_name = "SHA")]
+    pub commit_hash: Option<String>,
+
+    /// Build id recorded on the test (default: the CI pipeline or run id).
+    #[arg(long = "dd-build-id", id = "dd_build_id", value_name = "ID")]
+    pub build_id: Option<String>,
+
+    /// PEM file of the CA that signed DefectDojo's certificate.
+    #[arg(long = "dd-ca-cert", id = "dd_ca_cert", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify DefectDojo's TLS certificate (never do this outside a lab).
+    #[arg(long = "dd-insecure", id = "dd_insecure")]
+    pub insecure: bool,
+
+    /// Where the pushed SARIF report is kept (default: the --output of a sarif report, else
+    /// tollgate-defectdojo.sarif in the current directory).
+    #[arg(long = "dd-report", id = "dd_report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+impl DefectDojoOptions {
+    /// The long names of the flags given, for "needs --defectdojo" errors.
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        for (set, name) in [
+            (self.url.is_some(), "--dd-url"),
+            (self.product.is_some(), "--dd-product"),
+            (self.engagement.is_some(), "--dd-engagement"),
+            (self.product_type.is_some(), "--dd-product-type"),
+            (self.test_title.is_some(), "--dd-test-title"),
+            (self.version.is_some(), "--dd-version"),
+            (self.branch_tag.is_some(), "--dd-branch-tag"),
+            (self.commit_hash.is_some(), "--dd-commit-hash"),
+            (self.build_id.is_some(), "--dd-build-id"),
+            (self.ca_cert.is_some(), "--dd-ca-cert"),
+            (self.insecure, "--dd-insecure"),
+            (self.report.is_some(), "--dd-report"),
+        ] {
+            if set {
+                given.push(name);
+            }
+        }
+        given
+    }
 }
 
 #[derive(Debug, Args)]
@@ -65,8 +196,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PATH")]
     pub stdin_filename: Option<String>,
 
+    /// Check images against these `trivy image --format json` reports instead of asking
+    /// Harbor (offline `image-scan`).
+    #[arg(long, value_name = "DIR")]
+    pub trivy_reports: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub defectdojo: DefectDojoArgs,
 
     // Last: its help heading applies to the options after it.
     #[command(flatten)]
@@ -323,6 +462,11 @@ mod tests {
                 path: None
             }]
         );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]

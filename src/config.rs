@@ -121,8 +121,18 @@ pub struct HarborConfig {
     /// Concurrent requests to Harbor.
     #[serde(default = "default_harbor_concurrency")]
     pub concurrency: usize,
+    /// Time limit of one request.
     #[serde(default = "default_http_timeout")]
     pub timeout: HumanDuration,
+    /// Retries of a request that failed on the way (5xx, connection, timeout).
+    #[serde(default = "default_harbor_retries")]
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: HumanDuration,
+    /// PEM file of the CA that signed Harbor's certificate, relative to the config file.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 fn default_harbor_username_env() -> String {
@@ -142,6 +152,12 @@ fn default_harbor_concurrency() -> usize {
 }
 fn default_http_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
+}
+fn default_harbor_retries() -> u32 {
+    2
+}
+fn default_retry_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,13 +182,18 @@ pub struct Exemption {
     pub expires: Option<jiff::civil::Date>,
 }
 
+/// Where `--defectdojo` and `tollgate push defectdojo` send reports. Command-line flags
+/// (`--dd-url`, `--dd-product`, …) override these keys; the token only ever comes from the
+/// environment variable named by `token_env`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefectDojoConfig {
-    pub url: String,
+    /// Base URL of the DefectDojo server (without `/api/v2`); `--dd-url` also gives it.
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default = "default_dd_token_env")]
     pub token_env: String,
-    /// Placeholders: `{cluster}`, `{repo}`.
+    /// Placeholders: `{cluster}`, `{repo}`, `{branch}`.
     #[serde(default)]
     pub product: Option<String>,
     #[serde(default)]
@@ -181,16 +202,52 @@ pub struct DefectDojoConfig {
     pub product_type: Option<String>,
     #[serde(default)]
     pub test_title: Option<String>,
+    /// Keep it constant: findings below it are closed on reimport.
     #[serde(default)]
     pub minimum_severity: Option<Severity>,
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default = "default_http_timeout")]
+    /// Time limit of one upload (DefectDojo answers after processing the whole report).
+    #[serde(default = "default_dd_timeout")]
     pub timeout: HumanDuration,
+    /// Retries of an upload that failed on the way (5xx, connection, timeout).
+    #[serde(default = "default_dd_retries")]
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: HumanDuration,
+    /// PEM file of the CA that signed DefectDojo's certificate, relative to the config file.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Default for DefectDojoConfig {
+    fn default() -> Self {
+        DefectDojoConfig {
+            url: None,
+            token_env: default_dd_token_env(),
+            product: None,
+            engagement: None,
+            product_type: None,
+            test_title: None,
+            minimum_severity: None,
+            tags: Vec::new(),
+            timeout: default_dd_timeout(),
+            retries: default_dd_retries(),
+            retry_backoff: default_retry_backoff(),
+            ca_cert: None,
+        }
+    }
 }
 
 fn default_dd_token_env() -> String {
     "DEFECTDOJO_TOKEN".into()
+}
+fn default_dd_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_dd_retries() -> u32 {
+    3
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,18 +13,23 @@ pub mod notice;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod sink;
 pub mod source;
 pub mod suppress;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, ColorChoice, Command, OutputArgs, OutputPlan, RulesFormat};
+use crate::cli::{
+    Cli, ColorChoice, Command, DefectDojoArgs, OutputArgs, OutputPlan, PushTarget, RulesFormat,
+};
 use crate::error::Error;
-use crate::report::Report;
+use crate::report::{Format, Report};
 use crate::rules::RuleInfo;
 use crate::scan::{ScanOptions, ScanOutcome};
 
@@ -41,6 +46,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // Every HTTP client (DefectDojo, Harbor, kube) uses rustls with ring.
+    tls::install_crypto_provider();
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -104,10 +111,47 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 renders: args.render.requests(),
                 helm: args.render.helm_options(),
                 record_checks: plans.iter().any(|p| p.format == report::Format::Junit),
+                trivy_reports: args.trivy_reports.clone(),
+            };
+            // Settle DefectDojo's settings (server, token) before the work, so that a missing
+            // token fails in a second rather than after the scan.
+            let defectdojo = if wants_defectdojo(&args.defectdojo)? {
+                let start = options.start();
+                let loaded = scan::load_config(options.config.as_deref(), &start)?;
+                Some(defectdojo_settings(
+                    &args.defectdojo,
+                    &loaded,
+                    sink::defectdojo::Target {
+                        kind: sink::defectdojo::RunKind::Scan,
+                        cluster: None,
+                        root: start,
+                    },
+                )?)
+            } else {
+                None
             };
             let outcome = scan::scan(&options, Vec::new())?;
-            emit(&outcome, &plans, &args.output, cli.color)
+            let code = emit(&outcome, &plans, &args.output, cli.color)?;
+            match defectdojo {
+                Some(settings) => Ok(
+                    if push_to_defectdojo(
+                        &outcome,
+                        &plans,
+                        &args.output,
+                        &args.defectdojo,
+                        &settings,
+                    ) {
+                        code
+                    } else {
+                        exit::ERROR
+                    },
+                ),
+                None => Ok(code),
+            }
         }
+        Command::Push(args) => match &args.target {
+            PushTarget::Defectdojo(push) => push_report_file(push),
+        },
         Command::Rules(args) => {
             let infos: Vec<RuleInfo> = rules::REGISTRY
                 .iter()
@@ -125,6 +169,160 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
             let info = RuleInfo::from_meta(found.meta());
             write_stdout(explain(&info).as_bytes())?;
             Ok(exit::OK)
+        }
+    }
+}
+
+/// True when `--defectdojo` is given; the `--dd-*` flags without it are a usage error.
+pub fn wants_defectdojo(args: &DefectDojoArgs) -> Result<bool, Error> {
+    if args.defectdojo {
+        return Ok(true);
+    }
+    let given = args.options.given();
+    if given.is_empty() {
+        Ok(false)
+    } else {
+        Err(Error::usage(format!(
+            "{} only apply with --defectdojo",
+            given.join(", ")
+        )))
+    }
+}
+
+/// DefectDojo settings from the flags, the loaded configuration and the environment.
+pub fn defectdojo_settings(
+    args: &DefectDojoArgs,
+    loaded: &config::LoadedConfig,
+    target: sink::defectdojo::Target,
+) -> Result<sink::defectdojo::Settings, Error> {
+    sink::defectdojo::resolve(
+        &args.options,
+        loaded.config.defectdojo.as_ref(),
+        loaded.base_dir(),
+        &target,
+        &|name| std::env::var(name).ok(),
+    )
+}
+
+/// Keeps the run's SARIF report on disk and reimports it into DefectDojo; prints the server's
+/// answer, or why it failed and where the report is. False means exit code 2 (the reason is
+/// printed already). `scan` and `audit` share it.
+pub fn push_to_defectdojo(
+    outcome: &ScanOutcome,
+    plans: &[OutputPlan],
+    output: &OutputArgs,
+    args: &DefectDojoArgs,
+    settings: &sink::defectdojo::Settings,
+) -> bool {
+    // The SARIF --output of this run, when there is one, is the same report: keep that. Unless
+    // it was cut to GitHub's limits: what is pushed (and kept) is always the whole report.
+    let written = plans
+        .iter()
+        .find(|p| p.format == Format::Sarif && p.path.is_some())
+        .and_then(|p| p.path.clone())
+        .filter(|path| {
+            std::fs::read(path).ok()
+                == Some(sink::defectdojo::sarif_bytes(outcome, output.fail_on.0))
+        });
+    let (keep, already_written) = match (&args.options.report, written) {
+        (Some(path), _) => (path.clone(), false),
+        (None, Some(path)) => (path, true),
+        (None, None) => (PathBuf::from(sink::defectdojo::DEFAULT_REPORT_FILE), false),
+    };
+    match sink::defectdojo::push_run(outcome, output.fail_on.0, settings, &keep, already_written) {
+        Ok((result, kept)) => {
+            eprintln!("{}", result.summary(settings));
+            eprintln!("  report: {}", kept.display());
+            true
+        }
+        Err(failure) => {
+            print_error(&failure.error);
+            print_kept(failure.kept.as_deref(), failure.push_later);
+            false
+        }
+    }
+}
+
+fn print_kept(kept: Option<&Path>, push_later: bool) {
+    match kept {
+        Some(path) if push_later => eprintln!(
+            "The report is kept at {}; push it again with `tollgate push defectdojo {}`.",
+            path.display(),
+            path.display()
+        ),
+        Some(path) => eprintln!("The report is kept at {}.", path.display()),
+        None => eprintln!("The report could not be kept on disk."),
+    }
+}
+
+/// `tollgate push defectdojo REPORT.sarif`
+fn push_report_file(args: &cli::PushDefectDojoArgs) -> Result<u8, Error> {
+    if args.options.report.is_some() {
+        return Err(Error::usage(
+            "--dd-report names where a run keeps its report; `push` sends the report it is given",
+        ));
+    }
+    let bytes = std::fs::read(&args.report).map_err(|source| Error::Io {
+        path: args.report.clone(),
+        source,
+    })?;
+    let facts = sink::defectdojo::inspect_sarif(&bytes).map_err(|problem| {
+        Error::usage(format!(
+            "{} cannot go to DefectDojo: {problem}",
+            args.report.display()
+        ))
+    })?;
+    let cwd = PathBuf::from(".");
+    let loaded = scan::load_config(args.config.as_deref(), &cwd)?;
+    let cluster = match facts.clusters.len() {
+        0 => None,
+        1 => facts.clusters.first().cloned(),
+        _ => {
+            return Err(Error::usage(format!(
+                "{} holds findings of several clusters ({}); push one report per cluster",
+                args.report.display(),
+                facts
+                    .clusters
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let kind = if cluster.is_some() {
+        sink::defectdojo::RunKind::Audit
+    } else {
+        sink::defectdojo::RunKind::Scan
+    };
+    let dd_args = DefectDojoArgs {
+        defectdojo: true,
+        options: args.options.clone(),
+    };
+    let settings = defectdojo_settings(
+        &dd_args,
+        &loaded,
+        sink::defectdojo::Target {
+            kind,
+            cluster,
+            root: cwd,
+        },
+    )?;
+    let file_name = args
+        .report
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sarif"))
+        .unwrap_or_else(|| "tollgate.sarif".to_string());
+    match sink::defectdojo::push(&bytes, &file_name, &settings) {
+        Ok(result) => {
+            eprintln!("{}", result.summary(&settings));
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            print_error(&Error::Diagnostic(Box::new(e)));
+            print_kept(Some(&args.report), true);
+            Ok(exit::ERROR)
         }
     }
 }

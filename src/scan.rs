@@ -14,11 +14,14 @@ use crate::config::{self, Config, LoadedConfig};
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::model::environment::Environments;
+use crate::model::image::ImageRef;
+use crate::model::image_scan::{self, ImageScan, ImageScans, ScanSource};
 use crate::model::inventory::Inventory;
 use crate::model::object::{Object, ObjectRef};
 use crate::notice::Notice;
 use crate::rules::manifest_parse_error;
 use crate::rules::{self, Context, Rule, RuleInfo, Violation};
+use crate::sink::{harbor, trivy};
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
 use crate::source::redact;
 use crate::source::render::{self, HelmOptions, RenderKind, RenderRequest, Tool};
@@ -147,12 +150,146 @@ impl RuleSet {
     }
 }
 
+/// Facts from outside the manifests, gathered once before the rules run so that no rule
+/// waits on the network per object.
+#[derive(Debug, Default)]
+pub struct External {
+    /// Scan results of the run's images, for `image-scan`.
+    pub image_scans: Option<ImageScans>,
+    /// Rules that could not be evaluated (their source was unreachable); they report nothing
+    /// and the summary says so.
+    pub not_evaluated: Vec<String>,
+}
+
+/// Where `gather_external` looks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExternalSources<'a> {
+    /// `--trivy-reports DIR`: offline image scans instead of Harbor.
+    pub trivy_reports: Option<&'a Path>,
+}
+
+/// Looks up what the enabled rules need from outside the manifests, for the objects
+/// `report_on` accepts: today the scan results of their images (Harbor, or Trivy reports).
+/// Used by `scan` and `audit` alike. A source that cannot be reached is one warning, and its
+/// rule is listed in `not_evaluated`; an unreadable `--trivy-reports` directory is an error.
+pub fn gather_external(
+    loaded: &LoadedConfig,
+    rules: &RuleSet,
+    inventory: &Inventory,
+    report_on: &(dyn Fn(&Object) -> bool + Sync),
+    sources: ExternalSources<'_>,
+    notices: &mut Vec<Notice>,
+) -> Result<External, Error> {
+    let mut external = External::default();
+    let image_scan_on = rules
+        .builtin
+        .iter()
+        .any(|r| r.meta().id == rules::image_scan::ID);
+    let harbor_config = loaded.config.harbor.as_ref();
+    if !image_scan_on || (harbor_config.is_none() && sources.trivy_reports.is_none()) {
+        return Ok(external);
+    }
+    let settings = match harbor_config {
+        Some(config) => Some(
+            harbor::HarborSettings::from_config(config, loaded.base_dir(), &|name| {
+                std::env::var(name).ok()
+            })
+            .map_err(Error::usage)?,
+        ),
+        None => None,
+    };
+    let images = image_scan::images_in(inventory, report_on);
+    let in_scope = |reference: &ImageRef<'_>| settings.as_ref().is_none_or(|h| h.serves(reference));
+
+    if let Some(dir) = sources.trivy_reports {
+        let fail_severity = harbor_config.map_or(Severity::Critical, |h| h.fail_severity);
+        let reports = trivy::load_reports(dir, fail_severity, notices)?;
+        let mut scans = ImageScans::new(ScanSource::TrivyReports {
+            dir: dir.display().to_string(),
+        });
+        for image in &images {
+            let Some(reference) = ImageRef::parse(image) else {
+                continue;
+            };
+            if !in_scope(&reference) {
+                continue;
+            }
+            let scan = match trivy::find(&reports, &reference) {
+                Some(found) => ImageScan::Scanned(found.report.clone()),
+                None => ImageScan::Missing {
+                    reference: image.clone(),
+                },
+            };
+            scans.insert(image, scan);
+        }
+        external.image_scans = Some(scans);
+        return Ok(external);
+    }
+
+    let Some(settings) = settings.as_ref() else {
+        return Ok(external);
+    };
+    let mut wanted: HashMap<String, harbor::Artifact> = HashMap::new();
+    let mut scans = ImageScans::new(ScanSource::Harbor {
+        url: settings.url.clone(),
+    });
+    for image in &images {
+        let Some(reference) = ImageRef::parse(image) else {
+            continue;
+        };
+        if !in_scope(&reference) {
+            continue;
+        }
+        match harbor::Artifact::of(&reference) {
+            Some(artifact) => {
+                wanted.insert(image.clone(), artifact);
+            }
+            // `harbor.example.com/api`: no project, so Harbor cannot hold it.
+            None => scans.insert(
+                image,
+                ImageScan::Missing {
+                    reference: reference.repository.clone(),
+                },
+            ),
+        }
+    }
+    let mut artifacts: Vec<harbor::Artifact> = wanted.values().cloned().collect();
+    artifacts.sort();
+    artifacts.dedup();
+    if artifacts.is_empty() {
+        external.image_scans = Some(scans);
+        return Ok(external);
+    }
+    match harbor::lookup(settings, &artifacts) {
+        Ok(found) => {
+            for (image, artifact) in &wanted {
+                if let Some(scan) = found.get(artifact) {
+                    scans.insert(image, scan.clone());
+                }
+            }
+            external.image_scans = Some(scans);
+        }
+        Err(why) => {
+            notices.push(Notice::warning(format!(
+                "{}: not evaluated: {why}",
+                rules::image_scan::ID
+            )));
+            external
+                .not_evaluated
+                .push(rules::image_scan::ID.to_string());
+        }
+    }
+    Ok(external)
+}
+
 /// One evaluation of rules over an inventory.
 pub struct Evaluation<'a> {
     pub rules: &'a RuleSet,
     pub config: &'a Config,
     pub environments: &'a Environments,
     pub now: jiff::Timestamp,
+    /// What [`gather_external`] found before the rules run.
+    pub external: &'a External,
 }
 
 impl Evaluation<'_> {
@@ -163,7 +300,8 @@ impl Evaluation<'_> {
         inventory: &Inventory,
         report_on: &(dyn Fn(&Object) -> bool + Sync),
     ) -> Vec<(usize, Finding)> {
-        let ctx = Context::new(inventory, self.config, self.environments, self.now);
+        let ctx = Context::new(inventory, self.config, self.environments, self.now)
+            .with_image_scans(self.external.image_scans.as_ref());
         inventory
             .objects()
             .par_iter()
@@ -325,6 +463,20 @@ pub struct ScanOptions {
     pub helm: HelmOptions,
     /// Record what every rule checked ([`ScanOutcome::checks`]), for JUnit reports.
     pub record_checks: bool,
+    /// `trivy image --format json` reports for an offline `image-scan`.
+    pub trivy_reports: Option<PathBuf>,
+}
+
+impl ScanOptions {
+    /// Where the configuration is looked for (and where the repository is): the inventory
+    /// root, else the first path, else the current directory.
+    pub fn start(&self) -> PathBuf {
+        self.inventory_root
+            .clone()
+            .or_else(|| self.paths.iter().find(|p| p.as_os_str() != "-").cloned())
+            .or_else(|| self.renders.first().map(|r| r.dir.clone()))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
 /// Counts for the summary.
@@ -449,6 +601,8 @@ pub struct ScanOutcome {
     pub sources: Sources,
     /// What each rule checked; empty unless [`ScanOptions::record_checks`].
     pub checks: Checks,
+    /// Rules that could not be evaluated this run (`image-scan` with Harbor unreachable).
+    pub not_evaluated: Vec<String>,
 }
 
 impl ScanOutcome {
@@ -524,13 +678,7 @@ pub fn scan(
         .filter(|p| p.as_os_str() != "-")
         .cloned()
         .collect();
-    let start = options
-        .inventory_root
-        .clone()
-        .or_else(|| disk_paths.first().cloned())
-        .or_else(|| options.renders.first().map(|r| r.dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("."));
-    let loaded = load_config(options.config.as_deref(), &start)?;
+    let loaded = load_config(options.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
     let pool = thread_pool(options.jobs)?;
     let threads = pool.current_num_threads();
@@ -696,13 +844,24 @@ pub fn scan(
         .count();
 
     let now = options.now.unwrap_or_else(jiff::Timestamp::now);
+    let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
+    let external = gather_external(
+        &loaded,
+        &rule_set,
+        &inventory,
+        &report_on,
+        ExternalSources {
+            trivy_reports: options.trivy_reports.as_deref(),
+        },
+        &mut notices,
+    )?;
     let evaluation = Evaluation {
         rules: &rule_set,
         config: &loaded.config,
         environments: &environments,
         now,
+        external: &external,
     };
-    let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
     let mut findings: Vec<(Option<usize>, Finding)> = parse_findings;
     findings.extend(
         pool.install(|| evaluation.run(&inventory, &report_on))
@@ -734,6 +893,7 @@ pub fn scan(
         stats,
         sources,
         checks,
+        not_evaluated: external.not_evaluated,
     })
 }
 

@@ -9,7 +9,8 @@
 //!   sees them. Live findings have no lines, so marks count per object: each
 //!   `# expect: <id>` inside an object's document (by convention on its `kind:` line) means one
 //!   finding on that object. `live-pass.yaml` must stay silent;
-//! - optionally `tollgate.yaml`, the configuration of every run above.
+//! - optionally `tollgate.yaml`, the configuration of every run above, and a `trivy-reports/`
+//!   directory, given as `--trivy-reports`.
 //!
 //! A rule must mark at least one finding in `fail` or `live-fail`; a live-only rule keeps a
 //! `fail` fixture without marks, which checks that it is silent on files. Every run uses the
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use tollgate::model::inventory::Inventory;
 use tollgate::model::object::Origin;
 use tollgate::rules::REGISTRY;
-use tollgate::scan::{Evaluation, RuleSet, ScanOptions, environments, load_config, scan};
+use tollgate::scan::{Evaluation, External, RuleSet, ScanOptions, environments, load_config, scan};
 use tollgate::source::files::load_bytes;
 use tollgate::source::spans::SpanTree;
 
@@ -39,10 +40,12 @@ fn fixture(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
+    let trivy_reports = Path::new("fixtures/rules").join(rule).join("trivy-reports");
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
         select: vec![rule.to_string()],
         now: Some(fixture_now()),
+        trivy_reports: trivy_reports.is_dir().then_some(trivy_reports),
         ..Default::default()
     };
     let outcome = scan(&options, Vec::new()).unwrap_or_else(|e| panic!("{rule}: {e}"));
@@ -146,11 +149,13 @@ fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
         Vec::new(),
         &mut notices,
     );
+    let external = External::default();
     let evaluation = Evaluation {
         rules: &rules,
         config: &loaded_config.config,
         environments: &envs,
         now: fixture_now(),
+        external: &external,
     };
     let mut found = PerObject::new();
     for (_, finding) in evaluation.run(&inventory, &|_| true) {

@@ -2,6 +2,7 @@
 
 pub mod environment;
 pub mod image;
+pub mod image_scan;
 pub mod inventory;
 pub mod object;
 pub mod quantity;

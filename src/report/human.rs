@@ -251,6 +251,9 @@ pub fn summary(report: &Report<'_>) -> String {
             text.push_str(&format!(" ({failing} at or above --fail-on {threshold})"));
         }
     }
+    for rule in &report.outcome.not_evaluated {
+        text.push_str(&format!("; {rule}: not evaluated"));
+    }
     text.push('.');
     text
 }

@@ -28,6 +28,8 @@
 //!     "active", "suppressed",            split of the above
 //!     "bySeverity": {"critical": n, …}   unsuppressed findings per severity
 //!     "byRule": {"image-pinned": n, …}   unsuppressed findings per rule
+//!     "notEvaluated": ["image-scan"]     rules that could not run (their source was
+//!                                        unreachable); they reported nothing, not a pass
 //!   },
 //!   "errors": [                      problems of the run itself, not findings
 //!     {"level": "warning|error", "message": "…", "path": "…"|null, "line": n|null}
@@ -50,7 +52,7 @@ struct Document<'a> {
     version: u32,
     tool: Tool,
     findings: Vec<JsonFinding<'a>>,
-    summary: Summary,
+    summary: Summary<'a>,
     errors: &'a [Notice],
 }
 
@@ -80,7 +82,7 @@ struct JsonFinding<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Summary {
+struct Summary<'a> {
     files: usize,
     documents: usize,
     objects: usize,
@@ -89,6 +91,7 @@ struct Summary {
     suppressed: usize,
     by_severity: BTreeMap<&'static str, usize>,
     by_rule: BTreeMap<String, usize>,
+    not_evaluated: &'a [String],
 }
 
 fn finding(f: &Finding) -> JsonFinding<'_> {
@@ -140,6 +143,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
                 .map(|(s, n)| (s.as_str(), n))
                 .collect(),
             by_rule,
+            not_evaluated: &report.outcome.not_evaluated,
         },
         errors: &report.outcome.notices,
     };

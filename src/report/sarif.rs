@@ -202,9 +202,26 @@ fn uri_escape(path: &str) -> String {
     out
 }
 
-fn result(finding: &Finding, rule_index: Option<usize>, rendered: bool) -> SarifResult {
+/// The result's message, which DefectDojo turns into the finding's title. An empty one (a
+/// policy's `deny` with no text) would give an empty title: the rule's title stands in.
+fn message_text(finding: &Finding, rule: Option<&RuleInfo>) -> String {
+    if !finding.message.trim().is_empty() {
+        return finding.message.clone();
+    }
+    match rule {
+        Some(rule) if !rule.title.trim().is_empty() => rule.title.clone(),
+        _ => finding.rule.clone(),
+    }
+}
+
+fn result(
+    finding: &Finding,
+    rule_index: Option<usize>,
+    rule: Option<&RuleInfo>,
+    rendered: bool,
+) -> SarifResult {
     let mut message = Message::builder().build();
-    message.text = Some(finding.message.clone());
+    message.text = Some(message_text(finding, rule));
     let mut result = SarifResult::builder().message(message).build();
     result.rule_id = Some(finding.rule.clone());
     result.rule_index = rule_index.map(|i| i as i64);
@@ -215,32 +232,33 @@ fn result(finding: &Finding, rule_index: Option<usize>, rendered: bool) -> Sarif
         let mut description = Message::builder().build();
         description.text = Some(finding.remediation.clone());
         // A fix needs an artifact change; an empty replacement at the finding keeps it a no-op.
-        let changes = match (&location.physical_location, region) {
-            (Some(physical), Some(region)) => {
-                let mut deleted = Region::builder().build();
+        // Live findings have no lines: an empty region at offset 0 of the object's URI. Every
+        // finding gets its fix, because DefectDojo takes the mitigation from nowhere else.
+        let mut deleted = Region::builder().build();
+        match region {
+            Some(region) => {
                 deleted.start_line = region.start_line;
                 deleted.start_column = region.start_column;
                 deleted.end_line = region.start_line;
                 deleted.end_column = region.start_column;
-                vec![
-                    ArtifactChange::builder()
-                        .artifact_location(
-                            physical
-                                .artifact_location
-                                .clone()
-                                .unwrap_or_else(|| ArtifactLocation::builder().build()),
-                        )
-                        .replacements(vec![Replacement::builder().deleted_region(deleted).build()])
-                        .build(),
-                ]
             }
-            _ => Vec::new(),
-        };
-        if !changes.is_empty() {
-            let mut fix = Fix::builder().artifact_changes(changes).build();
-            fix.description = Some(description);
-            result.fixes = Some(vec![fix]);
+            None => {
+                deleted.char_offset = Some(0);
+                deleted.char_length = Some(0);
+            }
         }
+        let artifact = location
+            .physical_location
+            .as_ref()
+            .and_then(|p| p.artifact_location.clone())
+            .unwrap_or_else(|| ArtifactLocation::builder().build());
+        let change = ArtifactChange::builder()
+            .artifact_location(artifact)
+            .replacements(vec![Replacement::builder().deleted_region(deleted).build()])
+            .build();
+        let mut fix = Fix::builder().artifact_changes(vec![change]).build();
+        fix.description = Some(description);
+        result.fixes = Some(vec![fix]);
     }
     result.locations = Some(vec![location]);
     if rendered && let Some(template) = &finding.helm_source {
@@ -382,7 +400,8 @@ fn log_of(report: &Report<'_>, findings: &[&Finding], truncation: Option<Truncat
         .iter()
         .map(|f| {
             let rendered = sources.rendered_anchor(f.location.path()).is_some();
-            result(f, index.get(f.rule.as_str()).copied(), rendered)
+            let i = index.get(f.rule.as_str()).copied();
+            result(f, i, i.map(|i| &rules[i]), rendered)
         })
         .collect();
     let mut run = Run::builder()
@@ -489,6 +508,87 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::testdata;
+
+    use crate::finding::Finding;
+    use crate::model::object::{Object, Origin};
+    use crate::rules::{RuleInfo, find};
+    use crate::scan::ScanOutcome;
+    use crate::source::spans::SpanTree;
+
+    /// A live finding (no lines) keeps its remediation as a fix, the only place DefectDojo
+    /// reads a mitigation from, and the log stays valid SARIF.
+    #[test]
+    fn live_findings_carry_their_fix_and_stay_schema_valid() {
+        let object = Object::from_value(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "api", "namespace": "shop-prod"}}),
+            Origin::Cluster {
+                context: "production".into(),
+                api_path: "/apis/apps/v1/namespaces/shop-prod/deployments/api".into(),
+            },
+            SpanTree::default(),
+        )
+        .unwrap();
+        let rule = RuleInfo::from_meta(find("image-pinned").unwrap().meta());
+        let finding = Finding::on_object(
+            &rule.id,
+            rule.severity,
+            "container `api` of Deployment shop-prod/api uses image `api:latest` with the `latest` tag".into(),
+            rule.remediation.clone(),
+            &object,
+            "/spec/template/spec/containers/0/image",
+        );
+        let outcome = ScanOutcome {
+            findings: vec![finding],
+            rules: vec![rule],
+            ..Default::default()
+        };
+        let log = serde_json::to_value(log(&Report {
+            outcome: &outcome,
+            color: false,
+            fail_on: None,
+            sarif_limits: None,
+        }))
+        .unwrap();
+        let result = &log["runs"][0]["results"][0];
+        assert_eq!(
+            result["fixes"][0]["description"]["text"],
+            outcome.findings[0].remediation
+        );
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "k8s://production/shop-prod/Deployment/api"
+        );
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/schemas/sarif-schema-2.1.0.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&log).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
+    #[test]
+    fn an_empty_message_becomes_the_rule_title() {
+        let rule = RuleInfo::from_meta(find("image-pinned").unwrap().meta());
+        let mut finding = Finding::on_file(
+            &rule.id,
+            rule.severity,
+            " ".into(),
+            String::new(),
+            "a.yaml",
+            crate::source::spans::Pos { line: 1, column: 1 },
+            0,
+        );
+        assert_eq!(message_text(&finding, Some(&rule)), rule.title);
+        assert_eq!(message_text(&finding, None), "image-pinned");
+        finding.message = "said something".into();
+        assert_eq!(message_text(&finding, Some(&rule)), "said something");
+    }
 
     #[test]
     fn names_and_uris() {

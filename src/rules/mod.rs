@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::finding::Severity;
 use crate::model::environment::Environments;
+use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 
@@ -22,6 +23,7 @@ pub mod host_namespaces;
 pub mod host_path_volume;
 pub mod image_pinned;
 pub mod image_registry;
+pub mod image_scan;
 pub mod liveness_probe;
 pub mod manifest_parse_error;
 pub mod network_default_deny;
@@ -56,6 +58,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &env_isolation::EnvIsolation,
     &env_placement::EnvPlacement,
     &network_default_deny::NetworkDefaultDeny,
+    &image_scan::ImageScan,
     &privileged_container::PrivilegedContainer,
     &privilege_escalation::PrivilegeEscalation,
     &run_as_non_root::RunAsNonRoot,
@@ -135,6 +138,9 @@ pub struct Context<'a> {
     pub environments: &'a Environments,
     /// "Now", fixed for the whole run so that time-based rules agree with each other.
     pub now: jiff::Timestamp,
+    /// Scan results of the run's images, looked up once before the rules run (Harbor, or
+    /// Trivy reports); None when `image-scan` has nothing to judge by.
+    image_scans: Option<&'a ImageScans>,
     memo: Memo,
 }
 
@@ -150,8 +156,20 @@ impl<'a> Context<'a> {
             config,
             environments,
             now,
+            image_scans: None,
             memo: Memo::default(),
         }
+    }
+
+    /// Gives the rules the image scan results gathered before they run.
+    pub fn with_image_scans(mut self, image_scans: Option<&'a ImageScans>) -> Self {
+        self.image_scans = image_scans;
+        self
+    }
+
+    /// Scan results of the run's images, when they were looked up.
+    pub fn image_scans(&self) -> Option<&'a ImageScans> {
+        self.image_scans
     }
 
     /// Facts derived from the whole inventory, computed once per scan by the first rule that
