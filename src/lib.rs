@@ -4,6 +4,7 @@
 //! ([`rules`]) → findings ([`finding`]) → suppression ([`suppress`]) → reports ([`report`]).
 //! [`scan`] ties it together; [`run`] is the command line.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod suppress;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -22,11 +24,13 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 
 use clap::{CommandFactory, FromArgMatches};
 
+use crate::audit::AuditOptions;
 use crate::cli::{Cli, ColorChoice, Command, OutputArgs, OutputPlan, RulesFormat};
 use crate::error::Error;
 use crate::report::Report;
 use crate::rules::RuleInfo;
 use crate::scan::{ScanOptions, ScanOutcome};
+use crate::source::cluster::ClusterOptions;
 
 /// Exit codes: nothing to report, findings at or above `--fail-on`, run not trustworthy.
 pub mod exit {
@@ -61,6 +65,7 @@ where
             return exit::ERROR;
         }
     };
+    tls::install_crypto_provider();
     match dispatch(&cli, &matches) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => exit::OK,
@@ -102,6 +107,31 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 stdin_filename: args.stdin_filename.clone(),
             };
             let outcome = scan::scan(&options, Vec::new())?;
+            emit(&outcome, &plans, &args.output, cli.color)
+        }
+        Command::Audit(args) => {
+            let sub = matches.subcommand_matches("audit").expect("audit matched");
+            let plans = cli::output_plans(sub, &args.output)?;
+            let options = AuditOptions {
+                contexts: args.contexts.clone(),
+                all_contexts: args.all_contexts,
+                in_cluster: args.in_cluster,
+                kubeconfig: args.kubeconfig.clone(),
+                cluster: ClusterOptions {
+                    namespaces: args.namespaces.clone(),
+                    include_owned: args.include_owned,
+                    request_timeout: args.request_timeout,
+                    concurrency: usize::from(args.api_concurrency),
+                    ..ClusterOptions::default()
+                },
+                config: args.config.clone(),
+                select: args.output.select.clone(),
+                ignore: args.output.ignore.clone(),
+                jobs: args.output.jobs,
+                baseline: args.output.baseline.clone(),
+                write_baseline: args.output.write_baseline.clone(),
+            };
+            let outcome = audit::audit(&options, Vec::new())?;
             emit(&outcome, &plans, &args.output, cli.color)
         }
         Command::Rules(args) => {

@@ -217,16 +217,128 @@ pub fn finish(
     inventory: &Inventory,
     suppressor: &Suppressor,
 ) -> Vec<Finding> {
-    let mut out: Vec<Finding> = findings
+    let mut out = suppress(findings, inventory, suppressor);
+    sort_findings(&mut out);
+    out
+}
+
+/// Applies suppression to findings made on `inventory`'s objects (by index). Annotations are
+/// read from the objects, so this runs before the inventory is dropped.
+pub fn suppress(
+    findings: Vec<(Option<usize>, Finding)>,
+    inventory: &Inventory,
+    suppressor: &Suppressor,
+) -> Vec<Finding> {
+    findings
         .into_iter()
         .map(|(index, mut finding)| {
             let object = index.map(|i| &inventory.objects()[i]);
             suppressor.apply(&mut finding, object);
             finding
         })
-        .collect();
-    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out
+        .collect()
+}
+
+/// The order of every report.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// Everything a run sets up before reading any source, shared by `scan` and `audit`: the
+/// configuration, environments, rules, suppression, worker threads and the fixed "now".
+pub struct Setup {
+    pub loaded: LoadedConfig,
+    pub environments: Environments,
+    pub rules: RuleSet,
+    pub suppressor: Suppressor,
+    pub pool: rayon::ThreadPool,
+    pub now: jiff::Timestamp,
+    pub notices: Vec<Notice>,
+}
+
+/// The options of [`Setup`] that come from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct SetupOptions<'a> {
+    pub select: &'a [String],
+    pub ignore: &'a [String],
+    pub jobs: Option<usize>,
+    pub baseline: Option<&'a Path>,
+}
+
+impl Setup {
+    pub fn new(
+        loaded: LoadedConfig,
+        environments: Environments,
+        options: SetupOptions<'_>,
+        evaluators: Vec<Arc<dyn Evaluator>>,
+    ) -> Result<Setup, Error> {
+        let pool = thread_pool(options.jobs)?;
+        let mut notices = Vec::new();
+        let baseline = options.baseline.map(Baseline::read).transpose()?;
+        let rules = RuleSet::new(
+            &loaded.config,
+            options.select,
+            options.ignore,
+            evaluators,
+            &mut notices,
+        );
+        let now = jiff::Timestamp::now();
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let suppressor = Suppressor::new(&loaded.config.exemptions, baseline, today, &mut notices);
+        Ok(Setup {
+            loaded,
+            environments,
+            rules,
+            suppressor,
+            pool,
+            now,
+            notices,
+        })
+    }
+
+    /// Runs every rule over the objects of `inventory` that `report_on` accepts, on the worker
+    /// threads; findings are unsorted and unsuppressed, with the index of their object.
+    pub fn evaluate(
+        &self,
+        inventory: &Inventory,
+        report_on: &(dyn Fn(&Object) -> bool + Sync),
+    ) -> Vec<(usize, Finding)> {
+        let evaluation = Evaluation {
+            rules: &self.rules,
+            config: &self.loaded.config,
+            environments: &self.environments,
+            now: self.now,
+        };
+        self.pool
+            .install(|| evaluation.run(inventory, report_on))
+    }
+
+    /// Sorts the (already suppressed) findings, writes the baseline when asked and gathers
+    /// the notices: the outcome every reporter renders.
+    pub fn conclude(
+        mut self,
+        mut findings: Vec<Finding>,
+        stats: Stats,
+        sources: Sources,
+        write_baseline: Option<&Path>,
+    ) -> Result<ScanOutcome, Error> {
+        sort_findings(&mut findings);
+        for evaluator in &self.rules.evaluators {
+            self.notices.extend(evaluator.notices());
+        }
+        if let Some(path) = write_baseline {
+            Baseline::of(&findings).write(&path.to_path_buf())?;
+        }
+        self.notices.sort();
+        self.notices.dedup();
+        Ok(ScanOutcome {
+            findings,
+            rules: self.rules.infos(),
+            notices: self.notices,
+            stats,
+            sources,
+        })
+    }
 }
 
 /// What a scan needs to know.
@@ -253,6 +365,8 @@ pub struct Stats {
     pub documents: usize,
     pub objects: usize,
     pub bytes: u64,
+    /// Clusters (kube contexts) audited; 0 for a scan of files.
+    pub clusters: usize,
 }
 
 /// Text of sources that are not files on disk (standard input), for snippets.
@@ -366,22 +480,20 @@ pub fn scan(
         .unwrap_or_else(|| PathBuf::from("."));
     let loaded = load_config(options.config.as_deref(), &start)?;
     let environments = environments(&loaded, &root)?;
-    let pool = thread_pool(options.jobs)?;
-    let threads = pool.current_num_threads();
-
-    let mut notices = Vec::new();
-    let baseline = options
-        .baseline
-        .as_deref()
-        .map(Baseline::read)
-        .transpose()?;
-    let rule_set = RuleSet::new(
-        &loaded.config,
-        &options.select,
-        &options.ignore,
+    let mut setup = Setup::new(
+        loaded,
+        environments,
+        SetupOptions {
+            select: &options.select,
+            ignore: &options.ignore,
+            jobs: options.jobs,
+            baseline: options.baseline.as_deref(),
+        },
         evaluators,
-        &mut notices,
-    );
+    )?;
+    let threads = setup.pool.current_num_threads();
+    let rule_set = &setup.rules;
+    let mut notices = Vec::new();
 
     let reported_files = files::collect(&disk_paths, &root, threads, &mut notices)?;
     let mut all_files = reported_files.clone();
@@ -400,7 +512,9 @@ pub fn scan(
 
     let mut sources = Sources::default();
     let mut loaded_files: Vec<LoadedFile> =
-        pool.install(|| all_files.par_iter().map(files::load_file).collect());
+        setup
+            .pool
+            .install(|| all_files.par_iter().map(files::load_file).collect());
     if read_stdin {
         let name = options.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
         let mut bytes = Vec::new();
@@ -465,7 +579,7 @@ pub fn scan(
         }
         objects.extend(file.objects);
     }
-    environments.assign(&mut objects);
+    setup.environments.assign(&mut objects);
     let inventory = Inventory::new(objects);
     stats.objects = inventory
         .objects()
@@ -473,36 +587,20 @@ pub fn scan(
         .filter(|o| o.path().is_some_and(|p| reported.contains(p)))
         .count();
 
-    let now = jiff::Timestamp::now();
-    let evaluation = Evaluation {
-        rules: &rule_set,
-        config: &loaded.config,
-        environments: &environments,
-        now,
-    };
     let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
     let mut findings: Vec<(Option<usize>, Finding)> = parse_findings;
     findings.extend(
-        pool.install(|| evaluation.run(&inventory, &report_on))
+        setup
+            .evaluate(&inventory, &report_on)
             .into_iter()
             .map(|(i, f)| (Some(i), f)),
     );
-    for evaluator in &rule_set.evaluators {
-        notices.extend(evaluator.notices());
-    }
-    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let suppressor = Suppressor::new(&loaded.config.exemptions, baseline, today, &mut notices);
-    let findings = finish(findings, &inventory, &suppressor);
-    if let Some(path) = &options.write_baseline {
-        Baseline::of(&findings).write(path)?;
-    }
-    notices.sort();
-    notices.dedup();
-    Ok(ScanOutcome {
+    let findings = suppress(findings, &inventory, &setup.suppressor);
+    setup.notices.extend(notices);
+    setup.conclude(
         findings,
-        rules: rule_set.infos(),
-        notices,
         stats,
         sources,
-    })
+        options.write_baseline.as_deref(),
+    )
 }
