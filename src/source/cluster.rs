@@ -261,6 +261,18 @@ impl FetchError {
             FetchError::Timeout(after) => {
                 format!("no answer within {}", humantime::format_duration(*after))
             }
+            // kube's stand-in when the body was not a `Status`: a proxy, a load balancer or
+            // something else that is not an API server answered.
+            FetchError::Kube(kube::Error::Api(status))
+                if status.reason == "Failed to parse error data" =>
+            {
+                let body: String = status.message.trim().chars().take(200).collect();
+                if body.is_empty() {
+                    format!("HTTP {} without a Kubernetes Status (not an API server?)", status.code)
+                } else {
+                    format!("HTTP {} without a Kubernetes Status (not an API server?): {body}", status.code)
+                }
+            }
             FetchError::Kube(kube::Error::Api(status)) => {
                 let message = status.message.trim();
                 if message.is_empty() {
