@@ -415,6 +415,25 @@ fn a_forbidden_type_is_a_warning_and_the_audit_goes_on() {
 }
 
 #[test]
+fn forbidden_types_are_reported_together_per_scope() {
+    let mut cluster = fixture_cluster();
+    cluster.user(
+        "viewer-token",
+        "viewer",
+        &[("", "secrets"), ("velero.io", "backups"), ("rbac.authorization.k8s.io", "clusterroles")],
+    );
+    let fetched = fetch(&cluster.build(), "viewer-token", &cluster_options());
+    assert_eq!(
+        messages(&fetched.notices, NoticeLevel::Warning),
+        [
+            "warning: test: not audited: clusterroles.rbac.authorization.k8s.io in the cluster, forbidden",
+            "warning: test: not audited: secrets, backups.velero.io in all namespaces, forbidden",
+        ]
+    );
+    assert!(fetched.objects.iter().any(|o| o.kind == "Schedule"));
+}
+
+#[test]
 fn an_unknown_token_is_an_error_for_that_context() {
     let api = fixture_cluster().build();
     let fetched = fetch(&api, "stolen-token", &cluster_options());

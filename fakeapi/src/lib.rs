@@ -247,6 +247,15 @@ impl FakeCluster {
         self.stores.iter().map(|s| s.objects.len()).sum()
     }
 
+    /// Size of every stored object as JSON, what listing them all transfers.
+    pub fn stored_bytes(&self) -> usize {
+        self.stores
+            .iter()
+            .flat_map(|s| s.objects.values())
+            .map(|o| serde_json::to_vec(o.as_ref()).map_or(0, |v| v.len()))
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

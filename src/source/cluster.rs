@@ -202,14 +202,31 @@ pub async fn fetch(client: &Client, context: &str, options: &ClusterOptions) -> 
     let mut results = futures::stream::iter(jobs)
         .map(|job| reader.run(job))
         .buffered(options.concurrency.max(1));
+    // Forbidden types, grouped by scope: one warning line per scope, not one per type.
+    let mut forbidden: Vec<(String, Vec<String>)> = Vec::new();
     while let Some(result) = results.next().await {
         match result {
             Ok(listed) => {
                 fetched.skipped_owned += listed.skipped_owned;
                 fetched.objects.extend(listed.objects);
             }
-            Err(notice) => fetched.notices.push(notice.at(context, None)),
+            Err(Failure::Forbidden { what, scope }) => {
+                match forbidden.iter_mut().find(|(s, _)| *s == scope) {
+                    Some((_, types)) => types.push(what),
+                    None => forbidden.push((scope, vec![what])),
+                }
+            }
+            Err(Failure::Other(notice)) => fetched.notices.push(notice.at(context, None)),
         }
+    }
+    for (scope, types) in forbidden {
+        fetched.notices.push(
+            Notice::warning(format!(
+                "not audited: {} in {scope}, forbidden",
+                types.join(", ")
+            ))
+            .at(context, None),
+        );
     }
     for notice in &mut fetched.notices {
         notice.path.get_or_insert_with(|| context.to_string());
@@ -220,6 +237,13 @@ pub async fn fetch(client: &Client, context: &str, options: &ClusterOptions) -> 
 enum Job {
     List(ApiType, Option<String>),
     Get(ApiType, String),
+}
+
+/// Why a job read nothing.
+enum Failure {
+    /// The identity may not list the type (reported together, per scope).
+    Forbidden { what: String, scope: String },
+    Other(Notice),
 }
 
 #[derive(Default)]
@@ -577,7 +601,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    async fn run(&self, job: Job) -> Result<Listed, Notice> {
+    async fn run(&self, job: Job) -> Result<Listed, Failure> {
         let (api_type, scope, result) = match job {
             Job::List(api_type, namespace) => {
                 let scope = match &namespace {
@@ -596,10 +620,8 @@ impl Reader<'_> {
         };
         result.map_err(|e| {
             let what = api_type.display();
-            match e.code() {
-                Some(403) => {
-                    Notice::warning(format!("not audited: {what} in {scope}, forbidden"))
-                }
+            Failure::Other(match e.code() {
+                Some(403) => return Failure::Forbidden { what, scope },
                 Some(404) => Notice::warning(format!(
                     "not audited: {what} in {scope}, not found (removed since discovery?)"
                 )),
@@ -607,7 +629,7 @@ impl Reader<'_> {
                     "not audited: {what} in {scope}, the list expired {RESTARTS} times while paging"
                 )),
                 _ => Notice::error(format!("not audited: {what} in {scope}: {}", e.describe())),
-            }
+            })
         })
     }
 
