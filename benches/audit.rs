@@ -46,13 +46,17 @@ fn main() {
     for size in sizes {
         let objects = synthetic::objects(size, NAMESPACES);
         let mut cluster = FakeCluster::new();
-        cluster.add_all(objects).expect("synthetic objects are served");
+        cluster
+            .add_all(objects)
+            .expect("synthetic objects are served");
         let served = served_bytes(&cluster);
         let server = HttpsServer::start_with_threads(cluster.build(), 2).expect("server starts");
         let mut kubeconfig = Kubeconfig::new();
         server.add_context(&mut kubeconfig, "bench", ADMIN_TOKEN);
         let kubeconfig_path = dir.path().join(format!("kubeconfig-{size}"));
-        kubeconfig.write(&kubeconfig_path).expect("kubeconfig written");
+        kubeconfig
+            .write(&kubeconfig_path)
+            .expect("kubeconfig written");
 
         let mut walls = Vec::new();
         let mut peak_kb = None;
@@ -64,13 +68,21 @@ fn main() {
             } else {
                 Command::new(binary)
             };
-            cmd.args(["audit", "--context", "bench", "--fail-on", "never", "-f", "json"])
-                .arg("--kubeconfig")
-                .arg(&kubeconfig_path)
-                .arg("--config")
-                .arg(&config)
-                .arg("-o")
-                .arg(dir.path().join("report.json"));
+            cmd.args([
+                "audit",
+                "--context",
+                "bench",
+                "--fail-on",
+                "never",
+                "-f",
+                "json",
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig_path)
+            .arg("--config")
+            .arg(&config)
+            .arg("-o")
+            .arg(dir.path().join("report.json"));
             let started = Instant::now();
             let output = cmd.output().expect("tollgate runs");
             walls.push(started.elapsed());
@@ -78,7 +90,10 @@ fn main() {
             assert!(output.status.success(), "audit failed:\n{stderr}");
             if let Some(kb) = stderr
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Maximum resident set size (kbytes): ")
+                })
                 .and_then(|v| v.trim().parse::<u64>().ok())
             {
                 peak_kb = Some(peak_kb.map_or(kb, |p: u64| p.max(kb)));

@@ -93,7 +93,12 @@ pub struct AuditArgs {
 
     /// Audit only these namespaces (comma-separated or repeated); cluster-scoped types other
     /// than the Namespaces themselves are then not read.
-    #[arg(long = "namespace", short = 'n', value_delimiter = ',', value_name = "NS")]
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        value_delimiter = ',',
+        value_name = "NS"
+    )]
     pub namespaces: Vec<String>,
 
     /// Also audit Pods, ReplicaSets and Jobs that a controller owns.

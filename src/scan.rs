@@ -309,8 +309,7 @@ impl Setup {
             environments: &self.environments,
             now: self.now,
         };
-        self.pool
-            .install(|| evaluation.run(inventory, report_on))
+        self.pool.install(|| evaluation.run(inventory, report_on))
     }
 
     /// Sorts the (already suppressed) findings, writes the baseline when asked and gathers
@@ -511,10 +510,9 @@ pub fn scan(
     let reported: HashSet<String> = reported_files.iter().map(|f| f.display.clone()).collect();
 
     let mut sources = Sources::default();
-    let mut loaded_files: Vec<LoadedFile> =
-        setup
-            .pool
-            .install(|| all_files.par_iter().map(files::load_file).collect());
+    let mut loaded_files: Vec<LoadedFile> = setup
+        .pool
+        .install(|| all_files.par_iter().map(files::load_file).collect());
     if read_stdin {
         let name = options.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
         let mut bytes = Vec::new();
@@ -597,10 +595,5 @@ pub fn scan(
     );
     let findings = suppress(findings, &inventory, &setup.suppressor);
     setup.notices.extend(notices);
-    setup.conclude(
-        findings,
-        stats,
-        sources,
-        options.write_baseline.as_deref(),
-    )
+    setup.conclude(findings, stats, sources, options.write_baseline.as_deref())
 }

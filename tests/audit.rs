@@ -184,7 +184,10 @@ fn audit_and_scan_agree_on_findings_and_fingerprints_but_the_cluster() {
     // Live locations name the object in the cluster.
     let first = &audited.findings[0];
     assert!(
-        first.location.path().starts_with("k8s://production/shop-prod/"),
+        first
+            .location
+            .path()
+            .starts_with("k8s://production/shop-prod/"),
         "{:?}",
         first.location
     );
@@ -396,7 +399,11 @@ fn a_list_that_keeps_expiring_is_an_error() {
 #[test]
 fn a_forbidden_type_is_a_warning_and_the_audit_goes_on() {
     let mut cluster = fixture_cluster();
-    cluster.user("viewer-token", "system:serviceaccount:tollgate:viewer", &[("", "secrets")]);
+    cluster.user(
+        "viewer-token",
+        "system:serviceaccount:tollgate:viewer",
+        &[("", "secrets")],
+    );
     let api = cluster.build();
     let audited = audit_targets(
         &audit_options(),
@@ -405,12 +412,20 @@ fn a_forbidden_type_is_a_warning_and_the_audit_goes_on() {
     )
     .unwrap();
     assert_eq!(
-        audited.notices.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        audited
+            .notices
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>(),
         ["warning: production: not audited: secrets in all namespaces, forbidden"]
     );
     assert!(!audited.has_errors());
     assert!(!audited.findings.is_empty());
-    let forbidden: Vec<_> = api.requests().into_iter().filter(|r| r.status == 403).collect();
+    let forbidden: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .collect();
     assert_eq!(forbidden.len(), 1, "a 403 is not retried: {forbidden:?}");
 }
 
@@ -420,14 +435,18 @@ fn forbidden_types_are_reported_together_per_scope() {
     cluster.user(
         "viewer-token",
         "viewer",
-        &[("", "secrets"), ("velero.io", "backups"), ("rbac.authorization.k8s.io", "clusterroles")],
+        &[
+            ("", "secrets"),
+            ("velero.io", "backups"),
+            ("rbac.authorization.k8s.io", "clusterroles"),
+        ],
     );
     let fetched = fetch(&cluster.build(), "viewer-token", &cluster_options());
     assert_eq!(
         messages(&fetched.notices, NoticeLevel::Warning),
         [
-            "warning: test: not audited: clusterroles.rbac.authorization.k8s.io in the cluster, forbidden",
             "warning: test: not audited: secrets, backups.velero.io in all namespaces, forbidden",
+            "warning: test: not audited: clusterroles.rbac.authorization.k8s.io in the cluster, forbidden",
         ]
     );
     assert!(fetched.objects.iter().any(|o| o.kind == "Schedule"));
@@ -447,7 +466,9 @@ fn an_unknown_token_is_an_error_for_that_context() {
 fn an_unavailable_group_is_a_warning_with_aggregated_and_legacy_discovery() {
     for aggregated in [true, false] {
         let mut cluster = fixture_cluster();
-        cluster.aggregated_discovery(aggregated).broken_group("velero.io");
+        cluster
+            .aggregated_discovery(aggregated)
+            .broken_group("velero.io");
         let fetched = fetch(&cluster.build(), ADMIN_TOKEN, &cluster_options());
         let warnings = messages(&fetched.notices, NoticeLevel::Warning);
         assert_eq!(warnings.len(), 1, "aggregated={aggregated}: {warnings:?}");
@@ -476,7 +497,11 @@ fn legacy_discovery_is_used_when_the_server_ignores_aggregated_discovery() {
             .iter()
             .any(|r| r.path == "/apis/autoscaling/v2/horizontalpodautoscalers")
     );
-    assert!(!requests.iter().any(|r| r.path.starts_with("/apis/autoscaling/v1")));
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.starts_with("/apis/autoscaling/v1"))
+    );
 }
 
 #[test]
@@ -487,7 +512,9 @@ fn a_type_gone_since_discovery_is_a_warning() {
     let warnings = messages(&fetched.notices, NoticeLevel::Warning);
     assert_eq!(
         warnings,
-        ["warning: test: not audited: schedules.velero.io in all namespaces, not found (removed since discovery?)"]
+        [
+            "warning: test: not audited: schedules.velero.io in all namespaces, not found (removed since discovery?)"
+        ]
     );
     assert!(fetched.objects.iter().any(|o| o.kind == "Backup"));
 }
@@ -528,7 +555,10 @@ fn objects_owned_by_controllers_are_skipped_unless_asked() {
     options.include_owned = true;
     let all = fetch(&api, ADMIN_TOKEN, &options);
     assert_eq!(all.skipped_owned, 0);
-    assert_eq!(all.objects.len(), fetched.objects.len() + fetched.skipped_owned);
+    assert_eq!(
+        all.objects.len(),
+        fetched.objects.len() + fetched.skipped_owned
+    );
     assert_eq!(all.objects.len(), 300);
 }
 
@@ -542,10 +572,22 @@ fn noisy_types_are_not_listed() {
         .unwrap();
     let api = cluster.build();
     let fetched = fetch(&api, ADMIN_TOKEN, &cluster_options());
-    assert!(fetched.objects.iter().all(|o| o.kind != "Event" && o.kind != "Lease"));
+    assert!(
+        fetched
+            .objects
+            .iter()
+            .all(|o| o.kind != "Event" && o.kind != "Lease")
+    );
     let requests = api.requests();
-    for path in ["/api/v1/events", "/apis/coordination.k8s.io/v1/leases", "/apis/metrics.k8s.io/v1beta1/pods"] {
-        assert!(!requests.iter().any(|r| r.path == path), "{path} was listed");
+    for path in [
+        "/api/v1/events",
+        "/apis/coordination.k8s.io/v1/leases",
+        "/apis/metrics.k8s.io/v1beta1/pods",
+    ] {
+        assert!(
+            !requests.iter().any(|r| r.path == path),
+            "{path} was listed"
+        );
     }
     assert!(requests.iter().all(|r| r.method == "GET"), "read-only");
 }

@@ -92,7 +92,15 @@ fn audits_several_contexts_over_https_into_every_format() {
     let json_path = fleet.dir.path().join("audit.json");
     let sarif_path = fleet.dir.path().join("audit.sarif");
     let output = tollgate(&fleet)
-        .args(["--context", "production", "--context", "dev-a", "-f", "json", "-o"])
+        .args([
+            "--context",
+            "production",
+            "--context",
+            "dev-a",
+            "-f",
+            "json",
+            "-o",
+        ])
         .arg(&json_path)
         .args(["-f", "sarif", "-o"])
         .arg(&sarif_path)
@@ -129,8 +137,14 @@ fn audits_several_contexts_over_https_into_every_format() {
                 .unwrap()
         })
         .collect();
-    assert!(uris.contains("k8s://production/shop-prod/Deployment/api"), "{uris:?}");
-    assert!(uris.contains("k8s://dev-a/shop-dev/Deployment/web"), "{uris:?}");
+    assert!(
+        uris.contains("k8s://production/shop-prod/Deployment/api"),
+        "{uris:?}"
+    );
+    assert!(
+        uris.contains("k8s://dev-a/shop-dev/Deployment/web"),
+        "{uris:?}"
+    );
 }
 
 #[test]
@@ -138,7 +152,14 @@ fn an_unreachable_context_exits_2_and_the_others_are_still_reported() {
     let fleet = fleet();
     let json_path = fleet.dir.path().join("audit.json");
     let output = tollgate(&fleet)
-        .args(["--all-contexts", "--request-timeout", "5s", "-f", "json", "-o"])
+        .args([
+            "--all-contexts",
+            "--request-timeout",
+            "5s",
+            "-f",
+            "json",
+            "-o",
+        ])
         .arg(&json_path)
         .output()
         .unwrap();
@@ -162,7 +183,16 @@ fn no_secret_value_reaches_any_output() {
     let sarif_path = fleet.dir.path().join("audit.sarif");
     let baseline_path = fleet.dir.path().join("baseline.json");
     let output = tollgate(&fleet)
-        .args(["--context", "production", "--include-owned", "-f", "human", "-f", "json", "-o"])
+        .args([
+            "--context",
+            "production",
+            "--include-owned",
+            "-f",
+            "human",
+            "-f",
+            "json",
+            "-o",
+        ])
         .arg(&json_path)
         .args(["-f", "sarif", "-o"])
         .arg(&sarif_path)
@@ -206,7 +236,14 @@ fn in_cluster_without_a_service_account_is_an_error() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")
-        .args(["audit", "--in-cluster", "--context", "production", "--config", CONFIG_FIXTURE])
+        .args([
+            "audit",
+            "--in-cluster",
+            "--context",
+            "production",
+            "--config",
+            CONFIG_FIXTURE,
+        ])
         .output()
         .unwrap();
     drop(fleet);
@@ -223,7 +260,13 @@ fn an_unreadable_kubeconfig_is_an_error() {
     let output = Command::cargo_bin("tollgate")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["audit", "--kubeconfig", "does/not/exist", "--config", CONFIG_FIXTURE])
+        .args([
+            "audit",
+            "--kubeconfig",
+            "does/not/exist",
+            "--config",
+            CONFIG_FIXTURE,
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -260,7 +303,15 @@ fn kubectl_and_tollgate_see_the_same_objects() {
     let output = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&fleet.kubeconfig)
-        .args(["--context", "production", "get", resources, "-A", "-o", "name"])
+        .args([
+            "--context",
+            "production",
+            "get",
+            resources,
+            "-A",
+            "-o",
+            "name",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
@@ -305,4 +356,34 @@ fn kubectl_and_tollgate_see_the_same_objects() {
         })
         .collect();
     assert_eq!(from_kubectl, from_tollgate);
+}
+
+/// The nightly CronJob and its RBAC follow the rules they enforce.
+#[test]
+fn the_deploy_manifests_pass_tollgate_itself() {
+    let output = Command::cargo_bin("tollgate")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["scan", "deploy", "-f", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["active"], 0, "{report:#}");
+    assert!(report["summary"]["objects"].as_u64().unwrap() >= 8);
+}
+
+#[test]
+fn all_contexts_and_named_contexts_exclude_each_other() {
+    let output = Command::cargo_bin("tollgate")
+        .unwrap()
+        .args(["audit", "--all-contexts", "--context", "production"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("cannot be used with"),
+        "{}",
+        text(&output)
+    );
 }

@@ -144,7 +144,8 @@ impl FakeCluster {
 
     /// A type still advertised by discovery whose lists answer 404 (its CRD was just deleted).
     pub fn vanished(&mut self, group: &str, plural: &str) -> &mut Self {
-        self.vanished.insert((group.to_string(), plural.to_string()));
+        self.vanished
+            .insert((group.to_string(), plural.to_string()));
         self
     }
 
@@ -203,7 +204,9 @@ impl FakeCluster {
             .ok_or("object is not a mapping")?
             .entry("metadata")
             .or_insert_with(|| json!({}));
-        let metadata = metadata.as_object_mut().ok_or("metadata is not a mapping")?;
+        let metadata = metadata
+            .as_object_mut()
+            .ok_or("metadata is not a mapping")?;
         let name = metadata
             .get("name")
             .and_then(Value::as_str)
@@ -235,7 +238,10 @@ impl FakeCluster {
     }
 
     /// Adds every object, failing on the first one no type serves.
-    pub fn add_all(&mut self, values: impl IntoIterator<Item = Value>) -> Result<&mut Self, String> {
+    pub fn add_all(
+        &mut self,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<&mut Self, String> {
         for value in values {
             self.add(value)?;
         }

@@ -17,12 +17,17 @@ fn main() {
     let mut cluster = FakeCluster::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+        };
         match arg.as_str() {
             "--kubeconfig" => kubeconfig = Some(PathBuf::from(value())),
             "--objects" => objects = value().parse().unwrap_or_else(|_| usage("bad --objects")),
             "--namespaces" => {
-                namespaces = value().parse().unwrap_or_else(|_| usage("bad --namespaces"))
+                namespaces = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --namespaces"))
             }
             "--no-aggregated" => {
                 cluster.aggregated_discovery(false);
@@ -48,7 +53,11 @@ fn main() {
     config
         .write(&kubeconfig)
         .unwrap_or_else(|e| usage(&e.to_string()));
-    eprintln!("serving {objects} objects at {} (kubeconfig {})", server.url(), kubeconfig.display());
+    eprintln!(
+        "serving {objects} objects at {} (kubeconfig {})",
+        server.url(),
+        kubeconfig.display()
+    );
     loop {
         std::thread::park();
     }

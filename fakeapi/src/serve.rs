@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{FakeApi, RESOURCE_VERSION, RecordedRequest, ResourceType, User};
 
-const AGGREGATED_MIME: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+const AGGREGATED_MIME: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 #[derive(Clone)]
 struct App {
@@ -21,12 +22,10 @@ struct App {
 }
 
 pub(crate) fn router(api: FakeApi, implicit_token: Option<String>) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .with_state(App {
-            api,
-            implicit_token,
-        })
+    axum::Router::new().fallback(handle).with_state(App {
+        api,
+        implicit_token,
+    })
 }
 
 async fn handle(State(app): State<App>, request: Request) -> Response {
@@ -75,7 +74,12 @@ async fn respond(
 ) -> Response {
     let cluster = api.cluster();
     let Some(user) = token.and_then(|t| cluster.users.get(t)) else {
-        return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized", None);
+        return status(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+            None,
+        );
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let aggregated = cluster.aggregated && accept.contains("as=APIGroupDiscoveryList");
@@ -402,7 +406,11 @@ async fn objects(
                 "status": "Failure", "reason": "Expired", "code": 410,
                 "message": "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
             });
-            return raw_response(StatusCode::GONE, "application/json", body.to_string().into_bytes());
+            return raw_response(
+                StatusCode::GONE,
+                "application/json",
+                body.to_string().into_bytes(),
+            );
         }
         if after >= prefix {
             start = Bound::Excluded(after);
@@ -430,7 +438,10 @@ async fn objects(
         list_meta["remainingItemCount"] = json!(remaining);
     }
     let (kind, api_version) = if metadata_only {
-        ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1".to_string())
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
     } else {
         (format!("{}List", resource.kind), resource.api_version())
     };
@@ -516,11 +527,19 @@ fn raw_response(code: StatusCode, content_type: &str, body: Vec<u8>) -> Response
 }
 
 fn json_response(value: Value) -> Response {
-    raw_response(StatusCode::OK, "application/json", value.to_string().into_bytes())
+    raw_response(
+        StatusCode::OK,
+        "application/json",
+        value.to_string().into_bytes(),
+    )
 }
 
 fn aggregated_response(value: Value) -> Response {
-    raw_response(StatusCode::OK, AGGREGATED_MIME, value.to_string().into_bytes())
+    raw_response(
+        StatusCode::OK,
+        AGGREGATED_MIME,
+        value.to_string().into_bytes(),
+    )
 }
 
 fn status(code: StatusCode, reason: &str, message: &str, details: Option<Value>) -> Response {
@@ -539,7 +558,9 @@ fn not_found_path() -> Response {
         StatusCode::NOT_FOUND,
         "NotFound",
         "the server could not find the requested resource",
-        Some(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})),
+        Some(
+            json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
+        ),
     )
 }
 

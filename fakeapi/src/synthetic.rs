@@ -27,7 +27,7 @@ pub fn objects(objects: usize, namespaces: usize) -> Vec<Value> {
     let mut out = Vec::with_capacity(objects);
     let names: Vec<String> = (0..namespaces)
         .map(|i| {
-            let env = if i % 3 == 0 { "dev" } else { "prod" };
+            let env = if i.is_multiple_of(3) { "dev" } else { "prod" };
             format!("product{i:03}-{env}")
         })
         .collect();
@@ -68,14 +68,14 @@ fn container(name: &str, image: &str, limits: bool) -> Value {
 }
 
 fn pod_spec(n: usize) -> Value {
-    let image = if n % 5 == 0 {
+    let image = if n.is_multiple_of(5) {
         "docker.io/library/nginx:latest".to_string()
     } else {
         format!("harbor.example.com/shop/api:1.{}.{}", n % 20, n % 7)
     };
     json!({
         "serviceAccountName": "app",
-        "containers": [container("app", &image, n % 4 != 0), container("sidecar", "harbor.example.com/infra/envoy:1.31.2", true)],
+        "containers": [container("app", &image, !n.is_multiple_of(4)), container("sidecar", "harbor.example.com/infra/envoy:1.31.2", true)],
         "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
         "terminationGracePeriodSeconds": 30, "securityContext": {"fsGroup": 1000}
     })
@@ -88,9 +88,7 @@ fn object(kind: &str, namespace: &str, n: usize) -> Value {
         "app.kubernetes.io/managed-by": "argocd", "app.kubernetes.io/version": "1.2.3"
     });
     let mut metadata = json!({"name": name, "namespace": namespace, "labels": labels});
-    let owned = |kind: &str, owner: &str| {
-        json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner, "uid": "00000000-0000-4000-8000-000000000000", "controller": true, "blockOwnerDeletion": true}])
-    };
+    let owned = |kind: &str, owner: &str| json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner, "uid": "00000000-0000-4000-8000-000000000000", "controller": true, "blockOwnerDeletion": true}]);
     let (api_version, body) = match kind {
         "Deployment" => (
             "apps/v1",
@@ -118,7 +116,10 @@ fn object(kind: &str, namespace: &str, n: usize) -> Value {
         }
         "Pod" => {
             metadata["ownerReferences"] = owned("ReplicaSet", "replicaset-0");
-            ("v1", json!({"spec": pod_spec(n), "status": {"phase": "Running", "podIP": "10.42.0.7"}}))
+            (
+                "v1",
+                json!({"spec": pod_spec(n), "status": {"phase": "Running", "podIP": "10.42.0.7"}}),
+            )
         }
         "CronJob" => (
             "batch/v1",

@@ -104,37 +104,97 @@ pub fn builtin_types() -> Vec<ResourceType> {
         b("", "v1", "ConfigMap", "configmaps", true).with_short_names(&["cm"]),
         b("", "v1", "Secret", "secrets", true),
         b("", "v1", "ServiceAccount", "serviceaccounts", true).with_short_names(&["sa"]),
-        b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true)
-            .with_short_names(&["pvc"]),
+        b(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        )
+        .with_short_names(&["pvc"]),
         b("", "v1", "PersistentVolume", "persistentvolumes", false).with_short_names(&["pv"]),
         b("", "v1", "Event", "events", true).with_short_names(&["ev"]),
         b("", "v1", "Endpoints", "endpoints", true).with_short_names(&["ep"]),
         b("", "v1", "LimitRange", "limitranges", true).with_short_names(&["limits"]),
         b("", "v1", "ResourceQuota", "resourcequotas", true).with_short_names(&["quota"]),
-        b("", "v1", "ReplicationController", "replicationcontrollers", true)
-            .with_short_names(&["rc"]),
+        b(
+            "",
+            "v1",
+            "ReplicationController",
+            "replicationcontrollers",
+            true,
+        )
+        .with_short_names(&["rc"]),
         b("", "v1", "Binding", "bindings", true).with_verbs(&["create"]),
         b("", "v1", "ComponentStatus", "componentstatuses", false).with_verbs(&["get", "list"]),
         b("apps", "v1", "Deployment", "deployments", true).with_short_names(&["deploy"]),
         b("apps", "v1", "StatefulSet", "statefulsets", true).with_short_names(&["sts"]),
         b("apps", "v1", "DaemonSet", "daemonsets", true).with_short_names(&["ds"]),
         b("apps", "v1", "ReplicaSet", "replicasets", true).with_short_names(&["rs"]),
-        b("apps", "v1", "ControllerRevision", "controllerrevisions", true),
+        b(
+            "apps",
+            "v1",
+            "ControllerRevision",
+            "controllerrevisions",
+            true,
+        ),
         b("batch", "v1", "Job", "jobs", true),
         b("batch", "v1", "CronJob", "cronjobs", true).with_short_names(&["cj"]),
-        b("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
-            .with_short_names(&["hpa"]),
-        b("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
-            .with_short_names(&["hpa"]),
-        b("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true)
-            .with_short_names(&["netpol"]),
+        b(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+        )
+        .with_short_names(&["hpa"]),
+        b(
+            "autoscaling",
+            "v1",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+        )
+        .with_short_names(&["hpa"]),
+        b(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        )
+        .with_short_names(&["netpol"]),
         b("networking.k8s.io", "v1", "Ingress", "ingresses", true).with_short_names(&["ing"]),
-        b("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false),
-        b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true)
-            .with_short_names(&["pdb"]),
+        b(
+            "networking.k8s.io",
+            "v1",
+            "IngressClass",
+            "ingressclasses",
+            false,
+        ),
+        b(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+        )
+        .with_short_names(&["pdb"]),
         b("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
-        b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
-        b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+        b(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+        ),
+        b(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        ),
         b(
             "rbac.authorization.k8s.io",
             "v1",
@@ -142,10 +202,22 @@ pub fn builtin_types() -> Vec<ResourceType> {
             "clusterrolebindings",
             false,
         ),
-        b("storage.k8s.io", "v1", "StorageClass", "storageclasses", false)
-            .with_short_names(&["sc"]),
+        b(
+            "storage.k8s.io",
+            "v1",
+            "StorageClass",
+            "storageclasses",
+            false,
+        )
+        .with_short_names(&["sc"]),
         b("coordination.k8s.io", "v1", "Lease", "leases", true),
-        b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+        b(
+            "discovery.k8s.io",
+            "v1",
+            "EndpointSlice",
+            "endpointslices",
+            true,
+        ),
         b("events.k8s.io", "v1", "Event", "events", true).with_short_names(&["ev"]),
         b(
             "authorization.k8s.io",
@@ -164,8 +236,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
         )
         .with_short_names(&["crd", "crds"]),
         b("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", true).with_verbs(&["get", "list"]),
-        b("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", false)
-            .with_verbs(&["get", "list"]),
+        b("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", false).with_verbs(&["get", "list"]),
     ]
 }
 
@@ -175,12 +246,30 @@ pub fn platform_crds() -> Vec<ResourceType> {
     vec![
         c("velero.io", "v1", "Backup", "backups", true),
         c("velero.io", "v1", "Schedule", "schedules", true),
-        c("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations", true)
-            .with_short_names(&["bsl"]),
-        c("external-secrets.io", "v1", "ExternalSecret", "externalsecrets", true)
-            .with_short_names(&["es"]),
-        c("external-secrets.io", "v1", "SecretStore", "secretstores", true)
-            .with_short_names(&["ss"]),
+        c(
+            "velero.io",
+            "v1",
+            "BackupStorageLocation",
+            "backupstoragelocations",
+            true,
+        )
+        .with_short_names(&["bsl"]),
+        c(
+            "external-secrets.io",
+            "v1",
+            "ExternalSecret",
+            "externalsecrets",
+            true,
+        )
+        .with_short_names(&["es"]),
+        c(
+            "external-secrets.io",
+            "v1",
+            "SecretStore",
+            "secretstores",
+            true,
+        )
+        .with_short_names(&["ss"]),
         c(
             "external-secrets.io",
             "v1",
@@ -192,8 +281,20 @@ pub fn platform_crds() -> Vec<ResourceType> {
         c("cert-manager.io", "v1", "Certificate", "certificates", true)
             .with_short_names(&["cert", "certs"]),
         c("cert-manager.io", "v1", "Issuer", "issuers", true),
-        c("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false),
+        c(
+            "cert-manager.io",
+            "v1",
+            "ClusterIssuer",
+            "clusterissuers",
+            false,
+        ),
         c("postgresql.cnpg.io", "v1", "Cluster", "clusters", true),
-        c("postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups", true),
+        c(
+            "postgresql.cnpg.io",
+            "v1",
+            "ScheduledBackup",
+            "scheduledbackups",
+            true,
+        ),
     ]
 }

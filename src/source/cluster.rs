@@ -53,7 +53,8 @@ const OWNED_KINDS: &[(&str, &str)] = &[("", "Pod"), ("apps", "ReplicaSet"), ("ba
 /// Annotation `kubectl apply` keeps a copy of the applied object in.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-const ACCEPT_AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+const ACCEPT_AGGREGATED: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
 
 /// How objects are read from a cluster.
 #[derive(Debug, Clone)]
@@ -242,7 +243,10 @@ enum Job {
 /// Why a job read nothing.
 enum Failure {
     /// The identity may not list the type (reported together, per scope).
-    Forbidden { what: String, scope: String },
+    Forbidden {
+        what: String,
+        scope: String,
+    },
     Other(Notice),
 }
 
@@ -271,9 +275,7 @@ impl FetchError {
     fn is_transient(&self) -> bool {
         match self {
             FetchError::Timeout(_) => true,
-            FetchError::Kube(kube::Error::Api(status)) => {
-                status.code == 429 || status.code >= 500
-            }
+            FetchError::Kube(kube::Error::Api(status)) => status.code == 429 || status.code >= 500,
             FetchError::Kube(kube::Error::SerdeError(_)) => false,
             FetchError::Kube(_) => true,
         }
@@ -292,9 +294,15 @@ impl FetchError {
             {
                 let body: String = status.message.trim().chars().take(200).collect();
                 if body.is_empty() {
-                    format!("HTTP {} without a Kubernetes Status (not an API server?)", status.code)
+                    format!(
+                        "HTTP {} without a Kubernetes Status (not an API server?)",
+                        status.code
+                    )
                 } else {
-                    format!("HTTP {} without a Kubernetes Status (not an API server?): {body}", status.code)
+                    format!(
+                        "HTTP {} without a Kubernetes Status (not an API server?): {body}",
+                        status.code
+                    )
                 }
             }
             FetchError::Kube(kube::Error::Api(status)) => {
@@ -341,7 +349,9 @@ fn get_request(path: &str, accept: Option<&str>) -> http::Request<Vec<u8>> {
     if let Some(accept) = accept {
         builder = builder.header(http::header::ACCEPT, accept);
     }
-    builder.body(Vec::new()).expect("a GET request with a valid path")
+    builder
+        .body(Vec::new())
+        .expect("a GET request with a valid path")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,10 +423,18 @@ async fn discover_aggregated(
     notices: &mut Vec<Notice>,
 ) -> Result<Option<Vec<ApiType>>, FetchError> {
     let timeout = options.request_timeout;
-    let core: AggregatedList =
-        request(client, get_request("/api", Some(ACCEPT_AGGREGATED)), timeout).await?;
-    let groups: AggregatedList =
-        request(client, get_request("/apis", Some(ACCEPT_AGGREGATED)), timeout).await?;
+    let core: AggregatedList = request(
+        client,
+        get_request("/api", Some(ACCEPT_AGGREGATED)),
+        timeout,
+    )
+    .await?;
+    let groups: AggregatedList = request(
+        client,
+        get_request("/apis", Some(ACCEPT_AGGREGATED)),
+        timeout,
+    )
+    .await?;
     // A server that ignores the Accept header sends APIVersions/APIGroupList, which parse as
     // empty lists here: fall back rather than audit nothing.
     if core.items.iter().all(|g| g.versions.is_empty()) || groups.items.is_empty() {
@@ -440,7 +458,10 @@ async fn discover_aggregated(
             if resource.resource.contains('/') || !resource.verbs.iter().any(|v| v == "list") {
                 continue;
             }
-            let Some(kind) = resource.response_kind.as_ref().filter(|k| !k.kind.is_empty())
+            let Some(kind) = resource
+                .response_kind
+                .as_ref()
+                .filter(|k| !k.kind.is_empty())
             else {
                 continue;
             };
@@ -649,7 +670,11 @@ impl Reader<'_> {
         }
     }
 
-    async fn list(&self, api_type: &ApiType, namespace: Option<&str>) -> Result<Listed, FetchError> {
+    async fn list(
+        &self,
+        api_type: &ApiType,
+        namespace: Option<&str>,
+    ) -> Result<Listed, FetchError> {
         let path = api_type.list_path(namespace);
         let request = kube::core::Request::new(path);
         let mut restarts = 0;
@@ -751,14 +776,14 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
         None
     };
     let api_version = api_type.api_version();
-    let mut value = Map::new();
+    let mut value = Map::with_capacity(fields.len() + 3);
     value.insert("apiVersion".into(), Value::String(api_version.clone()));
     value.insert("kind".into(), Value::String(api_type.kind.clone()));
-    value.insert("metadata".into(), Value::Object(metadata));
+    value.insert("metadata".into(), compact(Value::Object(metadata)));
     if !api_type.metadata_only() {
         for (key, field) in fields {
             if key != "apiVersion" && key != "kind" {
-                value.insert(key, field);
+                value.insert(key, compact(field));
             }
         }
     }
@@ -778,6 +803,27 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
         identity_env: None,
         placement_env: None,
     }))
+}
+
+/// The same value in exactly sized maps and arrays. The parser grows them by doubling, which
+/// leaves up to half of each allocation unused; objects are kept for the whole run, so this
+/// cuts the memory of a large audit by about a third for a few milliseconds.
+fn compact(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (key, field) in map {
+                out.insert(key, compact(field));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            out.extend(items.into_iter().map(compact));
+            Value::Array(out)
+        }
+        other => other,
+    }
 }
 
 fn is_controlled(metadata: &Map<String, Value>) -> bool {
@@ -825,7 +871,10 @@ mod tests {
         assert_eq!(object.namespace.as_deref(), Some("shop"));
         assert_eq!(object.value["kind"], "Pod");
         assert!(object.value["metadata"].get("managedFields").is_none());
-        assert_eq!(object.value["metadata"]["annotations"], json!({"keep": "me"}));
+        assert_eq!(
+            object.value["metadata"]["annotations"],
+            json!({"keep": "me"})
+        );
         assert!(object.value.get("spec").is_some());
         assert_eq!(object.live_uri(), "k8s://prod/shop/Pod/p");
     }
@@ -837,8 +886,11 @@ mod tests {
         let Converted::Object(object) = to_object(&secrets(), item, "prod", false) else {
             panic!("converted")
         };
-        assert_eq!(object.value, json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "db", "namespace": "shop"}}));
+        assert_eq!(
+            object.value,
+            json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "shop"}})
+        );
     }
 
     #[test]
