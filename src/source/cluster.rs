@@ -344,6 +344,24 @@ async fn request<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// [`request`], tried again after a short pause when the failure is transient.
+async fn request_with_retries<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    build: impl Fn() -> http::Request<Vec<u8>>,
+    timeout: Duration,
+) -> Result<T, FetchError> {
+    let mut attempt = 1;
+    loop {
+        match request(client, build(), timeout).await {
+            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 fn get_request(path: &str, accept: Option<&str>) -> http::Request<Vec<u8>> {
     let mut builder = http::Request::get(path);
     if let Some(accept) = accept {
@@ -423,15 +441,15 @@ async fn discover_aggregated(
     notices: &mut Vec<Notice>,
 ) -> Result<Option<Vec<ApiType>>, FetchError> {
     let timeout = options.request_timeout;
-    let core: AggregatedList = request(
+    let core: AggregatedList = request_with_retries(
         client,
-        get_request("/api", Some(ACCEPT_AGGREGATED)),
+        || get_request("/api", Some(ACCEPT_AGGREGATED)),
         timeout,
     )
     .await?;
-    let groups: AggregatedList = request(
+    let groups: AggregatedList = request_with_retries(
         client,
-        get_request("/apis", Some(ACCEPT_AGGREGATED)),
+        || get_request("/apis", Some(ACCEPT_AGGREGATED)),
         timeout,
     )
     .await?;
@@ -526,8 +544,10 @@ async fn discover_legacy(
     notices: &mut Vec<Notice>,
 ) -> Result<Vec<ApiType>, FetchError> {
     let timeout = options.request_timeout;
-    let core: ApiVersions = request(client, get_request("/api", None), timeout).await?;
-    let groups: GroupList = request(client, get_request("/apis", None), timeout).await?;
+    let core: ApiVersions =
+        request_with_retries(client, || get_request("/api", None), timeout).await?;
+    let groups: GroupList =
+        request_with_retries(client, || get_request("/apis", None), timeout).await?;
     let mut wanted: Vec<(String, String)> = Vec::new();
     if let Some(version) = core.versions.first() {
         wanted.push((String::new(), version.clone()));
@@ -549,7 +569,7 @@ async fn discover_legacy(
                 format!("/apis/{group}/{version}")
             };
             let result: Result<ResourceList, FetchError> =
-                request(client, get_request(&path, None), timeout).await;
+                request_with_retries(client, || get_request(&path, None), timeout).await;
             (group, version, result)
         })
         .buffered(options.concurrency.max(1))
@@ -658,16 +678,7 @@ impl Reader<'_> {
         &self,
         build: impl Fn() -> http::Request<Vec<u8>>,
     ) -> Result<T, FetchError> {
-        let mut attempt = 1;
-        loop {
-            match request(self.client, build(), self.options.request_timeout).await {
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        request_with_retries(self.client, build, self.options.request_timeout).await
     }
 
     async fn list(
