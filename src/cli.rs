@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
@@ -38,6 +39,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Scan manifest files and directories ("-" reads standard input).
     Scan(Box<ScanArgs>),
+    /// Audit live clusters (kube contexts or the in-cluster service account), read-only.
+    Audit(Box<AuditArgs>),
     /// List the rules.
     Rules(RulesArgs),
     /// Show the documentation of a rule.
@@ -273,6 +276,67 @@ impl RenderArgs {
             namespace: self.release_namespace.clone(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Kube context to audit (repeat for several; default: the current context). With
+    /// --in-cluster, the name the cluster is reported as (default "in-cluster").
+    #[arg(long = "context", value_name = "NAME")]
+    pub contexts: Vec<String>,
+
+    /// Audit every context of the kubeconfig.
+    #[arg(long, conflicts_with_all = ["contexts", "in_cluster"])]
+    pub all_contexts: bool,
+
+    /// Use the service account of the pod tollgate runs in (the nightly CronJob).
+    #[arg(long, conflicts_with = "kubeconfig")]
+    pub in_cluster: bool,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Audit only these namespaces (comma-separated or repeated); cluster-scoped types other
+    /// than the Namespaces themselves are then not read.
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        value_delimiter = ',',
+        value_name = "NS"
+    )]
+    pub namespaces: Vec<String>,
+
+    /// Also audit Pods, ReplicaSets and Jobs that a controller owns.
+    #[arg(long)]
+    pub include_owned: bool,
+
+    /// Configuration file (default: tollgate.yaml in the current directory or its parents).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    /// Deadline of each API request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// API requests in flight at once against one cluster.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub api_concurrency: u16,
+
+    /// Check images against these `trivy image --format json` reports instead of asking
+    /// Harbor (offline `image-scan`).
+    #[arg(long, value_name = "DIR")]
+    pub trivy_reports: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub defectdojo: DefectDojoArgs,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(text)
 }
 
 /// Options every command that reports findings shares.

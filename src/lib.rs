@@ -4,6 +4,7 @@
 //! ([`rules`]) → findings ([`finding`]) → suppression ([`suppress`]) → reports ([`report`]).
 //! [`scan`] ties it together; [`run`] is the command line.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, FromArgMatches};
 
+use crate::audit::AuditOptions;
 use crate::cli::{
     Cli, ColorChoice, Command, DefectDojoArgs, OutputArgs, OutputPlan, PushTarget, RulesFormat,
 };
@@ -32,6 +34,7 @@ use crate::error::Error;
 use crate::report::{Format, Report};
 use crate::rules::RuleInfo;
 use crate::scan::{ScanOptions, ScanOutcome};
+use crate::source::cluster::ClusterOptions;
 
 /// Exit codes: nothing to report, findings at or above `--fail-on`, run not trustworthy.
 pub mod exit {
@@ -68,6 +71,7 @@ where
             return exit::ERROR;
         }
     };
+    tls::install_crypto_provider();
     match dispatch(&cli, &matches) {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => exit::OK,
@@ -152,6 +156,71 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
         Command::Push(args) => match &args.target {
             PushTarget::Defectdojo(push) => push_report_file(push),
         },
+        Command::Audit(args) => {
+            let sub = matches.subcommand_matches("audit").expect("audit matched");
+            let plans = cli::output_plans(sub, &args.output)?;
+            let options = AuditOptions {
+                contexts: args.contexts.clone(),
+                all_contexts: args.all_contexts,
+                in_cluster: args.in_cluster,
+                kubeconfig: args.kubeconfig.clone(),
+                cluster: ClusterOptions {
+                    namespaces: args.namespaces.clone(),
+                    include_owned: args.include_owned,
+                    request_timeout: args.request_timeout,
+                    concurrency: usize::from(args.api_concurrency),
+                    ..ClusterOptions::default()
+                },
+                config: args.config.clone(),
+                select: args.output.select.clone(),
+                ignore: args.output.ignore.clone(),
+                jobs: args.output.jobs,
+                baseline: args.output.baseline.clone(),
+                write_baseline: args.output.write_baseline.clone(),
+                trivy_reports: args.trivy_reports.clone(),
+                record_checks: plans.iter().any(|p| p.format == Format::Junit),
+            };
+            let defectdojo = wants_defectdojo(&args.defectdojo)?;
+            let outcome = audit::audit(&options, Vec::new())?;
+            let code = emit(&outcome, &plans, &args.output, cli.color)?;
+            if !defectdojo {
+                return Ok(code);
+            }
+            // One reimport per cluster: each context is its own DefectDojo product (by
+            // default), and its test must see exactly that cluster's findings.
+            let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let loaded = scan::load_config(options.config.as_deref(), &root)?;
+            let several = outcome.stats.contexts.len() > 1;
+            let mut all_pushed = true;
+            for context in &outcome.stats.contexts {
+                let settings = defectdojo_settings(
+                    &args.defectdojo,
+                    &loaded,
+                    sink::defectdojo::Target {
+                        kind: sink::defectdojo::RunKind::Audit,
+                        cluster: Some(context.clone()),
+                        root: root.clone(),
+                    },
+                )?;
+                let mut per_context = args.defectdojo.clone();
+                if several {
+                    let base =
+                        per_context.options.report.clone().unwrap_or_else(|| {
+                            PathBuf::from(sink::defectdojo::DEFAULT_REPORT_FILE)
+                        });
+                    per_context.options.report = Some(per_cluster_path(&base, context));
+                }
+                eprintln!("DefectDojo, cluster {context}:");
+                all_pushed &= push_to_defectdojo(
+                    &outcome.for_cluster(context),
+                    &[],
+                    &args.output,
+                    &per_context,
+                    &settings,
+                );
+            }
+            Ok(if all_pushed { code } else { exit::ERROR })
+        }
         Command::Rules(args) => {
             let infos: Vec<RuleInfo> = rules::REGISTRY
                 .iter()
@@ -187,6 +256,26 @@ pub fn wants_defectdojo(args: &DefectDojoArgs) -> Result<bool, Error> {
             given.join(", ")
         )))
     }
+}
+
+/// `report.sarif` → `report-<cluster>.sarif`, so that the reports of several clusters do not
+/// overwrite each other.
+fn per_cluster_path(base: &Path, cluster: &str) -> PathBuf {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tollgate-defectdojo".into());
+    let safe: String = cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.with_file_name(format!("{stem}-{safe}.sarif"))
 }
 
 /// DefectDojo settings from the flags, the loaded configuration and the environment.

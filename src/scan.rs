@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::Error;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, Location, Severity};
 use crate::model::environment::Environments;
 use crate::model::image::ImageRef;
 use crate::model::image_scan::{self, ImageScan, ImageScans, ScanSource};
@@ -428,16 +428,145 @@ pub fn finish(
     inventory: &Inventory,
     suppressor: &Suppressor,
 ) -> Vec<Finding> {
-    let mut out: Vec<Finding> = findings
+    let mut out = suppress(findings, inventory, suppressor);
+    sort_findings(&mut out);
+    out
+}
+
+/// Applies suppression to findings made on `inventory`'s objects (by index). Annotations are
+/// read from the objects, so this runs before the inventory is dropped.
+pub fn suppress(
+    findings: Vec<(Option<usize>, Finding)>,
+    inventory: &Inventory,
+    suppressor: &Suppressor,
+) -> Vec<Finding> {
+    findings
         .into_iter()
         .map(|(index, mut finding)| {
             let object = index.map(|i| &inventory.objects()[i]);
             suppressor.apply(&mut finding, object);
             finding
         })
-        .collect();
-    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out
+        .collect()
+}
+
+/// The order of every report.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// Everything a run sets up before reading any source, shared by `scan` and `audit`: the
+/// configuration, environments, rules, suppression, worker threads and the fixed "now".
+pub struct Setup {
+    pub loaded: LoadedConfig,
+    pub environments: Environments,
+    pub rules: RuleSet,
+    pub suppressor: Suppressor,
+    pub pool: rayon::ThreadPool,
+    pub now: jiff::Timestamp,
+    pub notices: Vec<Notice>,
+}
+
+/// The options of [`Setup`] that come from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct SetupOptions<'a> {
+    pub select: &'a [String],
+    pub ignore: &'a [String],
+    pub jobs: Option<usize>,
+    pub baseline: Option<&'a Path>,
+    /// "Now" for time-based rules and exemption expiry; the real clock when `None`.
+    pub now: Option<jiff::Timestamp>,
+}
+
+impl Setup {
+    pub fn new(
+        loaded: LoadedConfig,
+        environments: Environments,
+        options: SetupOptions<'_>,
+        evaluators: Vec<Arc<dyn Evaluator>>,
+    ) -> Result<Setup, Error> {
+        let pool = thread_pool(options.jobs)?;
+        let mut notices = Vec::new();
+        let baseline = options.baseline.map(Baseline::read).transpose()?;
+        let rules = RuleSet::new(
+            &loaded.config,
+            options.select,
+            options.ignore,
+            evaluators,
+            &mut notices,
+        );
+        let now = options.now.unwrap_or_else(jiff::Timestamp::now);
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let suppressor = Suppressor::new(&loaded.config.exemptions, baseline, today, &mut notices);
+        Ok(Setup {
+            loaded,
+            environments,
+            rules,
+            suppressor,
+            pool,
+            now,
+            notices,
+        })
+    }
+
+    /// Runs every rule over the objects of `inventory` that `report_on` accepts, on the worker
+    /// threads; findings are unsorted and unsuppressed, with the index of their object.
+    pub fn evaluate(
+        &self,
+        inventory: &Inventory,
+        report_on: &(dyn Fn(&Object) -> bool + Sync),
+        external: &External,
+    ) -> Vec<(usize, Finding)> {
+        let evaluation = self.evaluation(external);
+        self.pool.install(|| evaluation.run(inventory, report_on))
+    }
+
+    /// What every rule checked, for JUnit reports; `files` are the files read.
+    pub fn checks(
+        &self,
+        inventory: &Inventory,
+        report_on: &(dyn Fn(&Object) -> bool + Sync),
+        external: &External,
+        files: Vec<String>,
+    ) -> Checks {
+        let evaluation = self.evaluation(external);
+        self.pool
+            .install(|| evaluation.checks(inventory, report_on, files))
+    }
+
+    fn evaluation<'a>(&'a self, external: &'a External) -> Evaluation<'a> {
+        Evaluation {
+            rules: &self.rules,
+            config: &self.loaded.config,
+            environments: &self.environments,
+            now: self.now,
+            external,
+        }
+    }
+
+    /// Sorts the (already suppressed) findings, writes the baseline when asked and gathers
+    /// the notices: the outcome every reporter renders.
+    /// `outcome` carries the findings, stats, sources, checks and rules not evaluated; rules
+    /// and notices are filled in here.
+    pub fn conclude(
+        mut self,
+        mut outcome: ScanOutcome,
+        write_baseline: Option<&Path>,
+    ) -> Result<ScanOutcome, Error> {
+        sort_findings(&mut outcome.findings);
+        for evaluator in &self.rules.evaluators {
+            self.notices.extend(evaluator.notices());
+        }
+        if let Some(path) = write_baseline {
+            Baseline::of(&outcome.findings).write(&path.to_path_buf())?;
+        }
+        self.notices.append(&mut outcome.notices);
+        self.notices.sort();
+        self.notices.dedup();
+        outcome.rules = self.rules.infos();
+        outcome.notices = self.notices;
+        Ok(outcome)
+    }
 }
 
 /// What a scan needs to know.
@@ -486,6 +615,10 @@ pub struct Stats {
     pub documents: usize,
     pub objects: usize,
     pub bytes: u64,
+    /// Clusters (kube contexts) audited; 0 for a scan of files.
+    pub clusters: usize,
+    /// Names of the contexts audited, sorted.
+    pub contexts: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for
@@ -589,6 +722,45 @@ impl Checks {
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty() && self.files.is_empty() && self.by_rule.is_empty()
     }
+
+    /// Adds another inventory's checks (another cluster's), keeping objects ordered by place
+    /// whatever order the inventories came in.
+    pub fn merge(&mut self, other: Checks) {
+        let offset = self.objects.len() as u32;
+        self.objects.extend(other.objects);
+        for (rule, indexes) in other.by_rule {
+            self.by_rule
+                .entry(rule)
+                .or_default()
+                .extend(indexes.into_iter().map(|i| i + offset));
+        }
+        self.files.extend(other.files);
+        self.files.sort();
+        self.files.dedup();
+        let mut order: Vec<usize> = (0..self.objects.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&self.objects[a], &self.objects[b]);
+            (&a.path, a.line, &a.object).cmp(&(&b.path, b.line, &b.object))
+        });
+        let mut new_index = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new as u32;
+        }
+        let mut objects: Vec<Option<CheckedObject>> = std::mem::take(&mut self.objects)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.objects = order
+            .iter()
+            .filter_map(|&old| objects[old].take())
+            .collect();
+        for indexes in self.by_rule.values_mut() {
+            for i in indexes.iter_mut() {
+                *i = new_index[*i as usize];
+            }
+            indexes.sort_unstable();
+        }
+    }
 }
 
 /// Everything a run produced, ready for reporters.
@@ -606,6 +778,35 @@ pub struct ScanOutcome {
 }
 
 impl ScanOutcome {
+    /// The part of an audit's outcome about one cluster: its findings, and the notices about
+    /// it or about the whole run (for a per-cluster DefectDojo reimport).
+    pub fn for_cluster(&self, context: &str) -> ScanOutcome {
+        ScanOutcome {
+            findings: self
+                .findings
+                .iter()
+                .filter(
+                    |f| matches!(&f.location, Location::Cluster { context: c, .. } if c == context),
+                )
+                .cloned()
+                .collect(),
+            rules: self.rules.clone(),
+            notices: self
+                .notices
+                .iter()
+                .filter(|n| n.path.as_deref().is_none_or(|p| p == context))
+                .cloned()
+                .collect(),
+            stats: Stats {
+                clusters: 1,
+                contexts: vec![context.to_string()],
+                ..Stats::default()
+            },
+            not_evaluated: self.not_evaluated.clone(),
+            ..ScanOutcome::default()
+        }
+    }
+
     /// True when the run could not be trusted (exit code 2).
     pub fn has_errors(&self) -> bool {
         self.notices.iter().any(Notice::is_error)
@@ -680,8 +881,6 @@ pub fn scan(
         .collect();
     let loaded = load_config(options.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
-    let pool = thread_pool(options.jobs)?;
-    let threads = pool.current_num_threads();
     // A missing renderer is a setup problem: say so before scanning anything.
     let helm_tool = options
         .renders
@@ -695,20 +894,20 @@ pub fn scan(
         .any(|r| r.kind == RenderKind::Kustomize)
         .then(Tool::kustomize)
         .transpose()?;
-
-    let mut notices = Vec::new();
-    let baseline = options
-        .baseline
-        .as_deref()
-        .map(Baseline::read)
-        .transpose()?;
-    let rule_set = RuleSet::new(
-        &loaded.config,
-        &options.select,
-        &options.ignore,
+    let mut setup = Setup::new(
+        loaded,
+        environments,
+        SetupOptions {
+            select: &options.select,
+            ignore: &options.ignore,
+            jobs: options.jobs,
+            baseline: options.baseline.as_deref(),
+            now: options.now,
+        },
         evaluators,
-        &mut notices,
-    );
+    )?;
+    let threads = setup.pool.current_num_threads();
+    let mut notices = Vec::new();
 
     let mut reported_files = files::collect(&disk_paths, &root, threads, &mut notices)?;
     let mut all_files = reported_files.clone();
@@ -733,11 +932,12 @@ pub fn scan(
         all_files.sort();
         all_files.dedup_by(|a, b| a.display == b.display);
     }
-    let reported: HashSet<String> = reported_files.iter().map(|f| f.display.clone()).collect();
+    let mut reported: HashSet<String> = reported_files.iter().map(|f| f.display.clone()).collect();
 
     let mut sources = Sources::default();
-    let mut loaded_files: Vec<LoadedFile> =
-        pool.install(|| all_files.par_iter().map(files::load_file).collect());
+    let mut loaded_files: Vec<LoadedFile> = setup
+        .pool
+        .install(|| all_files.par_iter().map(files::load_file).collect());
     if read_stdin {
         let name = options.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
         let mut bytes = Vec::new();
@@ -749,22 +949,14 @@ pub fn scan(
             })?;
         sources.insert_text(name, Arc::from(String::from_utf8_lossy(&bytes).as_ref()));
         loaded_files.push(files::load_bytes(name, &bytes));
-    }
-    let mut reported = reported;
-    if read_stdin {
-        reported.insert(
-            options
-                .stdin_filename
-                .clone()
-                .unwrap_or_else(|| STDIN_NAME.into()),
-        );
+        reported.insert(name.to_string());
     }
     for file in &all_files {
         sources
             .paths
             .insert(file.display.clone(), file.path.clone());
     }
-    let renders: Vec<Result<render::Rendered, Notice>> = pool.install(|| {
+    let renders: Vec<Result<render::Rendered, Notice>> = setup.pool.install(|| {
         options
             .renders
             .par_iter()
@@ -795,10 +987,9 @@ pub fn scan(
 
     let mut stats = Stats::default();
     let mut objects = Vec::new();
-    let mut parse_findings = Vec::new();
+    let mut findings: Vec<(Option<usize>, Finding)> = Vec::new();
     for file in loaded_files {
-        let is_reported = reported.contains(&file.display);
-        if is_reported {
+        if reported.contains(&file.display) {
             stats.files += 1;
             stats.documents += file.documents;
             stats.bytes += file.bytes;
@@ -806,13 +997,13 @@ pub fn scan(
                 notices.push(notice);
             }
             for problem in &file.problems {
-                if rule_set.is_enabled(manifest_parse_error::ID) {
+                if setup.rules.is_enabled(manifest_parse_error::ID) {
                     let meta = manifest_parse_error::ManifestParseError.meta();
-                    parse_findings.push((
+                    findings.push((
                         None,
                         Finding::on_file(
                             meta.id,
-                            rule_set.severity(meta.id, None, meta.severity),
+                            setup.rules.severity(meta.id, None, meta.severity),
                             problem.message.clone(),
                             meta.remediation.to_string(),
                             &file.display,
@@ -830,24 +1021,15 @@ pub fn scan(
         }
         objects.extend(file.objects);
     }
-    environments.assign(&mut objects);
+    setup.environments.assign(&mut objects);
     let inventory = Inventory::new(objects);
-    sources.redact_secrets(
-        inventory
-            .of_kind("Secret")
-            .filter(|o| o.path().is_some_and(|p| reported.contains(p))),
-    );
-    stats.objects = inventory
-        .objects()
-        .iter()
-        .filter(|o| o.path().is_some_and(|p| reported.contains(p)))
-        .count();
-
-    let now = options.now.unwrap_or_else(jiff::Timestamp::now);
     let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
+    sources.redact_secrets(inventory.of_kind("Secret").filter(|o| report_on(o)));
+    stats.objects = inventory.objects().iter().filter(|o| report_on(o)).count();
+
     let external = gather_external(
-        &loaded,
-        &rule_set,
+        &setup.loaded,
+        &setup.rules,
         &inventory,
         &report_on,
         ExternalSources {
@@ -855,46 +1037,32 @@ pub fn scan(
         },
         &mut notices,
     )?;
-    let evaluation = Evaluation {
-        rules: &rule_set,
-        config: &loaded.config,
-        environments: &environments,
-        now,
-        external: &external,
-    };
-    let mut findings: Vec<(Option<usize>, Finding)> = parse_findings;
     findings.extend(
-        pool.install(|| evaluation.run(&inventory, &report_on))
+        setup
+            .evaluate(&inventory, &report_on, &external)
             .into_iter()
             .map(|(i, f)| (Some(i), f)),
     );
     let checks = if options.record_checks {
         let mut files: Vec<String> = reported.iter().cloned().collect();
         files.sort();
-        pool.install(|| evaluation.checks(&inventory, &report_on, files))
+        setup.checks(&inventory, &report_on, &external, files)
     } else {
         Checks::default()
     };
-    for evaluator in &rule_set.evaluators {
-        notices.extend(evaluator.notices());
-    }
-    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let suppressor = Suppressor::new(&loaded.config.exemptions, baseline, today, &mut notices);
-    let findings = finish(findings, &inventory, &suppressor);
-    if let Some(path) = &options.write_baseline {
-        Baseline::of(&findings).write(path)?;
-    }
-    notices.sort();
-    notices.dedup();
-    Ok(ScanOutcome {
-        findings,
-        rules: rule_set.infos(),
-        notices,
-        stats,
-        sources,
-        checks,
-        not_evaluated: external.not_evaluated,
-    })
+    let findings = suppress(findings, &inventory, &setup.suppressor);
+    setup.notices.extend(notices);
+    setup.conclude(
+        ScanOutcome {
+            findings,
+            stats,
+            sources,
+            checks,
+            not_evaluated: external.not_evaluated,
+            ..ScanOutcome::default()
+        },
+        options.write_baseline.as_deref(),
+    )
 }
 
 /// True when the display path `path` is `dir` or inside it (`.` holds every relative path).

@@ -238,13 +238,23 @@ pub fn summary(report: &Report<'_>) -> String {
     if suppressed > 0 {
         text.push_str(&format!(", {suppressed} suppressed"));
     }
-    text.push_str(&format!(
-        "; scanned {} file{}, {} object{}",
-        stats.files,
-        plural(stats.files),
-        stats.objects,
-        plural(stats.objects)
-    ));
+    if stats.clusters > 0 {
+        text.push_str(&format!(
+            "; audited {} object{} in {} cluster{}",
+            stats.objects,
+            plural(stats.objects),
+            stats.clusters,
+            plural(stats.clusters)
+        ));
+    } else {
+        text.push_str(&format!(
+            "; scanned {} file{}, {} object{}",
+            stats.files,
+            plural(stats.files),
+            stats.objects,
+            plural(stats.objects)
+        ));
+    }
     if let Some(threshold) = report.fail_on {
         let failing = active.iter().filter(|f| f.severity >= threshold).count();
         if failing > 0 {

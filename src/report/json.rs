@@ -24,6 +24,7 @@
 //!   ],
 //!   "summary": {
 //!     "files", "documents", "objects",   what was scanned
+//!     "clusters",                        clusters audited (0 for a scan of files)
 //!     "findings",                        all findings, suppressed included
 //!     "active", "suppressed",            split of the above
 //!     "bySeverity": {"critical": n, …}   unsuppressed findings per severity
@@ -86,6 +87,7 @@ struct Summary<'a> {
     files: usize,
     documents: usize,
     objects: usize,
+    clusters: usize,
     findings: usize,
     active: usize,
     suppressed: usize,
@@ -135,6 +137,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             files: stats.files,
             documents: stats.documents,
             objects: stats.objects,
+            clusters: stats.clusters,
             findings: findings.len(),
             active,
             suppressed: findings.len() - active,

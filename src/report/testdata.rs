@@ -307,6 +307,7 @@ pub fn outcome() -> ScanOutcome {
             documents: 9,
             objects: 8,
             bytes: 4096,
+            ..Stats::default()
         },
         checks,
         ..Default::default()

@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod dojo;
+
+#[allow(unused_imports)]
+pub use audit::*;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
