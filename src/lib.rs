@@ -10,6 +10,7 @@ pub mod error;
 pub mod finding;
 pub mod model;
 pub mod notice;
+pub mod rego;
 pub mod report;
 pub mod rules;
 pub mod scan;
@@ -22,7 +23,9 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, ColorChoice, Command, OutputArgs, OutputPlan, RulesFormat};
+use crate::cli::{
+    Cli, ColorChoice, Command, OutputArgs, OutputPlan, PolicyArgs, PolicyCommand, RulesFormat,
+};
 use crate::error::Error;
 use crate::report::Report;
 use crate::rules::RuleInfo;
@@ -100,29 +103,121 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 baseline: args.output.baseline.clone(),
                 write_baseline: args.output.write_baseline.clone(),
                 stdin_filename: args.stdin_filename.clone(),
+                policy: args.policies.options(),
             };
             let outcome = scan::scan(&options, Vec::new())?;
             emit(&outcome, &plans, &args.output, cli.color)
         }
         Command::Rules(args) => {
-            let infos: Vec<RuleInfo> = rules::REGISTRY
-                .iter()
-                .map(|r| RuleInfo::from_meta(r.meta()))
-                .collect();
+            let infos = all_rules(args.config.as_deref(), &args.policies)?;
             print_rules(&infos, args.format)?;
             Ok(exit::OK)
         }
-        Command::Explain { rule } => {
-            let Some(found) = rules::find(rule) else {
+        Command::Explain(args) => {
+            let infos = all_rules(args.config.as_deref(), &args.policies)?;
+            let Some(info) = infos.iter().find(|r| r.id == args.rule) else {
                 return Err(Error::usage(format!(
-                    "no rule `{rule}`; `tollgate rules` lists them"
+                    "no rule `{}`; `tollgate rules` lists them",
+                    args.rule
                 )));
             };
-            let info = RuleInfo::from_meta(found.meta());
-            write_stdout(explain(&info).as_bytes())?;
+            write_stdout(explain(info).as_bytes())?;
             Ok(exit::OK)
         }
+        Command::Policy {
+            command: PolicyCommand::Test(args),
+        } => policy_test(args),
     }
+}
+
+/// Built-in rules, then the rules of the policies the configuration and arguments load.
+fn all_rules(
+    config: Option<&std::path::Path>,
+    policies: &PolicyArgs,
+) -> Result<Vec<RuleInfo>, Error> {
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let loaded = scan::load_config(config, &root)?;
+    let mut infos: Vec<RuleInfo> = rules::REGISTRY
+        .iter()
+        .map(|r| RuleInfo::from_meta(r.meta()))
+        .collect();
+    let policies = rego::Policies::load(&policies.options(), &loaded, &root)?;
+    infos.extend(policies.rule_infos());
+    Ok(infos)
+}
+
+/// `tollgate policy test`: one line per test, a summary, exit 1 when any fails.
+fn policy_test(args: &cli::PolicyTestArgs) -> Result<u8, Error> {
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let run = args
+        .run
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| Error::usage(format!("--run: {e}")))?;
+    let options = rego::testing::TestOptions {
+        paths: args.paths.clone(),
+        data_files: args.data.clone(),
+        rego_v0: args.rego_v0,
+        run,
+        timeout: args.timeout,
+    };
+    let results = rego::testing::run(&options, &root)?;
+    let mut text = String::new();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for r in &results {
+        let (label, detail) = match &r.outcome {
+            rego::testing::Outcome::Pass => {
+                passed += 1;
+                ("PASS ", None)
+            }
+            rego::testing::Outcome::Fail(why) => {
+                failed += 1;
+                ("FAIL ", Some(why))
+            }
+            rego::testing::Outcome::Error(why) => {
+                failed += 1;
+                ("ERROR", Some(why))
+            }
+            rego::testing::Outcome::Skip(why) => {
+                skipped += 1;
+                ("SKIP ", Some(why))
+            }
+        };
+        text.push_str(&format!(
+            "{label} {} ({}, {:.1?})\n",
+            r.name, r.file, r.duration
+        ));
+        if let Some(detail) = detail {
+            text.push_str(&format!("      {detail}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "{}\nPASS: {passed}/{}{}{}\n",
+        "-".repeat(72),
+        passed + failed,
+        if failed > 0 {
+            format!(", FAIL: {failed}")
+        } else {
+            String::new()
+        },
+        if skipped > 0 {
+            format!(", SKIP: {skipped}")
+        } else {
+            String::new()
+        }
+    ));
+    if results.is_empty() {
+        text = "no tests found\n".to_string();
+    }
+    write_stdout(text.as_bytes())?;
+    Ok(if failed > 0 { exit::FINDINGS } else { exit::OK })
 }
 
 /// Writes every planned report and returns the exit code the outcome deserves.

@@ -22,19 +22,43 @@ use crate::rules::{self, Context, Rule, RuleInfo, Violation};
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
 use crate::suppress::{Baseline, Suppressor};
 
-/// Evaluates objects besides the built-in rules (Rego policies). Implementations keep any
-/// per-thread state themselves; `evaluate` is called from many threads at once.
+/// Evaluates objects besides the built-in rules (Rego policies).
+///
+/// One evaluation over an inventory is a *pass*: [`Evaluator::begin`] prepares whatever is
+/// computed once per inventory (Rego's `data.inventory`, converted objects), then every worker
+/// thread asks the pass for a [`EvaluatorWorker`] with its own mutable state (a clone of the
+/// Rego engine) and evaluates its share of the objects with it. `tollgate audit` runs one pass
+/// per cluster.
 pub trait Evaluator: Send + Sync {
-    /// The rules this evaluator may report, for reports and `--select`.
+    /// The rules this evaluator may report, for reports and `--select`. Called again after the
+    /// passes, so rules first seen while evaluating (ids carried by results) can be added.
     fn rules(&self) -> Vec<RuleInfo>;
 
-    /// Reports `(rule id, violation)` pairs for `object`.
-    fn evaluate(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<(String, Violation)>);
+    /// Prepares a pass over `ctx.inventory`. `enabled` tells which rule ids will be reported,
+    /// so an evaluator can skip the work of disabled ones.
+    fn begin<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        enabled: &'a (dyn Fn(&str) -> bool + Sync),
+    ) -> Box<dyn EvaluatorPass + 'a>;
 
-    /// Problems met while evaluating (a policy that failed on one object, a timeout).
+    /// Problems met while evaluating (a policy that failed on one object, a timeout), taken
+    /// out: each notice is returned once, whatever the number of passes.
     fn notices(&self) -> Vec<Notice> {
         Vec::new()
     }
+}
+
+/// One evaluator's preparation for one inventory, shared by the worker threads.
+pub trait EvaluatorPass: Sync {
+    /// Per-thread state. Rayon may ask for a few per thread; it must be cheap.
+    fn worker(&self) -> Box<dyn EvaluatorWorker + '_>;
+}
+
+/// Evaluates objects on one thread.
+pub trait EvaluatorWorker {
+    /// Reports `(rule id, violation)` pairs for `object`, the `index`-th of the inventory.
+    fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>);
 }
 
 /// Which rules run, with what severity.
@@ -157,36 +181,47 @@ impl Evaluation<'_> {
         report_on: &(dyn Fn(&Object) -> bool + Sync),
     ) -> Vec<(usize, Finding)> {
         let ctx = Context::new(inventory, self.config, self.environments, self.now);
+        let enabled = |id: &str| self.rules.is_enabled(id);
+        let passes: Vec<Box<dyn EvaluatorPass + '_>> = self
+            .rules
+            .evaluators
+            .iter()
+            .map(|e| e.begin(&ctx, &enabled))
+            .collect();
         inventory
             .objects()
             .par_iter()
             .enumerate()
             .filter(|(_, object)| report_on(object))
-            .flat_map_iter(|(index, object)| {
-                let mut findings = Vec::new();
-                let mut violations = Vec::new();
-                for rule in &self.rules.builtin {
-                    rule.check(object, &ctx, &mut violations);
-                    let meta = rule.meta();
-                    for v in violations.drain(..) {
-                        findings.push((
-                            index,
-                            self.finding(meta.id, meta.severity, meta.remediation, object, v),
-                        ));
+            .map_init(
+                || passes.iter().map(|p| p.worker()).collect::<Vec<_>>(),
+                |workers, (index, object)| {
+                    let mut findings = Vec::new();
+                    let mut violations = Vec::new();
+                    for rule in &self.rules.builtin {
+                        rule.check(object, &ctx, &mut violations);
+                        let meta = rule.meta();
+                        for v in violations.drain(..) {
+                            findings.push((
+                                index,
+                                self.finding(meta.id, meta.severity, meta.remediation, object, v),
+                            ));
+                        }
                     }
-                }
-                let mut external = Vec::new();
-                for evaluator in &self.rules.evaluators {
-                    evaluator.evaluate(object, &ctx, &mut external);
-                }
-                for (rule, v) in external {
-                    if self.rules.is_enabled(&rule) {
-                        let default = v.severity.unwrap_or(Severity::Medium);
-                        findings.push((index, self.finding(&rule, default, "", object, v)));
+                    let mut external = Vec::new();
+                    for worker in workers.iter_mut() {
+                        worker.evaluate(index, object, &mut external);
                     }
-                }
-                findings
-            })
+                    for (rule, v) in external {
+                        if self.rules.is_enabled(&rule) {
+                            let default = v.severity.unwrap_or(Severity::Medium);
+                            findings.push((index, self.finding(&rule, default, "", object, v)));
+                        }
+                    }
+                    findings
+                },
+            )
+            .flatten_iter()
             .collect()
     }
 
@@ -244,6 +279,8 @@ pub struct ScanOptions {
     pub write_baseline: Option<PathBuf>,
     /// Name standard input is reported as.
     pub stdin_filename: Option<String>,
+    /// Which Rego policies run.
+    pub policy: crate::rego::PolicyOptions,
 }
 
 /// Counts for the summary.
@@ -368,6 +405,11 @@ pub fn scan(
     let environments = environments(&loaded, &root)?;
     let pool = thread_pool(options.jobs)?;
     let threads = pool.current_num_threads();
+    // Policies compile before anything is read: one that does not is an error (exit 2).
+    let mut evaluators = evaluators;
+    if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, &root)? {
+        evaluators.push(policies);
+    }
 
     let mut notices = Vec::new();
     let baseline = options
