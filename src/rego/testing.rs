@@ -213,8 +213,11 @@ fn check_assertion(assertion: &Json, messages: &[String]) -> Result<(), String> 
     };
     let ok = match assertion.get("violations") {
         None => matching > 0,
+        // YAML 1.1 (Kubernetes') reads `yes`/`no` as booleans.
         Some(Json::String(s)) if s == "yes" => matching > 0,
+        Some(Json::Bool(true)) => matching > 0,
         Some(Json::String(s)) if s == "no" => matching == 0,
+        Some(Json::Bool(false)) => matching == 0,
         Some(Json::Number(n)) => n.as_u64() == Some(matching as u64),
         Some(other) => return Err(format!("invalid assertion `violations: {other}`")),
     };
@@ -224,6 +227,8 @@ fn check_assertion(assertion: &Json, messages: &[String]) -> Result<(), String> 
         let want = match assertion.get("violations") {
             None => "yes".to_string(),
             Some(Json::String(s)) => s.clone(),
+            Some(Json::Bool(true)) => "yes".into(),
+            Some(Json::Bool(false)) => "no".into(),
             Some(other) => other.to_string(),
         };
         Err(format!(
