@@ -4,6 +4,8 @@
 //!   conftest policies) still call: `re_match`, `any`, `all`, `set_diff`, `cast_*`,
 //!   `net.cidr_overlap`.
 //! - `crypto.sha256`, which regorus lacks.
+//! - `time.add_date` normalising like Go's `AddDate` (Jan 31 + 1 month = Mar 2 or 3), as
+//!   OPA does; regorus clamps to the end of the month.
 //! - `yaml.unmarshal` with Kubernetes' YAML 1.1 typing (`yes` is `true`, as in OPA), through
 //!   tollgate's own YAML parser instead of regorus' YAML 1.2 one.
 //!
@@ -32,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "net.cidr_overlap",
     "crypto.sha256",
     "yaml.unmarshal",
+    "time.add_date",
 ];
 
 /// Functions regorus defines but tollgate refuses, with the reason.
@@ -120,6 +123,26 @@ fn cidr_overlap(args: Vec<Value>) -> Result<Value> {
     Ok(Value::Bool(
         prefix_bits(network) & mask == prefix_bits(ip) & mask,
     ))
+}
+
+/// `time.add_date(ns, years, months, days)` with Go's normalisation of overflowing dates.
+fn add_date(args: Vec<Value>) -> Result<Value> {
+    let ns = args[0].as_i64()?;
+    let (years, months, days) = (args[1].as_i64()?, args[2].as_i64()?, args[3].as_i64()?);
+    let utc = jiff::tz::TimeZone::UTC;
+    let start = utc.to_datetime(jiff::Timestamp::from_nanosecond(i128::from(ns))?);
+    let month_index =
+        i64::from(start.year()) * 12 + i64::from(start.month()) - 1 + years * 12 + months;
+    let first = jiff::civil::Date::new(
+        i16::try_from(month_index.div_euclid(12))?,
+        i8::try_from(month_index.rem_euclid(12) + 1)?,
+        1,
+    )?;
+    let date = first.checked_add(jiff::Span::new().days(i64::from(start.day()) - 1 + days))?;
+    let nanos = utc
+        .to_timestamp(date.to_datetime(start.time()))?
+        .as_nanosecond();
+    Ok(Value::from(i64::try_from(nanos)?))
 }
 
 /// Adds every function of [`NAMES`] to `engine`.
@@ -222,6 +245,7 @@ pub fn install(engine: &mut Engine) -> Result<()> {
             ))))
         }),
     )?;
+    engine.add_extension("time.add_date".into(), 4, Box::new(add_date))?;
     engine.add_extension(
         "yaml.unmarshal".into(),
         1,
@@ -275,6 +299,33 @@ mod tests {
         assert_eq!(
             eval(r#"net.cidr_overlap("fd00::/8", "fd12::1")"#),
             Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn add_date_normalises_like_go() {
+        let date = |s: &str| {
+            eval(&format!(
+                r#"time.format(time.add_date(time.parse_rfc3339_ns("{s}"), 0, 1, 0))"#
+            ))
+        };
+        assert_eq!(
+            date("2024-01-31T10:00:00Z"),
+            Value::from("2024-03-02T10:00:00Z")
+        );
+        assert_eq!(
+            date("2023-01-31T00:00:00Z"),
+            Value::from("2023-03-03T00:00:00Z")
+        );
+        assert_eq!(
+            date("2023-05-15T00:00:00Z"),
+            Value::from("2023-06-15T00:00:00Z")
+        );
+        assert_eq!(
+            eval(
+                r#"time.format(time.add_date(time.parse_rfc3339_ns("2023-12-31T00:00:00Z"), 1, -13, 1))"#
+            ),
+            Value::from("2023-12-02T00:00:00Z")
         );
     }
 

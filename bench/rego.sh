@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Rego benchmark: the shipped policies and 20 conftest-style policies (bench/conftest/) over
+# the shared corpus and generated fleets, with 1 and 2 worker threads.
+#
+#   bench/rego.sh [SHARED_BENCH_DIR] [WORK_DIR]
+#
+# SHARED_BENCH_DIR holds corpus/ and gen_fleet.py (default ../shared/bench); fleets of 10k and
+# 100k objects are generated into WORK_DIR (default target/bench-rego) once. For each input it
+# prints the wall time and peak memory of a built-in-only scan, a scan with the shipped
+# policies, and one with the 20 conftest policies, and the Rego evaluations per second per
+# core they imply: (objects x policies evaluated) / (extra wall time x threads).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${1:-../shared/bench}
+WORK=${2:-target/bench-rego}
+BIN=target/release/tollgate
+[ -x "$BIN" ] || cargo build --release --quiet
+mkdir -p "$WORK"
+for n in 10000 100000; do
+    [ -d "$WORK/fleet$n" ] || python3 "$SHARED/gen_fleet.py" "$WORK/fleet$n" --objects "$n" >/dev/null
+done
+
+# wall seconds, peak KiB and object count of one scan
+measure() {
+    local out
+    out=$( { /usr/bin/time -f "%e %M" "$BIN" scan "$@" --format json --output "$WORK/out.json" \
+        --fail-on never >/dev/null 2>"$WORK/stderr"; } 2>&1 )
+    local objects
+    objects=$(python3 -c "import json;print(json.load(open('$WORK/out.json'))['summary']['objects'])" 2>/dev/null || echo "?")
+    echo "$(tail -1 <<<"$out") $objects"
+}
+
+printf '%-10s %-5s %-22s %9s %9s %9s %14s\n' input jobs policies wall_s peak_MiB objects evals/s/core
+for input in "$SHARED/corpus" "$WORK/fleet10k" "$WORK/fleet100k"; do
+    for jobs in 1 2; do
+        read -r base_wall base_mem objects < <(measure "$input" --jobs "$jobs" --no-default-policies)
+        printf '%-10s %-5s %-22s %9s %9s %9s %14s\n' "$(basename "$input")" "$jobs" builtin-only \
+            "$base_wall" "$((base_mem / 1024))" "$objects" -
+        for config in "shipped:5" "conftest:20"; do
+            name=${config%%:*}; count=${config##*:}
+            if [ "$name" = shipped ]; then
+                read -r wall mem _ < <(measure "$input" --jobs "$jobs")
+            else
+                read -r wall mem _ < <(measure "$input" --jobs "$jobs" --no-default-policies --policy bench/conftest)
+            fi
+            rate=$(python3 -c "
+extra = $wall - $base_wall
+print(int($objects * $count / (extra * $jobs)) if extra > 0 else 'n/a')")
+            printf '%-10s %-5s %-22s %9s %9s %9s %14s\n' "$(basename "$input")" "$jobs" "$name ($count)" \
+                "$wall" "$((mem / 1024))" "$objects" "$rate"
+        done
+    done
+done
