@@ -22,16 +22,16 @@ done
 
 # wall seconds, peak KiB and object count of one scan
 measure() {
-    local out
-    out=$( { /usr/bin/time -f "%e %M" "$BIN" scan "$@" --format json --output "$WORK/out.json" \
-        --fail-on never >/dev/null 2>"$WORK/stderr"; } 2>&1 )
+    /usr/bin/time -o "$WORK/time" -f "%e %M" "$BIN" scan "$@" --format json \
+        --output "$WORK/out.json" --fail-on never >/dev/null 2>"$WORK/stderr" || true
     local objects
-    objects=$(python3 -c "import json;print(json.load(open('$WORK/out.json'))['summary']['objects'])" 2>/dev/null || echo "?")
-    echo "$(tail -1 <<<"$out") $objects"
+    objects=$(python3 -c "import json;print(json.load(open('$WORK/out.json'))['summary']['objects'])")
+    echo "$(tail -1 "$WORK/time") $objects"
 }
 
 printf '%-10s %-5s %-22s %9s %9s %9s %14s\n' input jobs policies wall_s peak_MiB objects evals/s/core
-for input in "$SHARED/corpus" "$WORK/fleet10k" "$WORK/fleet100k"; do
+INPUTS=${INPUTS:-"$SHARED/corpus $WORK/fleet10000 $WORK/fleet100000"}
+for input in $INPUTS; do
     for jobs in 1 2; do
         read -r base_wall base_mem objects < <(measure "$input" --jobs "$jobs" --no-default-policies)
         printf '%-10s %-5s %-22s %9s %9s %9s %14s\n' "$(basename "$input")" "$jobs" builtin-only \

@@ -54,6 +54,7 @@
 #   `policies/lib/environment.rego`).
 # custom:
 #   id: adminer-exposed
+#   kinds: [Service, Ingress, IngressRoute]
 #   severity: high
 #   remediation: Do not expose Adminer; use kubectl port-forward to reach it when needed.
 #   tags: [network, databases, environments]
@@ -71,7 +72,8 @@ namespace := kubernetes.namespace_of(obj)
 # Pods of some workload of the namespace that run Adminer, by their labels.
 adminer_pod_labels contains labels if {
 	some kind in kubernetes.workload_kinds
-	some workload in kubernetes.in_namespace(namespace, kind)
+	some version, name
+	workload := data.inventory.namespace[namespace][version][kind][name]
 	some container in kubernetes.containers(workload)
 	startswith(kubernetes.image_name(container.image), "adminer")
 	labels := kubernetes.pod_labels(workload)
@@ -83,15 +85,20 @@ leads_to_adminer(service) if {
 	kubernetes.service_selects(object.get(service, ["spec", "selector"], {}), labels)
 }
 
+# The Services of the namespace called `name`.
+services_named(name) := [service |
+	some version
+	service := data.inventory.namespace[namespace][version].Service[name]
+]
+
 # A Service of the namespace, by name, leading to Adminer; an unknown one by its name.
 service_leads_to_adminer(name) if {
-	some service in kubernetes.in_namespace(namespace, "Service")
-	service.metadata.name == name
+	some service in services_named(name)
 	leads_to_adminer(service)
 }
 
 service_leads_to_adminer(name) if {
-	count([s | some s in kubernetes.in_namespace(namespace, "Service"); s.metadata.name == name]) == 0
+	count(services_named(name)) == 0
 	contains(lower(name), "adminer")
 }
 

@@ -54,6 +54,7 @@
 #   Reads `environments:` of tollgate.yaml (namespace and cluster globs, in order).
 # custom:
 #   id: argocd-app-env
+#   kinds: [Application]
 #   severity: high
 #   remediation: Make the destination namespace and cluster belong to the environment the Application is for.
 #   tags: [argocd, gitops, environments]

@@ -59,6 +59,7 @@
 #   `environments:` in tollgate.yaml.
 # custom:
 #   id: cert-manager-issuer-env
+#   kinds: [Certificate, Ingress]
 #   severity: high
 #   remediation: Use the production issuer for certificates of production environments.
 #   tags: [tls, cert-manager, environments]

@@ -64,6 +64,7 @@
 #   `ignore.tollgate.dev/ingress-tls: "<reason>"`.
 # custom:
 #   id: ingress-tls
+#   kinds: [Ingress, IngressRoute]
 #   severity: medium
 #   remediation: Add spec.tls covering every host (cert-manager can issue the certificate).
 #   tags: [network, tls]

@@ -54,6 +54,7 @@
 #   `policies/lib/environment.rego`).
 # custom:
 #   id: pdb-missing
+#   kinds: [Deployment, StatefulSet]
 #   severity: medium
 #   remediation: Add a PodDisruptionBudget (maxUnavailable 1) selecting the workload's pods.
 #   tags: [availability, environments]
@@ -78,9 +79,12 @@ autoscaled_minimum := max([min_replicas |
 	min_replicas := object.get(hpa.spec, "minReplicas", 1)
 ])
 
+labels := kubernetes.pod_labels(obj)
+
 protected if {
-	some pdb in kubernetes.in_namespace(namespace, "PodDisruptionBudget")
-	kubernetes.selects(object.get(pdb.spec, "selector", {}), kubernetes.pod_labels(obj))
+	some version, name
+	pdb := data.inventory.namespace[namespace][version].PodDisruptionBudget[name]
+	kubernetes.selects(object.get(pdb.spec, "selector", {}), labels)
 }
 
 deny contains {"msg": msg, "path": ["spec", "replicas"]} if {

@@ -70,6 +70,15 @@ pub struct ConftestPackage {
     pub name: String,
     pub exception: Option<String>,
     pub rules: Vec<ConftestRule>,
+    /// `custom.kinds` of a package-scoped `# METADATA` block: only these kinds are evaluated.
+    pub kinds: Option<BTreeSet<String>>,
+}
+
+impl ConftestPackage {
+    /// Whether the package looks at documents of `kind`.
+    pub fn applies_to(&self, kind: &str) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(kind))
+    }
 }
 
 /// `(is a failure, exception name)` of a conftest rule name.
@@ -221,6 +230,7 @@ pub fn discover(
             });
         }
         out.push(ConftestPackage {
+            kinds: super::native::kinds_of(&package_notes, None),
             name,
             exception: declared
                 .contains("exception")

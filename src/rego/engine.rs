@@ -67,7 +67,7 @@ pub struct PolicyError {
     pub column: u32,
     pub message: String,
     #[source_code]
-    source_code: Option<NamedSource<String>>,
+    source_code: Option<Arc<NamedSource<String>>>,
     #[label("{message}")]
     span: Option<SourceSpan>,
 }
@@ -110,7 +110,7 @@ impl PolicyError {
             line,
             column,
             message,
-            source_code: Some(NamedSource::new(origin.file.clone(), text)),
+            source_code: Some(Arc::new(NamedSource::new(origin.file.clone(), text))),
             span: Some(SourceSpan::new(offset.into(), length)),
         }
     }

@@ -649,9 +649,15 @@ impl EvaluatorWorker for Worker<'_> {
 
         if let Some(main) = self.main.as_mut() {
             let origins = &policies.main_origins;
-            if !pass.natives.is_empty() {
+            let natives: Vec<usize> = pass
+                .natives
+                .iter()
+                .copied()
+                .filter(|&i| policies.natives[i].applies_to(&object.kind))
+                .collect();
+            if !natives.is_empty() {
                 main.set_input(native::input(value(), object));
-                for &i in &pass.natives {
+                for i in natives {
                     let policy = &policies.natives[i];
                     for (rule, severity) in [
                         (&policy.deny, policy.info.severity),
@@ -667,10 +673,17 @@ impl EvaluatorWorker for Worker<'_> {
                     }
                 }
             }
-            if !pass.conftest.is_empty() {
+            if pass
+                .conftest
+                .iter()
+                .any(|(p, _)| policies.conftest[*p].applies_to(&object.kind))
+            {
                 main.set_input(value());
                 for (p, rules) in &pass.conftest {
                     let package = &policies.conftest[*p];
+                    if !package.applies_to(&object.kind) {
+                        continue;
+                    }
                     let unit = policies.conftest_unit(*p);
                     let excepted = package
                         .exception

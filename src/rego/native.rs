@@ -43,6 +43,28 @@ pub struct NativePolicy {
     pub deny: Option<String>,
     pub warn: Option<String>,
     pub info: RuleInfo,
+    /// `custom.kinds`: the kinds the policy inspects; objects of other kinds are not
+    /// evaluated. `None`: every object.
+    pub kinds: Option<std::collections::BTreeSet<String>>,
+}
+
+impl NativePolicy {
+    /// Whether the policy looks at objects of `kind`.
+    pub fn applies_to(&self, kind: &str) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(kind))
+    }
+}
+
+/// The `kinds` of METADATA's `custom` or of a `metadata` rule.
+pub fn kinds_of(
+    annotations: &Annotations,
+    rule: Option<&serde_json::Value>,
+) -> Option<std::collections::BTreeSet<String>> {
+    let mut kinds = annotations.custom_list("kinds");
+    if let Some(serde_json::Value::Array(items)) = rule {
+        kinds.extend(items.iter().filter_map(|k| k.as_str().map(str::to_string)));
+    }
+    (!kinds.is_empty()).then(|| kinds.into_iter().collect())
 }
 
 /// A module as the loader knows it.
@@ -170,7 +192,9 @@ pub fn discover(
         tags.push("rego".into());
         tags.sort();
         tags.dedup();
+        let kinds = kinds_of(&annotations, rule.fields.get("kinds"));
         out.push(NativePolicy {
+            kinds,
             id: id.clone(),
             deny: has("deny").then(|| format!("{path}.deny")),
             warn: has("warn").then(|| format!("{path}.warn")),
