@@ -79,8 +79,18 @@ adminer_pod_labels contains labels if {
 	labels := kubernetes.pod_labels(workload)
 }
 
+# Whether the namespace may run Adminer: the images tollgate lists per namespace
+# (data.tollgate.namespaces[ns].images) spare looking at every workload for each Service.
+namespace_may_run_adminer if not data.tollgate.namespaces[namespace].images
+
+namespace_may_run_adminer if {
+	some image in data.tollgate.namespaces[namespace].images
+	startswith(kubernetes.image_name(image), "adminer")
+}
+
 # A Service selecting Adminer pods.
 leads_to_adminer(service) if {
+	namespace_may_run_adminer
 	some labels in adminer_pod_labels
 	kubernetes.service_selects(object.get(service, ["spec", "selector"], {}), labels)
 }

@@ -82,3 +82,12 @@ test_ingress_route_to_adminer if {
 	count(policy.deny) == 1 with input as {"object": route, "environment": "prod"}
 		with data.inventory as inventory
 }
+
+test_namespace_images_spare_the_scan if {
+	count(policy.deny) == 0 with input as {"object": service("LoadBalancer"), "environment": "prod"}
+		with data.inventory as inventory
+		with data.tollgate.namespaces as {"shop-prod": {"images": ["harbor.example.com/shop/web:1"]}}
+	count(policy.deny) == 1 with input as {"object": service("LoadBalancer"), "environment": "prod"}
+		with data.inventory as inventory
+		with data.tollgate.namespaces as {"shop-prod": {"images": ["adminer:4.8.1"]}}
+}

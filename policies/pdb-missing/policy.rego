@@ -81,7 +81,13 @@ autoscaled_minimum := max([min_replicas |
 
 labels := kubernetes.pod_labels(obj)
 
-protected if {
+# A PodDisruptionBudget selects the pods: the one named like the workload first (the usual
+# convention, one lookup), else any of the namespace.
+protected := true if {
+	some version
+	pdb := data.inventory.namespace[namespace][version].PodDisruptionBudget[obj.metadata.name]
+	kubernetes.selects(object.get(pdb.spec, "selector", {}), labels)
+} else := true if {
 	some version, name
 	pdb := data.inventory.namespace[namespace][version].PodDisruptionBudget[name]
 	kubernetes.selects(object.get(pdb.spec, "selector", {}), labels)

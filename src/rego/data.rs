@@ -6,7 +6,8 @@
 //!   their keys but empty values, so that no policy can copy a value into a message.
 //! - `data.tollgate`: `environments` (the configured environments with their namespace and
 //!   cluster globs, in order) and `namespaces` (every namespace of the inventory with its
-//!   environment), for policies that reason about environments.
+//!   `environment` and the distinct `images` its workloads run), for policies that reason about
+//!   environments, or want to skip a namespace cheaply before looking at its objects.
 
 use std::collections::BTreeMap;
 
@@ -166,13 +167,27 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
             ])
         })
         .collect::<Vec<_>>();
+    let mut images: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for o in ctx.inventory.objects() {
+        if let (Some(ns), Some(spec)) = (&o.namespace, crate::model::workload::pod_spec(o)) {
+            let entry = images.entry(ns.as_str()).or_default();
+            entry.extend(spec.containers().iter().filter_map(|c| c.image()));
+        }
+    }
     let namespaces = ctx
         .inventory
         .namespace_names()
         .into_iter()
         .map(|ns| {
             let env = ctx.namespace_env(ns).map_or(Value::Null, Value::from);
-            (Value::from(ns), object([("environment", env)]))
+            let images = images
+                .get(ns)
+                .map(|set| set.iter().map(|i| Value::from(*i)).collect::<Vec<_>>())
+                .unwrap_or_default();
+            (
+                Value::from(ns),
+                object([("environment", env), ("images", Value::from(images))]),
+            )
         })
         .collect::<BTreeMap<_, _>>();
     object([
