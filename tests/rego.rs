@@ -598,3 +598,28 @@ fn gatekeeper_findings_are_suppressed_by_an_annotation_with_a_dot_for_the_slash(
         Some("load balancer pool")
     );
 }
+
+#[test]
+fn policies_of_the_configuration_are_relative_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rego")).unwrap();
+    write(
+        &dir.path().join("rego"),
+        "labels.rego",
+        "package tollgate.team_label\nimport rego.v1\n\ndeny contains \"no team label\" if not input.object.metadata.labels.team\n",
+    );
+    write(dir.path(), "tollgate.yaml", "policies: [rego]\n");
+    write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let manifests = dir.path().join("cm.yaml").to_string_lossy().to_string();
+    let mut o = options(&[&manifests], &[]);
+    o.config = Some(dir.path().join("tollgate.yaml"));
+    let outcome = scan(&o, Vec::new()).unwrap();
+    assert_eq!(
+        findings(&outcome),
+        set(&[("team-label", 1, "medium", "no team label")])
+    );
+}

@@ -13,7 +13,9 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regorus::{Engine, Value};
 
 use super::ast;
-use super::engine::PolicyError;
+use std::sync::Arc;
+
+use super::engine::{ModuleSource, Origin, PolicyError, Syntax};
 use super::metadata::{self, Annotations, Target};
 use super::native::{LoadedModule, ROOT};
 use super::value::{members, to_json};
@@ -72,6 +74,38 @@ pub struct ConftestPackage {
     pub rules: Vec<ConftestRule>,
     /// `custom.kinds` of a package-scoped `# METADATA` block: only these kinds are evaluated.
     pub kinds: Option<BTreeSet<String>>,
+    /// A generated rule holding every rule's value (see [`aggregate_module`]).
+    pub aggregate: Option<String>,
+    /// `data.main`.
+    pub path: String,
+}
+
+/// A module whose `results` rule holds the value of every conftest rule (and `exception`) of
+/// `package`, so that one evaluation per document serves them all and their helper rules
+/// are computed once. Sets `package.aggregate`.
+pub fn aggregate_module(package: &mut ConftestPackage, index: usize) -> ModuleSource {
+    let name = format!("__tollgate.conftest.p{index}");
+    // `[x | x := rule]` is `[]` when the rule is undefined, where a plain reference would make
+    // the whole object undefined.
+    let mut fields: Vec<String> = package
+        .rules
+        .iter()
+        .map(|r| format!("\t{:?}: [x | x := {}],\n", r.name, r.path))
+        .collect();
+    if let Some(exception) = &package.exception {
+        fields.push(format!("\t\"exception\": [x | x := {exception}],\n"));
+    }
+    let text = format!(
+        "package {name}\n\nimport rego.v1\n\nresults := {{\n{}}}\n",
+        fields.concat()
+    );
+    package.aggregate = Some(format!("data.{name}.results"));
+    ModuleSource {
+        name: format!("<generated {name}>"),
+        text: text.clone(),
+        syntax: Syntax::V1,
+        origin: Origin::file(&format!("<generated {name}>"), Arc::from(text.as_str())),
+    }
 }
 
 impl ConftestPackage {
@@ -230,6 +264,8 @@ pub fn discover(
             });
         }
         out.push(ConftestPackage {
+            aggregate: None,
+            path: path.clone(),
             kinds: super::native::kinds_of(&package_notes, None),
             name,
             exception: declared
@@ -286,6 +322,43 @@ mod tests {
             excepted(&v),
             BTreeSet::from(["latest".into(), "run_as_root".into(), "x".into()])
         );
+    }
+
+    #[test]
+    fn one_aggregate_evaluation_gives_every_rule() {
+        let text = "package main\nimport rego.v1\ndeny contains \"d\" if input.x\nwarn_y contains \"w\" if input.x\nviolation := \"v\" if input.never\nexception contains [\"y\"] if input.x\n";
+        let origin = Origin::file("p.rego", Arc::from(text));
+        let mut engine = super::super::engine::new_engine(std::time::Duration::from_secs(1));
+        super::super::engine::add_module(
+            &mut engine,
+            &ModuleSource {
+                name: "p.rego".into(),
+                text: text.into(),
+                syntax: Syntax::Auto,
+                origin: origin.clone(),
+            },
+        )
+        .unwrap();
+        let modules = engine.get_modules().clone();
+        let loaded = vec![LoadedModule {
+            package: ast::package(&modules[0]),
+            declared: ast::declared(&modules[0]),
+            origin: &origin,
+            text,
+        }];
+        let ns = Namespaces::new(&["main".into()], false).unwrap();
+        let mut packages = discover(&mut engine, &loaded, &ns).unwrap();
+        let module = aggregate_module(&mut packages[0], 0);
+        super::super::engine::add_module(&mut engine, &module).unwrap();
+        engine.set_input(Value::from_json_str(r#"{"x": true}"#).unwrap());
+        let all = engine
+            .eval_rule(packages[0].aggregate.clone().unwrap())
+            .unwrap();
+        let json = |key: &str| super::super::value::to_json(&all[key]).unwrap();
+        assert_eq!(json("deny"), serde_json::json!([["d"]]));
+        assert_eq!(json("warn_y"), serde_json::json!([["w"]]));
+        assert_eq!(json("violation"), serde_json::json!([]));
+        assert_eq!(json("exception"), serde_json::json!([[["y"]]]));
     }
 
     #[test]

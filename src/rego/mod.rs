@@ -234,8 +234,18 @@ impl Policies {
                 })
                 .collect();
             let natives = native::discover(&mut engine, &loaded).map_err(diagnostic)?;
-            let conftest =
+            let mut conftest =
                 conftest::discover(&mut engine, &loaded, namespaces).map_err(diagnostic)?;
+            if !conftest.is_empty() {
+                for (i, package) in conftest.iter_mut().enumerate() {
+                    let module = conftest::aggregate_module(package, i);
+                    let origin = Origin::file(&module.name, Arc::from(module.text.as_str()));
+                    engine::add_module(&mut engine, &module).map_err(diagnostic)?;
+                    origins.insert(module.name.clone(), origin);
+                }
+                engine::prepare(&mut engine)
+                    .map_err(|e| diagnostic(engine::policy_error(&e, &origins)))?;
+            }
             (natives, conftest)
         } else {
             (Vec::new(), Vec::new())
@@ -685,10 +695,25 @@ impl EvaluatorWorker for Worker<'_> {
                         continue;
                     }
                     let unit = policies.conftest_unit(*p);
+                    // All rules of the package in one evaluation (helpers computed once);
+                    // rule by rule when that fails, to name the failing rule's error.
+                    let together = package
+                        .aggregate
+                        .as_deref()
+                        .filter(|_| !pass.stats[unit].skipped.load(Ordering::Relaxed))
+                        .and_then(|path| main.eval_rule(path.to_string()).ok());
+                    let result_of = |main: &mut Engine, name: &str, path: &str| match &together {
+                        // `[value]`, or `[]` for an undefined rule.
+                        Some(all) => match &all[name] {
+                            Value::Array(a) => a.iter().next().cloned(),
+                            _ => None,
+                        },
+                        None => evaluate_rule(pass, main, path, unit, object, origins),
+                    };
                     let excepted = package
                         .exception
                         .as_deref()
-                        .and_then(|path| evaluate_rule(pass, main, path, unit, object, origins))
+                        .and_then(|path| result_of(main, "exception", path))
                         .map(|v| conftest::excepted(&v))
                         .unwrap_or_default();
                     for &r in rules {
@@ -696,9 +721,7 @@ impl EvaluatorWorker for Worker<'_> {
                         if excepted.contains(&rule.exception_name) {
                             continue;
                         }
-                        let Some(result) =
-                            evaluate_rule(pass, main, &rule.path, unit, object, origins)
-                        else {
+                        let Some(result) = result_of(main, &rule.name, &rule.path) else {
                             continue;
                         };
                         for member in members(&result) {
