@@ -8,7 +8,16 @@
 # 100k objects are generated into WORK_DIR (default target/bench-rego) once. For each input it
 # prints the wall time and peak memory of a built-in-only scan, a scan with the shipped
 # policies, and one with the 20 conftest policies, and the Rego evaluations per second per
-# core they imply: (objects x policies evaluated) / (extra wall time x threads).
+# core they imply: (objects x policies) / (extra wall time x threads) -- policies that declare
+# `kinds` skip most objects, so for the shipped ones this counts object-policy pairs covered.
+#
+# Measured on the 2-core development machine while other builds ran (noisy; re-measure):
+#   fleet 100k, 1 thread : built-in only 4.3-4.8 s, + shipped policies 11.1-13.0 s,
+#                          + 20 conftest policies 38 s
+#   fleet 100k, 2 threads: built-in only 2.9-3.0 s, + shipped policies 6.9-7.4 s
+#   Rego time added by the shipped policies: 1.6-1.7x the built-in scan; it scales 1.7-1.8x
+#   from 1 to 2 threads. Peak memory 1.24 GiB (built-in only 0.91 GiB: data.inventory).
+#   20 conftest policies: ~62,000 rule evaluations per second per core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/bench}

@@ -190,10 +190,14 @@ fn policy_test(args: &cli::PolicyTestArgs) -> Result<u8, Error> {
                 ("SKIP ", Some(why))
             }
         };
-        text.push_str(&format!(
-            "{label} {} ({}, {:.1?})\n",
-            r.name, r.file, r.duration
-        ));
+        if matches!(r.outcome, rego::testing::Outcome::Skip(_)) {
+            text.push_str(&format!("{label} {} ({})\n", r.name, r.file));
+        } else {
+            text.push_str(&format!(
+                "{label} {} ({}, {:.1?})\n",
+                r.name, r.file, r.duration
+            ));
+        }
         if let Some(detail) = detail {
             text.push_str(&format!("      {detail}\n"));
         }

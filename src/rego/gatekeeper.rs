@@ -349,7 +349,7 @@ fn block_origin(file: &str, file_text: &Arc<str>, from: u32, text: &str) -> Orig
             return Origin {
                 file: file.to_string(),
                 file_text: file_text.clone(),
-                first_line: (i + 1 - first_content) as u32,
+                first_line: (i + 1).saturating_sub(first_content).max(1) as u32,
                 indent,
             };
         }
