@@ -623,3 +623,37 @@ fn policies_of_the_configuration_are_relative_to_it() {
         set(&[("team-label", 1, "medium", "no team label")])
     );
 }
+
+#[test]
+fn cel_only_templates_are_skipped_not_failed() {
+    let results = tollgate::rego::testing::run(
+        &TestOptions {
+            paths: vec![PathBuf::from("fixtures/rego/gatekeeper-cel")],
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(results.len(), 1);
+    assert!(
+        matches!(results[0].outcome, Outcome::Skip(_)),
+        "{results:?}"
+    );
+    let outcome = scan(
+        &options(
+            &["fixtures/rego/manifests/gatekeeper.yaml"],
+            &["fixtures/rego/gatekeeper-cel"],
+        ),
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(
+        outcome
+            .notices
+            .iter()
+            .any(|n| n.message.contains("k8scelonly has no Rego")),
+        "{:?}",
+        outcome.notices
+    );
+}
