@@ -52,6 +52,8 @@ pub struct AuditOptions {
     pub trivy_reports: Option<PathBuf>,
     /// Record what every rule checked, for JUnit reports.
     pub record_checks: bool,
+    /// Which Rego policies run.
+    pub policy: crate::rego::PolicyOptions,
 }
 
 /// How to reach one cluster.
@@ -165,6 +167,11 @@ pub fn audit_targets(
     })?;
     let loaded = load_config(options.config.as_deref(), &root)?;
     let environments = scan::environments(&loaded, &root)?;
+    // Policies compile before any cluster is read: one that does not is an error (exit 2).
+    let mut evaluators = evaluators;
+    if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, &root)? {
+        evaluators.push(policies);
+    }
     let mut setup = Setup::new(
         loaded,
         environments,

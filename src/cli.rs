@@ -41,12 +41,14 @@ pub enum Command {
     Scan(Box<ScanArgs>),
     /// Audit live clusters (kube contexts or the in-cluster service account), read-only.
     Audit(Box<AuditArgs>),
-    /// List the rules.
+    /// List the rules (built-in and from policies).
     Rules(RulesArgs),
     /// Show the documentation of a rule.
-    Explain {
-        /// Rule id, e.g. image-pinned.
-        rule: String,
+    Explain(ExplainArgs),
+    /// Work with Rego policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
     /// Send an existing report somewhere.
     Push(Box<PushArgs>),
@@ -181,6 +183,104 @@ impl DefectDojoOptions {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run Rego unit tests (`test_*` rules, like `opa test`) and Gatekeeper suites
+    /// (`suite.yaml`, like `gator verify`). Without DIR, tests the shipped policies.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// Directories or files with policies and their tests.
+    pub paths: Vec<PathBuf>,
+
+    /// JSON or YAML document merged into `data` (repeatable).
+    #[arg(long = "data", value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+
+    /// Parse every policy file as Rego v0 (OPA before 1.0).
+    #[arg(long)]
+    pub rego_v0: bool,
+
+    /// Run only the tests whose name matches this regular expression.
+    #[arg(long, short = 'r', value_name = "REGEX")]
+    pub run: Option<String>,
+
+    /// Time limit of one test.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(text)
+}
+
+/// Options that choose the Rego policies of a run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// Directory or file of Rego policies, ConstraintTemplates and constraints (repeatable;
+    /// added to `policies:` of the configuration).
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+
+    /// Do not load the policies shipped with tollgate.
+    #[arg(long)]
+    pub no_default_policies: bool,
+
+    /// JSON or YAML document merged into Rego's `data` (repeatable).
+    #[arg(long = "data", value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+
+    /// Evaluate the conftest rules of every package.
+    #[arg(long)]
+    pub all_namespaces: bool,
+
+    /// Parse every policy file as Rego v0 (OPA before 1.0) instead of detecting it.
+    #[arg(long)]
+    pub rego_v0: bool,
+}
+
+/// `--namespace GLOB`: the conftest packages to evaluate. Separate from [`PolicyArgs`]
+/// because `audit` has a `--namespace` of its own (Kubernetes namespaces).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConftestNamespaceArgs {
+    /// conftest namespace (package glob) to evaluate (repeatable; default `rego.namespaces`
+    /// of the configuration, else `main`).
+    #[arg(long = "namespace", value_name = "GLOB")]
+    pub namespace: Vec<String>,
+}
+
+impl PolicyArgs {
+    /// The policy options, with the conftest namespaces given on the command line.
+    pub fn options(&self, namespaces: &[String]) -> crate::rego::PolicyOptions {
+        crate::rego::PolicyOptions {
+            dirs: self.policy.clone(),
+            default_policies: !self.no_default_policies,
+            data_files: self.data.clone(),
+            namespaces: namespaces.to_vec(),
+            all_namespaces: self.all_namespaces,
+            rego_v0: self.rego_v0,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Rule id, e.g. image-pinned.
+    pub rule: String,
+
+    /// Configuration file (for its `policies:`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    #[command(flatten)]
+    pub conftest: ConftestNamespaceArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files and directories to scan; "-" reads standard input. Default: the current
@@ -203,6 +303,12 @@ pub struct ScanArgs {
     /// Harbor (offline `image-scan`).
     #[arg(long, value_name = "DIR")]
     pub trivy_reports: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    #[command(flatten)]
+    pub conftest: ConftestNamespaceArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -329,6 +435,13 @@ pub struct AuditArgs {
     pub trivy_reports: Option<PathBuf>,
 
     #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    /// conftest namespace (package glob) to evaluate (repeatable; `--namespace` of `scan`).
+    #[arg(long = "rego-namespace", value_name = "GLOB")]
+    pub rego_namespaces: Vec<String>,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 
     #[command(flatten)]
@@ -398,6 +511,16 @@ pub struct RulesArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
     pub format: RulesFormat,
+
+    /// Configuration file (for its `policies:`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    #[command(flatten)]
+    pub conftest: ConftestNamespaceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

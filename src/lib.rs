@@ -11,6 +11,7 @@ pub mod error;
 pub mod finding;
 pub mod model;
 pub mod notice;
+pub mod rego;
 pub mod report;
 pub mod rules;
 pub mod scan;
@@ -28,7 +29,8 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::audit::AuditOptions;
 use crate::cli::{
-    Cli, ColorChoice, Command, DefectDojoArgs, OutputArgs, OutputPlan, PushTarget, RulesFormat,
+    Cli, ColorChoice, Command, DefectDojoArgs, OutputArgs, OutputPlan, PolicyArgs, PolicyCommand,
+    PushTarget, RulesFormat,
 };
 use crate::error::Error;
 use crate::report::{Format, Report};
@@ -116,6 +118,7 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 helm: args.render.helm_options(),
                 record_checks: plans.iter().any(|p| p.format == report::Format::Junit),
                 trivy_reports: args.trivy_reports.clone(),
+                policy: args.policies.options(&args.conftest.namespace),
             };
             // Settle DefectDojo's settings (server, token) before the work, so that a missing
             // token fails in a second rather than after the scan.
@@ -179,6 +182,7 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                 write_baseline: args.output.write_baseline.clone(),
                 trivy_reports: args.trivy_reports.clone(),
                 record_checks: plans.iter().any(|p| p.format == Format::Junit),
+                policy: args.policies.options(&args.rego_namespaces),
             };
             let defectdojo = wants_defectdojo(&args.defectdojo)?;
             let outcome = audit::audit(&options, Vec::new())?;
@@ -222,23 +226,32 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
             Ok(if all_pushed { code } else { exit::ERROR })
         }
         Command::Rules(args) => {
-            let infos: Vec<RuleInfo> = rules::REGISTRY
-                .iter()
-                .map(|r| RuleInfo::from_meta(r.meta()))
-                .collect();
+            let infos = all_rules(
+                args.config.as_deref(),
+                &args.policies,
+                &args.conftest.namespace,
+            )?;
             print_rules(&infos, args.format)?;
             Ok(exit::OK)
         }
-        Command::Explain { rule } => {
-            let Some(found) = rules::find(rule) else {
+        Command::Explain(args) => {
+            let infos = all_rules(
+                args.config.as_deref(),
+                &args.policies,
+                &args.conftest.namespace,
+            )?;
+            let Some(info) = infos.iter().find(|r| r.id == args.rule) else {
                 return Err(Error::usage(format!(
-                    "no rule `{rule}`; `tollgate rules` lists them"
+                    "no rule `{}`; `tollgate rules` lists them",
+                    args.rule
                 )));
             };
-            let info = RuleInfo::from_meta(found.meta());
-            write_stdout(explain(&info).as_bytes())?;
+            write_stdout(explain(info).as_bytes())?;
             Ok(exit::OK)
         }
+        Command::Policy {
+            command: PolicyCommand::Test(args),
+        } => policy_test(args),
     }
 }
 
@@ -414,6 +427,101 @@ fn push_report_file(args: &cli::PushDefectDojoArgs) -> Result<u8, Error> {
             Ok(exit::ERROR)
         }
     }
+}
+
+/// Built-in rules, then the rules of the policies the configuration and arguments load.
+fn all_rules(
+    config: Option<&std::path::Path>,
+    policies: &PolicyArgs,
+    namespaces: &[String],
+) -> Result<Vec<RuleInfo>, Error> {
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let loaded = scan::load_config(config, &root)?;
+    let mut infos: Vec<RuleInfo> = rules::REGISTRY
+        .iter()
+        .map(|r| RuleInfo::from_meta(r.meta()))
+        .collect();
+    let policies = rego::Policies::load(&policies.options(namespaces), &loaded, &root)?;
+    infos.extend(policies.rule_infos());
+    Ok(infos)
+}
+
+/// `tollgate policy test`: one line per test, a summary, exit 1 when any fails.
+fn policy_test(args: &cli::PolicyTestArgs) -> Result<u8, Error> {
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let run = args
+        .run
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| Error::usage(format!("--run: {e}")))?;
+    let options = rego::testing::TestOptions {
+        paths: args.paths.clone(),
+        data_files: args.data.clone(),
+        rego_v0: args.rego_v0,
+        run,
+        timeout: args.timeout,
+    };
+    let results = rego::testing::run(&options, &root)?;
+    let mut text = String::new();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for r in &results {
+        let (label, detail) = match &r.outcome {
+            rego::testing::Outcome::Pass => {
+                passed += 1;
+                ("PASS ", None)
+            }
+            rego::testing::Outcome::Fail(why) => {
+                failed += 1;
+                ("FAIL ", Some(why))
+            }
+            rego::testing::Outcome::Error(why) => {
+                failed += 1;
+                ("ERROR", Some(why))
+            }
+            rego::testing::Outcome::Skip(why) => {
+                skipped += 1;
+                ("SKIP ", Some(why))
+            }
+        };
+        if matches!(r.outcome, rego::testing::Outcome::Skip(_)) {
+            text.push_str(&format!("{label} {} ({})\n", r.name, r.file));
+        } else {
+            text.push_str(&format!(
+                "{label} {} ({}, {:.1?})\n",
+                r.name, r.file, r.duration
+            ));
+        }
+        if let Some(detail) = detail {
+            text.push_str(&format!("      {detail}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "{}\nPASS: {passed}/{}{}{}\n",
+        "-".repeat(72),
+        passed + failed,
+        if failed > 0 {
+            format!(", FAIL: {failed}")
+        } else {
+            String::new()
+        },
+        if skipped > 0 {
+            format!(", SKIP: {skipped}")
+        } else {
+            String::new()
+        }
+    ));
+    if results.is_empty() {
+        text = "no tests found\n".to_string();
+    }
+    write_stdout(text.as_bytes())?;
+    Ok(if failed > 0 { exit::FINDINGS } else { exit::OK })
 }
 
 /// Writes every planned report and returns the exit code the outcome deserves.

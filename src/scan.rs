@@ -27,16 +27,28 @@ use crate::source::redact;
 use crate::source::render::{self, HelmOptions, RenderKind, RenderRequest, Tool};
 use crate::suppress::{Baseline, Suppressor};
 
-/// Evaluates objects besides the built-in rules (Rego policies). Implementations keep any
-/// per-thread state themselves; `evaluate` is called from many threads at once.
+/// Evaluates objects besides the built-in rules (Rego policies).
+///
+/// One evaluation over an inventory is a *pass*: [`Evaluator::begin`] prepares whatever is
+/// computed once per inventory (Rego's `data.inventory`, converted objects), then every worker
+/// thread asks the pass for a [`EvaluatorWorker`] with its own mutable state (a clone of the
+/// Rego engine) and evaluates its share of the objects with it. `tollgate audit` runs one pass
+/// per cluster.
 pub trait Evaluator: Send + Sync {
-    /// The rules this evaluator may report, for reports and `--select`.
+    /// The rules this evaluator may report, for reports and `--select`. Called again after the
+    /// passes, so rules first seen while evaluating (ids carried by results) can be added.
     fn rules(&self) -> Vec<RuleInfo>;
 
-    /// Reports `(rule id, violation)` pairs for `object`.
-    fn evaluate(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<(String, Violation)>);
+    /// Prepares a pass over `ctx.inventory`. `enabled` tells which rule ids will be reported,
+    /// so an evaluator can skip the work of disabled ones.
+    fn begin<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        enabled: &'a (dyn Fn(&str) -> bool + Sync),
+    ) -> Box<dyn EvaluatorPass + 'a>;
 
-    /// Problems met while evaluating (a policy that failed on one object, a timeout).
+    /// Problems met while evaluating (a policy that failed on one object, a timeout), taken
+    /// out: each notice is returned once, whatever the number of passes.
     fn notices(&self) -> Vec<Notice> {
         Vec::new()
     }
@@ -45,6 +57,18 @@ pub trait Evaluator: Send + Sync {
     fn applies_to(&self, _rule: &str, _object: &Object, _ctx: &Context<'_>) -> bool {
         true
     }
+}
+
+/// One evaluator's preparation for one inventory, shared by the worker threads.
+pub trait EvaluatorPass: Sync {
+    /// Per-thread state. Rayon may ask for a few per thread; it must be cheap.
+    fn worker(&self) -> Box<dyn EvaluatorWorker + '_>;
+}
+
+/// Evaluates objects on one thread.
+pub trait EvaluatorWorker {
+    /// Reports `(rule id, violation)` pairs for `object`, the `index`-th of the inventory.
+    fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>);
 }
 
 /// Which rules run, with what severity.
@@ -302,36 +326,47 @@ impl Evaluation<'_> {
     ) -> Vec<(usize, Finding)> {
         let ctx = Context::new(inventory, self.config, self.environments, self.now)
             .with_image_scans(self.external.image_scans.as_ref());
+        let enabled = |id: &str| self.rules.is_enabled(id);
+        let passes: Vec<Box<dyn EvaluatorPass + '_>> = self
+            .rules
+            .evaluators
+            .iter()
+            .map(|e| e.begin(&ctx, &enabled))
+            .collect();
         inventory
             .objects()
             .par_iter()
             .enumerate()
             .filter(|(_, object)| report_on(object))
-            .flat_map_iter(|(index, object)| {
-                let mut findings = Vec::new();
-                let mut violations = Vec::new();
-                for rule in &self.rules.builtin {
-                    rule.check(object, &ctx, &mut violations);
-                    let meta = rule.meta();
-                    for v in violations.drain(..) {
-                        findings.push((
-                            index,
-                            self.finding(meta.id, meta.severity, meta.remediation, object, v),
-                        ));
+            .map_init(
+                || passes.iter().map(|p| p.worker()).collect::<Vec<_>>(),
+                |workers, (index, object)| {
+                    let mut findings = Vec::new();
+                    let mut violations = Vec::new();
+                    for rule in &self.rules.builtin {
+                        rule.check(object, &ctx, &mut violations);
+                        let meta = rule.meta();
+                        for v in violations.drain(..) {
+                            findings.push((
+                                index,
+                                self.finding(meta.id, meta.severity, meta.remediation, object, v),
+                            ));
+                        }
                     }
-                }
-                let mut external = Vec::new();
-                for evaluator in &self.rules.evaluators {
-                    evaluator.evaluate(object, &ctx, &mut external);
-                }
-                for (rule, v) in external {
-                    if self.rules.is_enabled(&rule) {
-                        let default = v.severity.unwrap_or(Severity::Medium);
-                        findings.push((index, self.finding(&rule, default, "", object, v)));
+                    let mut external = Vec::new();
+                    for worker in workers.iter_mut() {
+                        worker.evaluate(index, object, &mut external);
                     }
-                }
-                findings
-            })
+                    for (rule, v) in external {
+                        if self.rules.is_enabled(&rule) {
+                            let default = v.severity.unwrap_or(Severity::Medium);
+                            findings.push((index, self.finding(&rule, default, "", object, v)));
+                        }
+                    }
+                    findings
+                },
+            )
+            .flatten_iter()
             .collect()
     }
 
@@ -594,6 +629,8 @@ pub struct ScanOptions {
     pub record_checks: bool,
     /// `trivy image --format json` reports for an offline `image-scan`.
     pub trivy_reports: Option<PathBuf>,
+    /// Which Rego policies run.
+    pub policy: crate::rego::PolicyOptions,
 }
 
 impl ScanOptions {
@@ -881,6 +918,11 @@ pub fn scan(
         .collect();
     let loaded = load_config(options.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
+    // Policies compile before anything is read: one that does not is an error (exit 2).
+    let mut evaluators = evaluators;
+    if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, &root)? {
+        evaluators.push(policies);
+    }
     // A missing renderer is a setup problem: say so before scanning anything.
     let helm_tool = options
         .renders

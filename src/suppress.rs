@@ -18,10 +18,15 @@ use crate::notice::Notice;
 pub const IGNORE_ANNOTATION_PREFIX: &str = "ignore.tollgate.dev/";
 
 /// The reason an object's annotation gives for ignoring `rule`, if it gives one.
+/// Rule ids with a `/` (Gatekeeper's `<Kind>/<name>`) are written with a `.` instead, since an
+/// annotation name cannot hold a `/`.
 pub fn annotation_reason<'a>(object: &'a Object, rule: &str) -> Option<&'a str> {
     let annotations = object.annotations()?;
     let value = annotations
-        .get(&format!("{IGNORE_ANNOTATION_PREFIX}{rule}"))?
+        .get(&format!(
+            "{IGNORE_ANNOTATION_PREFIX}{}",
+            rule.replace('/', ".")
+        ))?
         .as_str()?;
     let reason = value.trim();
     (!reason.is_empty()).then_some(reason)

@@ -19,6 +19,9 @@ pub const ENV_LABELS: [&str; 2] = ["environment", "env"];
 #[derive(Debug)]
 struct Matcher {
     name: String,
+    /// The patterns, for policies that match names themselves (Rego's `data.tollgate`).
+    namespace_patterns: Vec<String>,
+    cluster_patterns: Vec<String>,
     namespaces: GlobSet,
     paths: GlobSet,
     clusters: GlobSet,
@@ -60,6 +63,8 @@ impl Environments {
             .map(|d| {
                 Ok(Matcher {
                     name: d.name.clone(),
+                    namespace_patterns: d.namespaces.clone(),
+                    cluster_patterns: d.clusters.clone(),
                     namespaces: globset(&d.namespaces, false)?,
                     paths: globset(&d.paths, true)?,
                     clusters: globset(&d.clusters, false)?,
@@ -100,6 +105,17 @@ impl Environments {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.matchers.iter().map(|m| m.name.as_str())
+    }
+
+    /// `(name, namespace globs, cluster globs)` of every environment, in order.
+    pub fn definitions(&self) -> impl Iterator<Item = (&str, &[String], &[String])> {
+        self.matchers.iter().map(|m| {
+            (
+                m.name.as_str(),
+                m.namespace_patterns.as_slice(),
+                m.cluster_patterns.as_slice(),
+            )
+        })
     }
 
     pub fn for_namespace(&self, namespace: &str) -> Option<&str> {

@@ -1,0 +1,818 @@
+//! Rego policies: the native, conftest and Gatekeeper dialects on one regorus engine.
+//!
+//! [`Policies::load`] reads the shipped policies (embedded in the binary), `--policy` and
+//! `policies:` directories and `--data` files, compiles everything once (a policy that does
+//! not compile is an error pointing at its file:line:col) and finds the rules of each dialect.
+//! As a [`scan::Evaluator`](crate::scan::Evaluator), each pass over an inventory builds
+//! `data.inventory` and `data.tollgate` once (only when some policy refers to
+//! `data.inventory`), prepares the engines with them, and every worker thread clones the
+//! prepared engines. Each object is converted to a Rego value once and shared by every policy.
+//!
+//! A policy that fails on one object becomes a warning naming the policy and the object; the
+//! rest goes on. An evaluation is stopped after `rego.timeout`; a policy that keeps timing out
+//! is skipped for the rest of the pass.
+
+pub mod ast;
+pub mod builtins;
+pub mod conftest;
+pub mod data;
+pub mod engine;
+pub mod gatekeeper;
+pub mod metadata;
+pub mod native;
+pub mod sources;
+pub mod testing;
+pub mod value;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use regorus::{Engine, Value};
+
+use crate::config::LoadedConfig;
+use crate::error::Error;
+use crate::finding::Severity;
+use crate::model::object::Object;
+use crate::notice::Notice;
+use crate::rules::{Context, RuleInfo, Violation};
+use crate::scan::{Evaluator, EvaluatorPass, EvaluatorWorker};
+
+use self::conftest::{ConftestPackage, Namespaces};
+use self::engine::{ModuleSource, Origin, PolicyError, Syntax};
+use self::gatekeeper::{Constraint, Template};
+use self::native::{LoadedModule, NativePolicy};
+use self::sources::{FileKind, PolicyFile};
+use self::value::{members, str_field, to_rego};
+
+/// Warnings a policy may produce per pass before the rest are only counted.
+const NOTICES_PER_POLICY: usize = 5;
+/// Timeouts after which a policy is skipped for the rest of the pass.
+const TIMEOUTS_BEFORE_SKIPPING: usize = 3;
+
+/// What the command line says about policies.
+#[derive(Debug, Clone)]
+pub struct PolicyOptions {
+    /// `--policy DIR` (directories or files).
+    pub dirs: Vec<PathBuf>,
+    /// Load the shipped policies (`--no-default-policies` turns it off).
+    pub default_policies: bool,
+    /// `--data FILE`: JSON/YAML merged into `data`.
+    pub data_files: Vec<PathBuf>,
+    /// `--namespace GLOB`; empty means `rego.namespaces` of the configuration.
+    pub namespaces: Vec<String>,
+    /// `--all-namespaces`.
+    pub all_namespaces: bool,
+    /// `--rego-v0`: parse every policy file as Rego v0.
+    pub rego_v0: bool,
+}
+
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        PolicyOptions {
+            dirs: Vec::new(),
+            default_policies: true,
+            data_files: Vec::new(),
+            namespaces: Vec::new(),
+            all_namespaces: false,
+            rego_v0: false,
+        }
+    }
+}
+
+/// A policy, for notices: what it is called and where it is.
+#[derive(Debug, Clone)]
+struct Unit {
+    name: String,
+    file: String,
+}
+
+/// Every loaded policy, ready to evaluate.
+pub struct Policies {
+    /// Native and conftest modules with the `--data` documents, prepared.
+    main: Option<Engine>,
+    main_needs_inventory: bool,
+    main_origins: HashMap<String, Origin>,
+    natives: Vec<NativePolicy>,
+    conftest: Vec<ConftestPackage>,
+    templates: Vec<Template>,
+    constraints: Vec<Constraint>,
+    units: Vec<Unit>,
+    timeout: Duration,
+    load_notices: Mutex<Vec<Notice>>,
+    notices: Mutex<Vec<Notice>>,
+    /// Rule ids first seen in results (conftest results carrying an `id`).
+    dynamic_rules: Mutex<BTreeMap<String, RuleInfo>>,
+}
+
+fn diagnostic(e: PolicyError) -> Error {
+    Error::Diagnostic(Box::new(e))
+}
+
+/// The package a module declares, read from its text (for shipped modules a user overrides).
+fn declared_package(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+}
+
+/// Policy files, directories resolved: `--policy`, then `policies:` of the configuration.
+pub fn policy_dirs(options: &PolicyOptions, config: &LoadedConfig) -> Vec<PathBuf> {
+    let mut dirs = options.dirs.clone();
+    let base = config.base_dir().unwrap_or(Path::new("."));
+    dirs.extend(config.config.policies.iter().map(|p| base.join(p)));
+    dirs
+}
+
+impl Policies {
+    /// Loads the policies a run uses.
+    pub fn load(
+        options: &PolicyOptions,
+        config: &LoadedConfig,
+        root: &Path,
+    ) -> Result<Policies, Error> {
+        let mut files = sources::collect(&policy_dirs(options, config), root)?;
+        if options.default_policies {
+            files.extend(sources::shipped());
+        }
+        let namespaces = if options.namespaces.is_empty() {
+            config.config.rego.namespaces.clone()
+        } else {
+            options.namespaces.clone()
+        };
+        let namespaces =
+            Namespaces::new(&namespaces, options.all_namespaces).map_err(Error::usage)?;
+        let data = options
+            .data_files
+            .iter()
+            .map(|p| sources::data_file(p).map(|d| (p.clone(), d)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::build(
+            &files,
+            &data,
+            &namespaces,
+            options.rego_v0,
+            config.config.rego.timeout.0,
+        )
+    }
+
+    /// Compiles `files` (policy modules and manifests) with `data` documents.
+    pub fn build(
+        files: &[PolicyFile],
+        data: &[(PathBuf, serde_json::Value)],
+        namespaces: &Namespaces,
+        rego_v0: bool,
+        timeout: Duration,
+    ) -> Result<Policies, Error> {
+        let mut notices = Vec::new();
+        let mut engine = engine::new_engine(timeout);
+        let mut origins = HashMap::new();
+        let mut texts: HashMap<String, Arc<str>> = HashMap::new();
+        let mut user_packages = BTreeSet::new();
+        let modules: Vec<&PolicyFile> = files.iter().filter(|f| f.kind == FileKind::Rego).collect();
+        for file in modules.iter().filter(|f| !f.shipped) {
+            user_packages.extend(declared_package(&file.text));
+        }
+        let mut needs_inventory = false;
+        for file in &modules {
+            if file.shipped
+                && declared_package(&file.text).is_some_and(|p| user_packages.contains(&p))
+            {
+                notices.push(Notice::warning(format!(
+                    "{} is replaced by a policy of the same package in the policy directories",
+                    file.display
+                )));
+                continue;
+            }
+            let origin = Origin::file(&file.display, file.text.clone());
+            let module = ModuleSource {
+                name: file.display.clone(),
+                text: file.text.to_string(),
+                syntax: match (file.shipped, rego_v0) {
+                    (true, _) => Syntax::V1,
+                    (false, true) => Syntax::V0,
+                    (false, false) => Syntax::Auto,
+                },
+                origin: origin.clone(),
+            };
+            engine::add_module(&mut engine, &module).map_err(diagnostic)?;
+            needs_inventory |= gatekeeper::references_inventory(&file.text);
+            origins.insert(file.display.clone(), origin);
+            texts.insert(file.display.clone(), file.text.clone());
+        }
+        for (path, document) in data {
+            if let Some(reserved) = ["inventory", "tollgate"]
+                .iter()
+                .find(|k| document.get(**k).is_some())
+            {
+                return Err(Error::usage(format!(
+                    "--data {} defines `data.{reserved}`, which tollgate builds itself",
+                    path.display()
+                )));
+            }
+            engine
+                .add_data(to_rego(document))
+                .map_err(|e| Error::usage(format!("--data {}: {e}", path.display())))?;
+        }
+        let has_modules = !origins.is_empty();
+        let (natives, conftest) = if has_modules {
+            engine::finish(&mut engine, &origins).map_err(diagnostic)?;
+            let parsed = engine.get_modules().clone();
+            let loaded: Vec<LoadedModule<'_>> = parsed
+                .iter()
+                .filter_map(|m| {
+                    let name = m.package.span.source.get_path();
+                    Some(LoadedModule {
+                        package: ast::package(m),
+                        declared: ast::declared(m),
+                        origin: origins.get(name)?,
+                        text: texts.get(name)?,
+                    })
+                })
+                .collect();
+            let natives = native::discover(&mut engine, &loaded).map_err(diagnostic)?;
+            let mut conftest =
+                conftest::discover(&mut engine, &loaded, namespaces).map_err(diagnostic)?;
+            if !conftest.is_empty() {
+                for (i, package) in conftest.iter_mut().enumerate() {
+                    let module = conftest::aggregate_module(package, i);
+                    let origin = Origin::file(&module.name, Arc::from(module.text.as_str()));
+                    engine::add_module(&mut engine, &module).map_err(diagnostic)?;
+                    origins.insert(module.name.clone(), origin);
+                }
+                engine::prepare(&mut engine)
+                    .map_err(|e| diagnostic(engine::policy_error(&e, &origins)))?;
+            }
+            (natives, conftest)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+
+        let manifests: Vec<(String, Arc<str>)> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Manifest)
+            .map(|f| (f.display.clone(), f.text.clone()))
+            .collect();
+        let loaded = gatekeeper::load(&manifests, timeout).map_err(diagnostic)?;
+        notices.extend(loaded.notices);
+
+        let builtin: BTreeSet<&str> = crate::rules::REGISTRY.iter().map(|r| r.meta().id).collect();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for info in natives.iter().map(|n| &n.info).chain(
+            conftest
+                .iter()
+                .flat_map(|p| p.rules.iter().map(|r| &r.info)),
+        ) {
+            if builtin.contains(info.id.as_str()) {
+                notices.push(Notice::warning(format!(
+                    "policy {} uses the id `{}` of a built-in rule; both report under it",
+                    info.source, info.id
+                )));
+            }
+            if let Some(other) = seen.insert(info.id.clone(), info.source.clone())
+                && other != info.source
+            {
+                notices.push(Notice::warning(format!(
+                    "rule id `{}` is used by {} and {}",
+                    info.id, other, info.source
+                )));
+            }
+        }
+
+        let mut units = Vec::new();
+        for n in &natives {
+            units.push(Unit {
+                name: n.id.clone(),
+                file: n.info.source.clone(),
+            });
+        }
+        for p in &conftest {
+            units.push(Unit {
+                name: format!("package {}", p.name),
+                file: p.rules[0].info.source.clone(),
+            });
+        }
+        for c in &loaded.constraints {
+            units.push(Unit {
+                name: c.id.clone(),
+                file: c.info.source.clone(),
+            });
+        }
+        Ok(Policies {
+            main: has_modules.then_some(engine),
+            main_needs_inventory: needs_inventory,
+            main_origins: origins,
+            natives,
+            conftest,
+            templates: loaded.templates,
+            constraints: loaded.constraints,
+            units,
+            timeout,
+            load_notices: Mutex::new(notices),
+            notices: Mutex::new(Vec::new()),
+            dynamic_rules: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// True when no policy reports anything.
+    pub fn is_empty(&self) -> bool {
+        self.natives.is_empty() && self.conftest.is_empty() && self.constraints.is_empty()
+    }
+
+    /// The rules of every loaded policy.
+    pub fn rule_infos(&self) -> Vec<RuleInfo> {
+        let mut infos: Vec<RuleInfo> = self
+            .natives
+            .iter()
+            .map(|n| n.info.clone())
+            .chain(
+                self.conftest
+                    .iter()
+                    .flat_map(|p| p.rules.iter().map(|r| r.info.clone())),
+            )
+            .chain(self.constraints.iter().map(|c| c.info.clone()))
+            .chain(
+                self.dynamic_rules
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned(),
+            )
+            .collect();
+        infos.sort_by(|a, b| a.id.cmp(&b.id));
+        infos.dedup_by(|a, b| a.id == b.id);
+        infos
+    }
+
+    fn conftest_unit(&self, package: usize) -> usize {
+        self.natives.len() + package
+    }
+
+    fn constraint_unit(&self, constraint: usize) -> usize {
+        self.natives.len() + self.conftest.len() + constraint
+    }
+}
+
+impl Evaluator for Policies {
+    fn rules(&self) -> Vec<RuleInfo> {
+        self.rule_infos()
+    }
+
+    fn begin<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        enabled: &'a (dyn Fn(&str) -> bool + Sync),
+    ) -> Box<dyn EvaluatorPass + 'a> {
+        Box::new(Pass::new(self, ctx, enabled))
+    }
+
+    fn notices(&self) -> Vec<Notice> {
+        let mut out: Vec<Notice> =
+            std::mem::take(&mut *self.load_notices.lock().unwrap_or_else(|e| e.into_inner()));
+        out.extend(std::mem::take(
+            &mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()),
+        ));
+        out
+    }
+}
+
+#[derive(Default)]
+struct UnitStats {
+    failures: AtomicUsize,
+    timeouts: AtomicUsize,
+    skipped: AtomicBool,
+}
+
+/// One pass over an inventory.
+struct Pass<'a> {
+    policies: &'a Policies,
+    ctx: &'a Context<'a>,
+    main: Option<Engine>,
+    templates: Vec<Option<Engine>>,
+    converted: Option<Vec<Value>>,
+    natives: Vec<usize>,
+    /// Conftest packages with their enabled rules.
+    conftest: Vec<(usize, Vec<usize>)>,
+    constraints: Vec<usize>,
+    stats: Vec<UnitStats>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        policies: &'a Policies,
+        ctx: &'a Context<'a>,
+        enabled: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Pass<'a> {
+        let natives: Vec<usize> = (0..policies.natives.len())
+            .filter(|&i| enabled(&policies.natives[i].id))
+            .collect();
+        let conftest: Vec<(usize, Vec<usize>)> = policies
+            .conftest
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    i,
+                    (0..p.rules.len())
+                        .filter(|&r| enabled(&p.rules[r].id))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, rules)| !rules.is_empty())
+            .collect();
+        let constraints: Vec<usize> = (0..policies.constraints.len())
+            .filter(|&i| enabled(&policies.constraints[i].id))
+            .collect();
+        let used_templates: BTreeSet<usize> = constraints
+            .iter()
+            .map(|&c| policies.constraints[c].template)
+            .collect();
+        let main_used = !natives.is_empty() || !conftest.is_empty();
+        let needs_inventory = (main_used && policies.main_needs_inventory)
+            || used_templates
+                .iter()
+                .any(|&t| policies.templates[t].needs_inventory);
+
+        let mut pass = Pass {
+            policies,
+            ctx,
+            main: None,
+            templates: vec![None; policies.templates.len()],
+            converted: None,
+            natives,
+            conftest,
+            constraints,
+            stats: (0..policies.units.len())
+                .map(|_| UnitStats::default())
+                .collect(),
+        };
+        let objects = ctx.inventory.objects();
+        let inventory = needs_inventory.then(|| {
+            let converted = data::convert_all(objects);
+            let inventory = data::inventory(objects.iter().zip(&converted));
+            pass.converted = Some(converted);
+            inventory
+        });
+        if main_used && let Some(base) = &policies.main {
+            let mut main = base.clone();
+            let mut extra = vec![("tollgate", data::tollgate(ctx))];
+            if policies.main_needs_inventory
+                && let Some(inv) = &inventory
+            {
+                extra.push(("inventory", inv.clone()));
+            }
+            match main
+                .add_data(value::object(extra))
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|()| engine::prepare(&mut main))
+            {
+                Ok(()) => pass.main = Some(main),
+                Err(e) => pass.policies.push_notice(Notice::error(format!(
+                    "Rego policies cannot be prepared for this inventory: {}",
+                    engine::summarize(&e, &policies.main_origins)
+                ))),
+            }
+        }
+        for &t in &used_templates {
+            let template = &policies.templates[t];
+            let mut engine = template.engine.clone();
+            let prepared = match (&inventory, template.needs_inventory) {
+                (Some(inv), true) => engine
+                    .add_data(value::object([("inventory", inv.clone())]))
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|()| engine::prepare(&mut engine)),
+                _ => Ok(()),
+            };
+            match prepared {
+                Ok(()) => pass.templates[t] = Some(engine),
+                Err(e) => pass.policies.push_notice(Notice::error(format!(
+                    "ConstraintTemplate {} cannot be prepared: {}",
+                    template.name,
+                    engine::summarize(&e, &template.origins)
+                ))),
+            }
+        }
+        pass
+    }
+
+    fn is_idle(&self) -> bool {
+        self.natives.is_empty() && self.conftest.is_empty() && self.constraints.is_empty()
+    }
+
+    /// Records a failed evaluation of `unit` on `object`.
+    fn failed(
+        &self,
+        unit: usize,
+        object: &Object,
+        error: &anyhow::Error,
+        origins: &HashMap<String, Origin>,
+    ) {
+        let stats = &self.stats[unit];
+        let policy = &self.policies.units[unit];
+        let count = stats.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let (level_error, text) = if engine::is_timeout(error) {
+            let timeouts = stats.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+            let skipping = timeouts >= TIMEOUTS_BEFORE_SKIPPING;
+            if skipping {
+                stats.skipped.store(true, Ordering::Relaxed);
+            }
+            (
+                false,
+                format!(
+                    "policy `{}` ({}) was stopped after the time limit of {} (rego.timeout) on \
+                     {}; its findings for that object are missing{}",
+                    policy.name,
+                    policy.file,
+                    humantime::format_duration(self.policies.timeout),
+                    object.display(),
+                    if skipping && timeouts == TIMEOUTS_BEFORE_SKIPPING {
+                        "; the policy is skipped for the rest of the run"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        } else {
+            let summary = engine::summarize(&format!("{error:#}"), origins);
+            let compile = engine::is_compile_class(&summary);
+            (
+                compile,
+                format!(
+                    "policy `{}` {} on {}: {summary}",
+                    policy.name,
+                    if compile {
+                        "does not compile"
+                    } else {
+                        "failed"
+                    },
+                    object.display()
+                ),
+            )
+        };
+        if count > NOTICES_PER_POLICY {
+            return;
+        }
+        let notice = if level_error {
+            Notice::error(text)
+        } else {
+            Notice::warning(text)
+        };
+        let notice = match &object.origin {
+            crate::model::object::Origin::File {
+                path, start_line, ..
+            } => notice.at(path, Some(*start_line)),
+            crate::model::object::Origin::Cluster { .. } => notice.at(object.live_uri(), None),
+        };
+        self.policies.push_notice(notice);
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        for (unit, stats) in self.stats.iter().enumerate() {
+            let failures = stats.failures.load(Ordering::Relaxed);
+            if failures > NOTICES_PER_POLICY {
+                let policy = &self.policies.units[unit];
+                self.policies.push_notice(Notice::warning(format!(
+                    "policy `{}` ({}) failed on {} more objects",
+                    policy.name,
+                    policy.file,
+                    failures - NOTICES_PER_POLICY
+                )));
+            }
+        }
+    }
+}
+
+impl Policies {
+    fn push_notice(&self, notice: Notice) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notice);
+    }
+}
+
+impl EvaluatorPass for Pass<'_> {
+    fn worker(&self) -> Box<dyn EvaluatorWorker + '_> {
+        Box::new(Worker {
+            pass: self,
+            main: self.main.clone(),
+            templates: self.templates.clone(),
+        })
+    }
+}
+
+/// One thread's engines.
+struct Worker<'p> {
+    pass: &'p Pass<'p>,
+    main: Option<Engine>,
+    templates: Vec<Option<Engine>>,
+}
+
+fn evaluate_rule(
+    pass: &Pass<'_>,
+    engine: &mut Engine,
+    path: &str,
+    unit: usize,
+    object: &Object,
+    origins: &HashMap<String, Origin>,
+) -> Option<Value> {
+    if pass.stats[unit].skipped.load(Ordering::Relaxed) {
+        return None;
+    }
+    match engine.eval_rule(path.to_string()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            pass.failed(unit, object, &e, origins);
+            None
+        }
+    }
+}
+
+impl EvaluatorWorker for Worker<'_> {
+    fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>) {
+        let pass = self.pass;
+        if pass.is_idle() {
+            return;
+        }
+        let policies = pass.policies;
+        let secrets = data::is_secret(object).then(|| data::secret_values(object));
+        let mut push = |id: String, mut v: Violation| {
+            if let Some(secrets) = &secrets {
+                v.message = data::redact(&v.message, secrets);
+            }
+            out.push((id, v));
+        };
+        let mut converted: Option<Value> = None;
+        let mut value = || {
+            converted
+                .get_or_insert_with(|| match &pass.converted {
+                    Some(all) => all[index].clone(),
+                    None => to_rego(&object.value),
+                })
+                .clone()
+        };
+
+        if let Some(main) = self.main.as_mut() {
+            let origins = &policies.main_origins;
+            let natives: Vec<usize> = pass
+                .natives
+                .iter()
+                .copied()
+                .filter(|&i| policies.natives[i].applies_to(&object.kind))
+                .collect();
+            if !natives.is_empty() {
+                main.set_input(native::input(value(), object));
+                for i in natives {
+                    let policy = &policies.natives[i];
+                    for (rule, severity) in [
+                        (&policy.deny, policy.info.severity),
+                        (&policy.warn, Severity::Low),
+                    ] {
+                        let Some(path) = rule else { continue };
+                        if let Some(result) = evaluate_rule(pass, main, path, i, object, origins) {
+                            for v in native::violations(&result, severity, &policy.info.remediation)
+                            {
+                                push(policy.id.clone(), v);
+                            }
+                        }
+                    }
+                }
+            }
+            if pass
+                .conftest
+                .iter()
+                .any(|(p, _)| policies.conftest[*p].applies_to(&object.kind))
+            {
+                main.set_input(value());
+                for (p, rules) in &pass.conftest {
+                    let package = &policies.conftest[*p];
+                    if !package.applies_to(&object.kind) {
+                        continue;
+                    }
+                    let unit = policies.conftest_unit(*p);
+                    // All rules of the package in one evaluation (helpers computed once);
+                    // rule by rule when that fails, to name the failing rule's error.
+                    let together = package
+                        .aggregate
+                        .as_deref()
+                        .filter(|_| !pass.stats[unit].skipped.load(Ordering::Relaxed))
+                        .and_then(|path| main.eval_rule(path.to_string()).ok());
+                    let result_of = |main: &mut Engine, name: &str, path: &str| match &together {
+                        // `[value]`, or `[]` for an undefined rule.
+                        Some(all) => match &all[name] {
+                            Value::Array(a) => a.iter().next().cloned(),
+                            _ => None,
+                        },
+                        None => evaluate_rule(pass, main, path, unit, object, origins),
+                    };
+                    let excepted = package
+                        .exception
+                        .as_deref()
+                        .and_then(|path| result_of(main, "exception", path))
+                        .map(|v| conftest::excepted(&v))
+                        .unwrap_or_default();
+                    for &r in rules {
+                        let rule = &package.rules[r];
+                        if excepted.contains(&rule.exception_name) {
+                            continue;
+                        }
+                        let Some(result) = result_of(main, &rule.name, &rule.path) else {
+                            continue;
+                        };
+                        for member in members(&result) {
+                            let v = native::result_violation(
+                                member,
+                                rule.info.severity,
+                                &rule.info.remediation,
+                            );
+                            let id = match str_field(member, "id") {
+                                Some(id) if id != rule.id => {
+                                    policies.note_dynamic_rule(id, &rule.info);
+                                    id.to_string()
+                                }
+                                _ => rule.id.clone(),
+                            };
+                            push(id, v);
+                        }
+                    }
+                }
+            }
+        }
+
+        if !pass.constraints.is_empty() {
+            let namespace = object
+                .namespace
+                .as_deref()
+                .and_then(|ns| pass.ctx.inventory.namespace_object(ns));
+            let mut review: Option<Value> = None;
+            for &c in &pass.constraints {
+                let constraint = &policies.constraints[c];
+                if !constraint.matcher.matches(object, namespace) {
+                    continue;
+                }
+                let template = &policies.templates[constraint.template];
+                let Some(engine) = self.templates[constraint.template].as_mut() else {
+                    continue;
+                };
+                let review = review
+                    .get_or_insert_with(|| gatekeeper::review(value(), object))
+                    .clone();
+                engine.set_input(gatekeeper::input(review, &constraint.parameters));
+                let unit = policies.constraint_unit(c);
+                if let Some(result) = evaluate_rule(
+                    pass,
+                    engine,
+                    &template.violation,
+                    unit,
+                    object,
+                    &template.origins,
+                ) {
+                    for member in members(&result) {
+                        push(
+                            constraint.id.clone(),
+                            native::result_violation(
+                                member,
+                                constraint.severity,
+                                &constraint.info.remediation,
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Policies {
+    fn note_dynamic_rule(&self, id: &str, like: &RuleInfo) {
+        let mut rules = self.dynamic_rules.lock().unwrap_or_else(|e| e.into_inner());
+        rules.entry(id.to_string()).or_insert_with(|| RuleInfo {
+            id: id.to_string(),
+            ..like.clone()
+        });
+    }
+}
+
+/// Loads the policies of a run, or nothing when there are none.
+pub fn load_for_run(
+    options: &PolicyOptions,
+    config: &LoadedConfig,
+    root: &Path,
+) -> Result<Option<Arc<Policies>>, Error> {
+    let policies = Policies::load(options, config, root)?;
+    Ok((!policies.is_empty() || !policies.load_notices_empty()).then(|| Arc::new(policies)))
+}
+
+impl Policies {
+    fn load_notices_empty(&self) -> bool {
+        self.load_notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+}

@@ -1,0 +1,104 @@
+//! Conversions between the manifests' `serde_json` values and regorus values.
+//!
+//! Each object is converted once per evaluation pass and shared (regorus values are
+//! reference-counted) by every policy, `data.inventory` and every input that embeds it.
+
+use std::collections::BTreeMap;
+
+use regorus::Value;
+
+/// A regorus value with the same content as `value`.
+pub fn to_rego(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(items) => {
+            Value::from(items.iter().map(to_rego).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(map) => Value::from(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+/// The JSON form of a regorus value (sets become arrays); `None` for undefined.
+pub fn to_json(value: &Value) -> Option<serde_json::Value> {
+    if matches!(value, Value::Undefined) {
+        return None;
+    }
+    serde_json::from_str(&value.to_json_str().ok()?).ok()
+}
+
+/// An object value from string keys.
+pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    Value::from(
+        fields
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// The string at `key` of an object value.
+pub fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    match &value[key] {
+        Value::String(s) => Some(s.as_ref()),
+        _ => None,
+    }
+}
+
+/// The members of a rule's value: a set's or array's items, or the value itself.
+pub fn members(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Set(set) => set.iter().collect(),
+        Value::Array(items) => items.iter().collect(),
+        Value::Undefined | Value::Null | Value::Bool(false) => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Text of a value for a message: strings as they are, anything else as JSON.
+pub fn display(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        other => other.to_json_str().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_matches_regorus_json_parsing() {
+        let json = serde_json::json!({
+            "a": [1, -2, 3.5, "x", null, true, {"b": {}}],
+            "big": 18446744073709551615u64,
+        });
+        let direct = to_rego(&json);
+        let parsed = Value::from_json_str(&json.to_string()).unwrap();
+        assert_eq!(direct, parsed);
+        assert_eq!(to_json(&direct), Some(json));
+    }
+
+    #[test]
+    fn members_of_rule_values() {
+        let set = Value::from_json_str(r#"["a", "b"]"#).unwrap();
+        assert_eq!(members(&set).len(), 2);
+        assert_eq!(members(&Value::from("one")).len(), 1);
+        assert!(members(&Value::Undefined).is_empty());
+        assert!(members(&Value::Bool(false)).is_empty());
+    }
+}
