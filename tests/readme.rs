@@ -17,6 +17,23 @@ fn readme_lists_every_rule() {
 }
 
 #[test]
+fn readme_lists_every_shipped_policy() {
+    let output = assert_cmd::Command::cargo_bin("tollgate")
+        .unwrap()
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    let rules: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for rule in rules.as_array().unwrap() {
+        let id = rule["id"].as_str().unwrap();
+        assert!(
+            README.contains(&format!("| `{id}` |")),
+            "README's rule tables lack `{id}`"
+        );
+    }
+}
+
+#[test]
 fn readme_commands_are_the_ones_ci_runs() {
     assert!(README.contains("cargo run --release -- scan fixtures/demo"));
     assert!(README.contains("cargo nextest run "));
