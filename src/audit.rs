@@ -167,11 +167,6 @@ pub fn audit_targets(
     })?;
     let loaded = load_config(options.config.as_deref(), &root)?;
     let environments = scan::environments(&loaded, &root)?;
-    // Policies compile before any cluster is read: one that does not is an error (exit 2).
-    let mut evaluators = evaluators;
-    if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, &root)? {
-        evaluators.push(policies);
-    }
     let mut setup = Setup::new(
         loaded,
         environments,
@@ -181,6 +176,8 @@ pub fn audit_targets(
             jobs: options.jobs,
             baseline: options.baseline.as_deref(),
             now: None,
+            policy: &options.policy,
+            root: &root,
         },
         evaluators,
     )?;

@@ -511,6 +511,9 @@ pub struct SetupOptions<'a> {
     pub baseline: Option<&'a Path>,
     /// "Now" for time-based rules and exemption expiry; the real clock when `None`.
     pub now: Option<jiff::Timestamp>,
+    /// The Rego policies to load, and the directory relative paths start from.
+    pub policy: &'a crate::rego::PolicyOptions,
+    pub root: &'a Path,
 }
 
 impl Setup {
@@ -520,6 +523,11 @@ impl Setup {
         options: SetupOptions<'_>,
         evaluators: Vec<Arc<dyn Evaluator>>,
     ) -> Result<Setup, Error> {
+        // Policies compile before anything is read: one that does not is an error (exit 2).
+        let mut evaluators = evaluators;
+        if let Some(policies) = crate::rego::load_for_run(options.policy, &loaded, options.root)? {
+            evaluators.push(policies);
+        }
         let pool = thread_pool(options.jobs)?;
         let mut notices = Vec::new();
         let baseline = options.baseline.map(Baseline::read).transpose()?;
@@ -918,11 +926,6 @@ pub fn scan(
         .collect();
     let loaded = load_config(options.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
-    // Policies compile before anything is read: one that does not is an error (exit 2).
-    let mut evaluators = evaluators;
-    if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, &root)? {
-        evaluators.push(policies);
-    }
     // A missing renderer is a setup problem: say so before scanning anything.
     let helm_tool = options
         .renders
@@ -945,6 +948,8 @@ pub fn scan(
             jobs: options.jobs,
             baseline: options.baseline.as_deref(),
             now: options.now,
+            policy: &options.policy,
+            root: &root,
         },
         evaluators,
     )?;
