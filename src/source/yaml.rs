@@ -129,7 +129,7 @@ fn segments(text: &str) -> Vec<(std::ops::Range<usize>, u32)> {
                 starts.push(start);
             }
             directives_from = None;
-        } else if !line.trim().is_empty() && !line.starts_with('#') {
+        } else if directives_from.is_some() && !line.trim().is_empty() && !line.starts_with('#') {
             directives_from = None;
         }
         offset += line.len();
