@@ -60,15 +60,12 @@ impl<'a> PodSpec<'a> {
 
     /// A field of the pod's `securityContext` that is set (not null), with its pointer.
     pub fn security_setting(&self, field: &str) -> Option<Setting<'a>> {
-        let value = self
-            .security_context()?
-            .get(field)
-            .filter(|v| !v.is_null())?;
-        Some(Setting {
-            value,
-            pointer: format!("{}/securityContext/{field}", self.pointer),
-            level: SettingLevel::Pod,
-        })
+        setting_in(
+            self.security_context()?,
+            field,
+            self.pointer,
+            SettingLevel::Pod,
+        )
     }
 
     /// A pod spec field that is `true` (`hostNetwork`, `hostPID`…), with its pointer.
@@ -320,15 +317,12 @@ impl<'a> Container<'a> {
 
     /// A field of the container's own `securityContext` that is set (not null).
     pub fn security_setting(&self, field: &str) -> Option<Setting<'a>> {
-        let value = self
-            .security_context()?
-            .get(field)
-            .filter(|v| !v.is_null())?;
-        Some(Setting {
-            value,
-            pointer: format!("{}/securityContext/{field}", self.pointer),
-            level: SettingLevel::Container,
-        })
+        setting_in(
+            self.security_context()?,
+            field,
+            &self.pointer,
+            SettingLevel::Container,
+        )
     }
 
     /// A security field as the kubelet applies it: the container's value, else the pod's.
@@ -431,6 +425,21 @@ pub fn integer(value: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// `field` of a `securityContext` found at `owner`/securityContext, when it is set (not null).
+fn setting_in<'a>(
+    context: &'a Map<String, Value>,
+    field: &str,
+    owner: &str,
+    level: SettingLevel,
+) -> Option<Setting<'a>> {
+    let value = context.get(field).filter(|v| !v.is_null())?;
+    Some(Setting {
+        value,
+        pointer: format!("{owner}/securityContext/{field}"),
+        level,
+    })
 }
 
 #[cfg(test)]
