@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::model::inventory::Inventory;
 use crate::notice::Notice;
 use crate::scan::{
-    self, Checks, Evaluator, ExternalSources, ScanOutcome, Setup, SetupOptions, Stats,
+    self, Checks, Evaluator, ExternalSources, RunOptions, ScanOutcome, Setup, Stats,
     gather_external, load_config, suppress,
 };
 use crate::source::cluster::{self, ClusterOptions, Fetched};
@@ -42,18 +42,7 @@ pub struct AuditOptions {
     /// Kubeconfig file; default `$KUBECONFIG` (merged), else `~/.kube/config`.
     pub kubeconfig: Option<PathBuf>,
     pub cluster: ClusterOptions,
-    pub config: Option<PathBuf>,
-    pub select: Vec<String>,
-    pub ignore: Vec<String>,
-    pub jobs: Option<usize>,
-    pub baseline: Option<PathBuf>,
-    pub write_baseline: Option<PathBuf>,
-    /// `trivy image --format json` reports for an offline `image-scan`.
-    pub trivy_reports: Option<PathBuf>,
-    /// Record what every rule checked, for JUnit reports.
-    pub record_checks: bool,
-    /// Which Rego policies run.
-    pub policy: crate::rego::PolicyOptions,
+    pub run: RunOptions,
 }
 
 /// How to reach one cluster.
@@ -165,22 +154,9 @@ pub fn audit_targets(
         path: PathBuf::from("."),
         source,
     })?;
-    let loaded = load_config(options.config.as_deref(), &root)?;
+    let loaded = load_config(options.run.config.as_deref(), &root)?;
     let environments = scan::environments(&loaded, &root)?;
-    let mut setup = Setup::new(
-        loaded,
-        environments,
-        SetupOptions {
-            select: &options.select,
-            ignore: &options.ignore,
-            jobs: options.jobs,
-            baseline: options.baseline.as_deref(),
-            now: None,
-            policy: &options.policy,
-            root: &root,
-        },
-        evaluators,
-    )?;
+    let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tollgate-kube")
@@ -237,12 +213,12 @@ pub fn audit_targets(
             &inventory,
             &every,
             ExternalSources {
-                trivy_reports: options.trivy_reports.as_deref(),
+                trivy_reports: options.run.trivy_reports.as_deref(),
             },
             &mut notices,
         )?;
         let raw = setup.evaluate(&inventory, &every, &external);
-        if options.record_checks {
+        if options.run.record_checks {
             checks.merge(setup.checks(&inventory, &every, &external, Vec::new()));
         }
         not_evaluated.extend(external.not_evaluated);
@@ -265,7 +241,7 @@ pub fn audit_targets(
             not_evaluated,
             ..ScanOutcome::default()
         },
-        options.write_baseline.as_deref(),
+        options.run.write_baseline.as_deref(),
     )
 }
 

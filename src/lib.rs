@@ -105,26 +105,23 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
             let plans = cli::output_plans(sub, &args.output)?;
             let options = ScanOptions {
                 paths: args.paths.clone(),
-                config: args.config.clone(),
-                select: args.output.select.clone(),
-                ignore: args.output.ignore.clone(),
-                jobs: args.output.jobs,
                 inventory_root: args.inventory_root.clone(),
-                baseline: args.output.baseline.clone(),
-                write_baseline: args.output.write_baseline.clone(),
                 stdin_filename: args.stdin_filename.clone(),
-                now: None,
                 renders: args.render.requests(),
                 helm: args.render.helm_options(),
-                record_checks: plans.iter().any(|p| p.format == report::Format::Junit),
-                trivy_reports: args.trivy_reports.clone(),
-                policy: args.policies.options(&args.conftest.namespace),
+                run: run_options(
+                    args.config.clone(),
+                    &args.output,
+                    &plans,
+                    args.policies.options(&args.conftest.namespace),
+                    args.trivy_reports.clone(),
+                ),
             };
             // Settle DefectDojo's settings (server, token) before the work, so that a missing
             // token fails in a second rather than after the scan.
             let defectdojo = if wants_defectdojo(&args.defectdojo)? {
                 let start = options.start();
-                let loaded = scan::load_config(options.config.as_deref(), &start)?;
+                let loaded = scan::load_config(options.run.config.as_deref(), &start)?;
                 Some(defectdojo_settings(
                     &args.defectdojo,
                     &loaded,
@@ -174,15 +171,13 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
                     concurrency: usize::from(args.api_concurrency),
                     ..ClusterOptions::default()
                 },
-                config: args.config.clone(),
-                select: args.output.select.clone(),
-                ignore: args.output.ignore.clone(),
-                jobs: args.output.jobs,
-                baseline: args.output.baseline.clone(),
-                write_baseline: args.output.write_baseline.clone(),
-                trivy_reports: args.trivy_reports.clone(),
-                record_checks: plans.iter().any(|p| p.format == Format::Junit),
-                policy: args.policies.options(&args.rego_namespaces),
+                run: run_options(
+                    args.config.clone(),
+                    &args.output,
+                    &plans,
+                    args.policies.options(&args.rego_namespaces),
+                    args.trivy_reports.clone(),
+                ),
             };
             let defectdojo = wants_defectdojo(&args.defectdojo)?;
             let outcome = audit::audit(&options, Vec::new())?;
@@ -193,7 +188,7 @@ fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
             // One reimport per cluster: each context is its own DefectDojo product (by
             // default), and its test must see exactly that cluster's findings.
             let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-            let loaded = scan::load_config(options.config.as_deref(), &root)?;
+            let loaded = scan::load_config(options.run.config.as_deref(), &root)?;
             let several = outcome.stats.contexts.len() > 1;
             let mut all_pushed = true;
             for context in &outcome.stats.contexts {
@@ -522,6 +517,28 @@ fn policy_test(args: &cli::PolicyTestArgs) -> Result<u8, Error> {
     }
     write_stdout(text.as_bytes())?;
     Ok(if failed > 0 { exit::FINDINGS } else { exit::OK })
+}
+
+/// The options `scan` and `audit` share, from their arguments.
+fn run_options(
+    config: Option<PathBuf>,
+    output: &OutputArgs,
+    plans: &[OutputPlan],
+    policy: rego::PolicyOptions,
+    trivy_reports: Option<PathBuf>,
+) -> scan::RunOptions {
+    scan::RunOptions {
+        config,
+        select: output.select.clone(),
+        ignore: output.ignore.clone(),
+        jobs: output.jobs,
+        baseline: output.baseline.clone(),
+        write_baseline: output.write_baseline.clone(),
+        policy,
+        trivy_reports,
+        record_checks: plans.iter().any(|p| p.format == Format::Junit),
+        now: None,
+    }
 }
 
 /// Writes every planned report and returns the exit code the outcome deserves.

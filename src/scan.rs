@@ -502,39 +502,52 @@ pub struct Setup {
     pub notices: Vec<Notice>,
 }
 
-/// The options of [`Setup`] that come from the command line.
-#[derive(Debug, Clone, Copy)]
-pub struct SetupOptions<'a> {
-    pub select: &'a [String],
-    pub ignore: &'a [String],
+/// What every run that evaluates rules is told, whatever it reads (files or clusters).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Configuration file; found from the scan root (or the current directory) when `None`.
+    pub config: Option<PathBuf>,
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
     pub jobs: Option<usize>,
-    pub baseline: Option<&'a Path>,
-    /// "Now" for time-based rules and exemption expiry; the real clock when `None`.
+    pub baseline: Option<PathBuf>,
+    pub write_baseline: Option<PathBuf>,
+    /// Which Rego policies run.
+    pub policy: crate::rego::PolicyOptions,
+    /// `trivy image --format json` reports for an offline `image-scan`.
+    pub trivy_reports: Option<PathBuf>,
+    /// Record what every rule checked ([`ScanOutcome::checks`]), for JUnit reports.
+    pub record_checks: bool,
+    /// "Now" for time-based rules and exemption expiry; the real clock when `None` (tests fix
+    /// it).
     pub now: Option<jiff::Timestamp>,
-    /// The Rego policies to load, and the directory relative paths start from.
-    pub policy: &'a crate::rego::PolicyOptions,
-    pub root: &'a Path,
 }
 
 impl Setup {
+    /// `root` is where relative policy paths start.
     pub fn new(
         loaded: LoadedConfig,
         environments: Environments,
-        options: SetupOptions<'_>,
+        options: &RunOptions,
+        root: &Path,
         evaluators: Vec<Arc<dyn Evaluator>>,
     ) -> Result<Setup, Error> {
         // Policies compile before anything is read: one that does not is an error (exit 2).
         let mut evaluators = evaluators;
-        if let Some(policies) = crate::rego::load_for_run(options.policy, &loaded, options.root)? {
+        if let Some(policies) = crate::rego::load_for_run(&options.policy, &loaded, root)? {
             evaluators.push(policies);
         }
         let pool = thread_pool(options.jobs)?;
         let mut notices = Vec::new();
-        let baseline = options.baseline.map(Baseline::read).transpose()?;
+        let baseline = options
+            .baseline
+            .as_deref()
+            .map(Baseline::read)
+            .transpose()?;
         let rules = RuleSet::new(
             &loaded.config,
-            options.select,
-            options.ignore,
+            &options.select,
+            &options.ignore,
             evaluators,
             &mut notices,
         );
@@ -617,28 +630,15 @@ impl Setup {
 pub struct ScanOptions {
     /// Files and directories; `-` is standard input. Empty means the current directory.
     pub paths: Vec<PathBuf>,
-    pub config: Option<PathBuf>,
-    pub select: Vec<String>,
-    pub ignore: Vec<String>,
-    pub jobs: Option<usize>,
     /// Build the inventory from this directory, report only on `paths`.
     pub inventory_root: Option<PathBuf>,
-    pub baseline: Option<PathBuf>,
-    pub write_baseline: Option<PathBuf>,
     /// Name standard input is reported as.
     pub stdin_filename: Option<String>,
-    /// "Now" for time-based rules; the real clock when `None` (tests fix it).
-    pub now: Option<jiff::Timestamp>,
     /// Directories to render with `helm template` / `kustomize build` and scan.
     pub renders: Vec<RenderRequest>,
     /// Options of `helm template`.
     pub helm: HelmOptions,
-    /// Record what every rule checked ([`ScanOutcome::checks`]), for JUnit reports.
-    pub record_checks: bool,
-    /// `trivy image --format json` reports for an offline `image-scan`.
-    pub trivy_reports: Option<PathBuf>,
-    /// Which Rego policies run.
-    pub policy: crate::rego::PolicyOptions,
+    pub run: RunOptions,
 }
 
 impl ScanOptions {
@@ -924,7 +924,7 @@ pub fn scan(
         .filter(|p| p.as_os_str() != "-")
         .cloned()
         .collect();
-    let loaded = load_config(options.config.as_deref(), &options.start())?;
+    let loaded = load_config(options.run.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
     // A missing renderer is a setup problem: say so before scanning anything.
     let helm_tool = options
@@ -939,20 +939,7 @@ pub fn scan(
         .any(|r| r.kind == RenderKind::Kustomize)
         .then(Tool::kustomize)
         .transpose()?;
-    let mut setup = Setup::new(
-        loaded,
-        environments,
-        SetupOptions {
-            select: &options.select,
-            ignore: &options.ignore,
-            jobs: options.jobs,
-            baseline: options.baseline.as_deref(),
-            now: options.now,
-            policy: &options.policy,
-            root: &root,
-        },
-        evaluators,
-    )?;
+    let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
     let threads = setup.pool.current_num_threads();
     let mut notices = Vec::new();
 
@@ -1080,7 +1067,7 @@ pub fn scan(
         &inventory,
         &report_on,
         ExternalSources {
-            trivy_reports: options.trivy_reports.as_deref(),
+            trivy_reports: options.run.trivy_reports.as_deref(),
         },
         &mut notices,
     )?;
@@ -1090,7 +1077,7 @@ pub fn scan(
             .into_iter()
             .map(|(i, f)| (Some(i), f)),
     );
-    let checks = if options.record_checks {
+    let checks = if options.run.record_checks {
         let mut files: Vec<String> = reported.iter().cloned().collect();
         files.sort();
         setup.checks(&inventory, &report_on, &external, files)
@@ -1109,7 +1096,7 @@ pub fn scan(
             not_evaluated: external.not_evaluated,
             ..ScanOutcome::default()
         },
-        options.write_baseline.as_deref(),
+        options.run.write_baseline.as_deref(),
     )
 }
 

@@ -14,7 +14,7 @@ use tollgate::finding::{Finding, Severity, object_fingerprint};
 use tollgate::model::object::{Object, Origin};
 use tollgate::notice::{Notice, NoticeLevel};
 use tollgate::report::{self, Format, Report};
-use tollgate::scan::{self, ScanOptions, ScanOutcome};
+use tollgate::scan::{self, RunOptions, ScanOptions, ScanOutcome};
 use tollgate::source::cluster::{self, ClusterOptions, Fetched};
 use tollgate::source::spans::SpanTree;
 
@@ -27,10 +27,17 @@ fn cluster_options() -> ClusterOptions {
 
 fn audit_options() -> AuditOptions {
     AuditOptions {
-        config: Some(CONFIG_FIXTURE.into()),
         cluster: cluster_options(),
-        jobs: Some(2),
+        run: run_options(),
         ..AuditOptions::default()
+    }
+}
+
+fn run_options() -> RunOptions {
+    RunOptions {
+        config: Some(CONFIG_FIXTURE.into()),
+        jobs: Some(2),
+        ..RunOptions::default()
     }
 }
 
@@ -111,8 +118,7 @@ fn audit_and_scan_agree_on_findings_and_fingerprints_but_the_cluster() {
     let scanned = scan::scan(
         &ScanOptions {
             paths: vec![CLUSTER_FIXTURE.into()],
-            config: Some(CONFIG_FIXTURE.into()),
-            jobs: Some(2),
+            run: run_options(),
             ..ScanOptions::default()
         },
         Vec::new(),

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tollgate::scan::{ScanOptions, scan};
+use tollgate::scan::{RunOptions, ScanOptions, scan};
 
 const PEERS: &str = "tests/peers";
 
@@ -409,9 +409,12 @@ fn tollgate_findings(
 ) -> Vec<(&'static str, String)> {
     let options = ScanOptions {
         paths: vec![fixture.to_path_buf()],
-        config: Some(config.to_path_buf()),
-        select: rules.iter().map(|r| r.to_string()).collect(),
-        jobs: Some(1),
+        run: RunOptions {
+            config: Some(config.to_path_buf()),
+            select: rules.iter().map(|r| r.to_string()).collect(),
+            jobs: Some(1),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let outcome =

@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tollgate::rego::{PolicyOptions, sources};
-use tollgate::scan::{ScanOptions, scan};
+use tollgate::scan::{RunOptions, ScanOptions, scan};
 
 fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
-        select: vec![rule.to_string()],
-        policy: PolicyOptions::default(),
+        run: RunOptions {
+            select: vec![rule.to_string()],
+            policy: PolicyOptions::default(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let outcome = scan(&options, Vec::new()).unwrap_or_else(|e| panic!("{rule}: {e}"));

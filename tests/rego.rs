@@ -8,14 +8,17 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tollgate::rego::PolicyOptions;
 use tollgate::rego::testing::{Outcome, TestOptions};
-use tollgate::scan::{ScanOptions, ScanOutcome, scan};
+use tollgate::scan::{RunOptions, ScanOptions, ScanOutcome, scan};
 
 fn options(paths: &[&str], policies: &[&str]) -> ScanOptions {
     ScanOptions {
         paths: paths.iter().map(PathBuf::from).collect(),
-        policy: PolicyOptions {
-            dirs: policies.iter().map(PathBuf::from).collect(),
-            default_policies: false,
+        run: RunOptions {
+            policy: PolicyOptions {
+                dirs: policies.iter().map(PathBuf::from).collect(),
+                default_policies: false,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()
@@ -118,14 +121,14 @@ fn conftest_namespaces_select_packages() {
             "fixtures/rego/conftest/extra",
         ],
     );
-    o.policy.namespaces = vec!["kubernetes.*".into()];
+    o.run.policy.namespaces = vec!["kubernetes.*".into()];
     let only_extra = findings(&scan(&o, Vec::new()).unwrap());
     assert_eq!(
         only_extra,
         set(&[("KSV-017", 1, "critical", "container web is privileged")])
     );
-    o.policy.namespaces.clear();
-    o.policy.all_namespaces = true;
+    o.run.policy.namespaces.clear();
+    o.run.policy.all_namespaces = true;
     let all = findings(&scan(&o, Vec::new()).unwrap());
     assert_eq!(all.len(), 7, "{all:?}");
 }
@@ -136,7 +139,7 @@ fn rego_v0_can_be_forced() {
         &["fixtures/rego/conftest/manifests.yaml"],
         &["fixtures/rego/conftest/policy"],
     );
-    o.policy.rego_v0 = true;
+    o.run.policy.rego_v0 = true;
     assert_eq!(findings(&scan(&o, Vec::new()).unwrap()).len(), 6);
 }
 
@@ -316,7 +319,7 @@ deny_seen contains sprintf("%s %s seen", [input.kind, input.metadata.name]) if t
     write(dir.path(), "tollgate.yaml", "rego:\n  timeout: 200ms\n");
     let policy = dir.path().to_string_lossy().to_string();
     let mut o = options(&["fixtures/rego/conftest/manifests.yaml"], &[&policy]);
-    o.config = Some(dir.path().join("tollgate.yaml"));
+    o.run.config = Some(dir.path().join("tollgate.yaml"));
     let started = std::time::Instant::now();
     let outcome = scan(&o, Vec::new()).unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
@@ -375,7 +378,7 @@ deny contains msg if {
     let policy = dir.path().join("p.rego").to_string_lossy().to_string();
     let manifests = dir.path().join("m.yaml").to_string_lossy().to_string();
     let mut o = options(&[&manifests], &[&policy]);
-    o.policy.data_files = vec![dir.path().join("teams.yaml")];
+    o.run.policy.data_files = vec![dir.path().join("teams.yaml")];
     let outcome = scan(&o, Vec::new()).unwrap();
     let messages: BTreeSet<String> = findings(&outcome).into_iter().map(|f| f.3).collect();
     assert_eq!(
@@ -452,8 +455,8 @@ fn a_user_policy_replaces_the_shipped_one_of_its_package() {
     );
     let policy = dir.path().to_string_lossy().to_string();
     let mut o = options(&["policies/ingress-tls/fixtures/pass.yaml"], &[&policy]);
-    o.policy.default_policies = true;
-    o.select = vec!["ingress-tls".into()];
+    o.run.policy.default_policies = true;
+    o.run.select = vec!["ingress-tls".into()];
     let outcome = scan(&o, Vec::new()).unwrap();
     assert!(outcome.findings.iter().all(|f| f.message == "mine"));
     assert_eq!(outcome.findings.len(), 2);
@@ -616,7 +619,7 @@ fn policies_of_the_configuration_are_relative_to_it() {
     );
     let manifests = dir.path().join("cm.yaml").to_string_lossy().to_string();
     let mut o = options(&[&manifests], &[]);
-    o.config = Some(dir.path().join("tollgate.yaml"));
+    o.run.config = Some(dir.path().join("tollgate.yaml"));
     let outcome = scan(&o, Vec::new()).unwrap();
     assert_eq!(
         findings(&outcome),

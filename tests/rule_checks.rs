@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use tollgate::rules::REGISTRY;
-use tollgate::scan::{ScanOptions, scan};
+use tollgate::scan::{RunOptions, ScanOptions, scan};
 
 #[test]
 fn every_finding_is_on_an_object_its_rule_checked() {
@@ -23,8 +23,11 @@ fn every_finding_is_on_an_object_its_rule_checked() {
             };
             let options = ScanOptions {
                 paths: vec![path.clone()],
-                select: vec![id.to_string()],
-                record_checks: true,
+                run: RunOptions {
+                    select: vec![id.to_string()],
+                    record_checks: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let outcome = scan(&options, Vec::new()).unwrap();
@@ -53,7 +56,10 @@ fn every_finding_is_on_an_object_its_rule_checked() {
             // Without the option, nothing is recorded.
             let quiet = scan(
                 &ScanOptions {
-                    record_checks: false,
+                    run: RunOptions {
+                        record_checks: false,
+                        ..options.run
+                    },
                     ..options
                 },
                 Vec::new(),

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use tollgate::model::inventory::Inventory;
 use tollgate::model::object::Origin;
 use tollgate::rules::REGISTRY;
-use tollgate::scan::{Evaluation, External, RuleSet, ScanOptions, environments, load_config, scan};
+use tollgate::scan::{
+    Evaluation, External, RuleSet, RunOptions, ScanOptions, environments, load_config, scan,
+};
 use tollgate::source::files::load_bytes;
 use tollgate::source::spans::SpanTree;
 
@@ -43,9 +45,12 @@ fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
     let trivy_reports = Path::new("fixtures/rules").join(rule).join("trivy-reports");
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
-        select: vec![rule.to_string()],
-        now: Some(fixture_now()),
-        trivy_reports: trivy_reports.is_dir().then_some(trivy_reports),
+        run: RunOptions {
+            select: vec![rule.to_string()],
+            now: Some(fixture_now()),
+            trivy_reports: trivy_reports.is_dir().then_some(trivy_reports),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let outcome = scan(&options, Vec::new()).unwrap_or_else(|e| panic!("{rule}: {e}"));
