@@ -365,6 +365,11 @@ impl<'a> Container<'a> {
             && self.spec.get("restartPolicy").and_then(Value::as_str) == Some("Always")
     }
 
+    /// `container `api` of Deployment shop-prod/api`: how messages name a container.
+    pub fn subject(&self, object: &Object) -> String {
+        format!("{} of {}", self.describe(), object.display())
+    }
+
     /// `container "api"` / `init container "migrate"`.
     pub fn describe(&self) -> String {
         format!("{} `{}`", self.role.describe(), self.name)

@@ -87,7 +87,7 @@ impl Rule for ImagePinned {
                 continue;
             };
             let pointer = container.pointer_to("image");
-            let subject = format!("{} of {}", container.describe(), object.display());
+            let subject = container.subject(object);
             if reference.has_sha256_digest() {
                 continue;
             }

@@ -84,9 +84,8 @@ impl Rule for ImageRegistry {
             out.push(Violation::new(
                 container.pointer_to("image"),
                 format!(
-                    "{} of {} uses image `{image}` from registry `{}`, which is not in registries.allowed ({})",
-                    container.describe(),
-                    object.display(),
+                    "{} uses image `{image}` from registry `{}`, which is not in registries.allowed ({})",
+                    container.subject(object),
                     reference.registry,
                     allowed.join(", ")
                 ),

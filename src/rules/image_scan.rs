@@ -120,9 +120,8 @@ impl Rule for ImageScan {
             out.push(Violation::new(
                 container.pointer_to("image"),
                 format!(
-                    "{} of {} runs an image that {}: `{}`",
-                    container.describe(),
-                    object.display(),
+                    "{} runs an image that {}: `{}`",
+                    container.subject(object),
                     problems.join(", and that "),
                     image.trim()
                 ),

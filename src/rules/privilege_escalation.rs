@@ -76,7 +76,7 @@ impl Rule for PrivilegeEscalation {
             return;
         };
         for container in spec.containers() {
-            let subject = format!("{} of {}", container.describe(), object.display());
+            let subject = container.subject(object);
             let setting = container.security_setting("allowPrivilegeEscalation");
             let pointer = setting
                 .as_ref()

@@ -91,11 +91,7 @@ impl Rule for PrivilegedContainer {
             if setting.flag() == Some(true) {
                 out.push(Violation::new(
                     setting.pointer,
-                    format!(
-                        "{} of {} runs privileged",
-                        container.describe(),
-                        object.display()
-                    ),
+                    format!("{} runs privileged", container.subject(object)),
                 ));
             }
         }

@@ -82,7 +82,7 @@ impl Rule for ReadOnlyRootFs {
             if container.role == ContainerRole::Ephemeral {
                 continue;
             }
-            let subject = format!("{} of {}", container.describe(), object.display());
+            let subject = container.subject(object);
             match container.security_setting("readOnlyRootFilesystem") {
                 Some(s) if s.flag() == Some(true) => {}
                 Some(s) => out.push(Violation::new(

@@ -109,11 +109,7 @@ impl Rule for ResourceLimits {
                     .join(" and no ");
                 out.push(Violation::new(
                     container.pointer.clone(),
-                    format!(
-                        "{} of {} has no {what}",
-                        container.describe(),
-                        object.display()
-                    ),
+                    format!("{} has no {what}", container.subject(object)),
                 ));
             }
             for resource in RESOURCES {
@@ -129,9 +125,8 @@ impl Rule for ResourceLimits {
                     out.push(Violation::new(
                         format!("{}/resources/limits/{resource}", container.pointer),
                         format!(
-                            "{} of {} has a {resource} limit ({}) below its request ({})",
-                            container.describe(),
-                            object.display(),
+                            "{} has a {resource} limit ({}) below its request ({})",
+                            container.subject(object),
                             show_quantity(limit),
                             show_quantity(request)
                         ),

@@ -131,11 +131,7 @@ impl Rule for ResourceRequests {
                 .join(" and ");
             let violation = Violation::new(
                 container.pointer.clone(),
-                format!(
-                    "{} of {} has {what}",
-                    container.describe(),
-                    object.display()
-                ),
+                format!("{} has {what}", container.subject(object)),
             );
             out.push(if only_copied {
                 violation.with_severity(Severity::Low).with_remediation(

@@ -92,7 +92,7 @@ impl Rule for RunAsNonRoot {
             return;
         };
         for container in spec.containers() {
-            let subject = format!("{} of {}", container.describe(), object.display());
+            let subject = container.subject(object);
             // Several containers can inherit the same pod-level setting; each finding points at
             // its own container so that fingerprints stay distinct.
             let at = |level: SettingLevel, pointer: &str| match level {
