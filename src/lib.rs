@@ -313,20 +313,18 @@ pub fn push_to_defectdojo(
 ) -> bool {
     // The SARIF --output of this run, when there is one, is the same report: keep that. Unless
     // it was cut to GitHub's limits: what is pushed (and kept) is always the whole report.
+    let sarif = sink::defectdojo::sarif_bytes(outcome, output.fail_on.0);
     let written = plans
         .iter()
         .find(|p| p.format == Format::Sarif && p.path.is_some())
         .and_then(|p| p.path.clone())
-        .filter(|path| {
-            std::fs::read(path).ok()
-                == Some(sink::defectdojo::sarif_bytes(outcome, output.fail_on.0))
-        });
+        .filter(|path| std::fs::read(path).ok().as_deref() == Some(sarif.as_slice()));
     let (keep, already_written) = match (&args.options.report, written) {
         (Some(path), _) => (path.clone(), false),
         (None, Some(path)) => (path, true),
         (None, None) => (PathBuf::from(sink::defectdojo::DEFAULT_REPORT_FILE), false),
     };
-    match sink::defectdojo::push_run(outcome, output.fail_on.0, settings, &keep, already_written) {
+    match sink::defectdojo::push_run(outcome, &sarif, settings, &keep, already_written) {
         Ok((result, kept)) => {
             eprintln!("{}", result.summary(settings));
             eprintln!("  report: {}", kept.display());

@@ -960,18 +960,19 @@ pub struct NotPushed {
 /// back to the temporary directory) and reimports it, unless the run was incomplete. A run with
 /// errors, or with a rule that could not be evaluated, is never pushed: the reimport would close
 /// every open finding the run did not see. Returns the server's answer and the report's path.
+///
+/// `sarif` is the run's whole report ([`sarif_bytes`]).
 pub fn push_run(
     outcome: &ScanOutcome,
-    fail_on: Option<Severity>,
+    sarif: &[u8],
     settings: &Settings,
     keep: &Path,
     already_written: bool,
 ) -> Result<(ImportResult, PathBuf), NotPushed> {
-    let sarif = sarif_bytes(outcome, fail_on);
     let kept = if already_written {
         Some(keep.to_path_buf())
     } else {
-        keep_report(&sarif, keep)
+        keep_report(sarif, keep)
     };
     let not_pushed = |error: Error| NotPushed {
         error,
@@ -1002,7 +1003,7 @@ pub fn push_run(
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".sarif"))
         .unwrap_or_else(|| "tollgate.sarif".to_string());
-    match push(&sarif, &file_name, settings) {
+    match push(sarif, &file_name, settings) {
         Ok(result) => Ok((result, kept.unwrap_or_else(|| keep.to_path_buf()))),
         Err(e) => Err(NotPushed {
             push_later: true,
