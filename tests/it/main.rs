@@ -12,6 +12,7 @@ mod cli;
 mod cli_reports;
 mod defectdojo;
 mod demo;
+mod golden;
 mod harbor;
 mod peer_agreement;
 mod policy_fixtures;
