@@ -30,6 +30,22 @@ pub struct Config {
     /// Directories of Rego policies, relative to the config file.
     pub policies: Vec<PathBuf>,
     pub rego: RegoConfig,
+    /// Which folders and Argo CD destinations are which cluster (DESIGN §13); without it the
+    /// repository is one cluster.
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// One cluster of a GitOps repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub name: String,
+    /// Globs on file paths (relative to the config file's folder) whose objects go to it.
+    #[serde(default, deserialize_with = "globs")]
+    pub paths: Vec<String>,
+    /// Argo CD `destination.server` or `destination.name` values that mean this cluster.
+    #[serde(default)]
+    pub destinations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,7 +311,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let patterns = Vec::<String>::deserialize(d)?;
+    // `./clusters/**` means `clusters/**`: paths are relative to the config's folder anyway.
+    let patterns: Vec<String> = Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|p| p.strip_prefix("./").map(str::to_string).unwrap_or(p))
+        .collect();
     for p in &patterns {
         globset::Glob::new(p)
             .map_err(|e| serde::de::Error::custom(format!("invalid glob `{p}`: {}", e.kind())))?;
@@ -441,8 +461,13 @@ defectdojo:
   token_env: DEFECTDOJO_TOKEN
   product: "{cluster}"
   engagement: "nightly-audit"
+clusters:
+  - name: production
+    paths: ["clusters/production/**"]
+    destinations: ["https://prod.k3s.internal:6443", "production"]
 "#,
         );
+        assert_eq!(config.clusters[0].destinations[1], "production");
         assert_eq!(config.environments[0].paths, ["clusters/production/**"]);
         assert!(!config.resources.require_cpu_limit);
         assert_eq!(config.velero.min_ttl.0, Duration::from_secs(168 * 3600));

@@ -168,9 +168,12 @@ impl Finding {
     ) -> Finding {
         let location = match &object.origin {
             Origin::File { path, .. } => {
-                let Pos { line, column } = object.locate(pointer);
+                // The build-file line that produced the value, when a GitOps build did.
+                let (path, Pos { line, column }) = object
+                    .source_of(pointer)
+                    .unwrap_or((path, object.locate(pointer)));
                 Location::File {
-                    path: path.clone(),
+                    path: path.to_string(),
                     line,
                     column,
                 }
@@ -248,7 +251,8 @@ impl Finding {
 pub fn object_fingerprint(rule: &str, object: &Object, pointer: &str) -> String {
     let cluster = match &object.origin {
         Origin::Cluster { context, .. } => context.as_str(),
-        Origin::File { .. } => "",
+        // Instances of one file in two clusters are two findings.
+        Origin::File { .. } => object.gitops_cluster().unwrap_or(""),
     };
     fingerprint(&[
         rule,

@@ -813,6 +813,7 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
         helm_source: None,
         identity_env: None,
         placement_env: None,
+        instance: None,
     }))
 }
 
