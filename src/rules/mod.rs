@@ -35,6 +35,7 @@ pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
+pub mod secret_in_config;
 pub mod secret_ref_unmanaged;
 pub mod support;
 pub mod suppression_reason_missing;
@@ -51,6 +52,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
     &plain_secret::PlainSecret,
+    &secret_in_config::SecretInConfig,
     &secret_ref_unmanaged::SecretRefUnmanaged,
     &velero_backup_coverage::VeleroBackupCoverage,
     &velero_schedule_policy::VeleroSchedulePolicy,

@@ -198,9 +198,86 @@ const CREDENTIAL_WORDS: &[&str] = &[
 /// A last word that says the value is about a credential, not the credential itself:
 /// `PASSWORD_FILE`, `TOKEN_URL`, `SECRET_NAME`, `AWS_ACCESS_KEY_ID`, `TOKEN_TTL`.
 const DESCRIBING_WORDS: &[&str] = &[
-    "FILE", "PATH", "DIR", "URL", "URI", "ENDPOINT", "NAME", "REF", "ID", "TTL", "TIMEOUT",
-    "EXPIRY", "LENGTH", "TYPE", "HEADER", "KEY", "KEYS", "ENABLED", "MODE", "POLICY", "ROLE",
-    "USER", "USERNAME", "SIZE", "LIFETIME", "DURATION", "REFRESH", "MOUNT", "HOST", "PORT",
+    "FILE",
+    "PATH",
+    "DIR",
+    "URL",
+    "URI",
+    "ENDPOINT",
+    "NAME",
+    "REF",
+    "ID",
+    "TTL",
+    "TIMEOUT",
+    "EXPIRY",
+    "LENGTH",
+    "TYPE",
+    "HEADER",
+    "KEY",
+    "KEYS",
+    "ENABLED",
+    "MODE",
+    "POLICY",
+    "ROLE",
+    "USER",
+    "USERNAME",
+    "SIZE",
+    "LIFETIME",
+    "DURATION",
+    "REFRESH",
+    "MOUNT",
+    "HOST",
+    "PORT",
+    "SHARES",
+    "THRESHOLD",
+    "COUNT",
+    "VERSION",
+    "PREFIX",
+    "SUFFIX",
+    "FORMAT",
+    "PROVIDER",
+    "STORE",
+    "NAMESPACE",
+    "REGION",
+    "ALGORITHM",
+    "LABEL",
+    "ANNOTATION",
+    "FIELD",
+    "PATTERN",
+    "REGEX",
+];
+
+/// Words before a final `KEY` that make it the name of a key, not a key: `LABEL_KEY`,
+/// `instanceLabelKey`, `statusListKey`, `PUBLIC_KEY`, `CACHE_KEY`.
+const KEY_NAMING_WORDS: &[&str] = &[
+    "PUBLIC",
+    "CACHE",
+    "SORT",
+    "PARTITION",
+    "ROUTING",
+    "PRIMARY",
+    "FOREIGN",
+    "LABEL",
+    "ANNOTATION",
+    "LIST",
+    "STATUS",
+    "INSTANCE",
+    "HASH",
+    "LOOKUP",
+    "MAP",
+    "GROUP",
+    "NAME",
+    "TAG",
+    "FIELD",
+    "INDEX",
+    "SHARD",
+    "HEADER",
+    "QUERY",
+    "PARAM",
+    "METADATA",
+    "CONFIG",
+    "IDEMPOTENCY",
+    "MATCH",
 ];
 
 /// True when a key or variable name names a credential: it contains `PASSWORD`, `TOKEN`,
@@ -213,11 +290,7 @@ pub fn is_credential_name(name: &str) -> bool {
     };
     if last == "KEY" {
         // `API_KEY`, `ACCESS_KEY`, `privateKey`, `SECRET_KEY`; a bare `KEY` is too vague.
-        return parts.len() > 1
-            && !matches!(
-                parts[parts.len() - 2].as_str(),
-                "PUBLIC" | "CACHE" | "SORT" | "PARTITION" | "ROUTING" | "PRIMARY" | "FOREIGN"
-            );
+        return parts.len() > 1 && !KEY_NAMING_WORDS.contains(&parts[parts.len() - 2].as_str());
     }
     if DESCRIBING_WORDS.contains(&last.as_str()) {
         return false;
@@ -331,6 +404,12 @@ mod tests {
             "SECRETS_PATH",
             "CACHE_KEY",
             "VAULT_SECRET_PATH",
+            "instanceLabelKey",
+            "statusListKey",
+            "REPAIR_BROKEN_POD_LABEL_KEY",
+            "SECRET_SHARES",
+            "passwordPattern",
+            "matchKey",
         ] {
             assert!(!is_credential_name(name), "{name}");
         }
