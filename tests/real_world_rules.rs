@@ -86,3 +86,76 @@ fn r15_allow_all_cilium_policy_isolates_nothing() {
         message(found[0])
     );
 }
+
+#[test]
+fn r9_cilium_and_same_namespace_isolation_are_default_deny() {
+    let report = scan_case("r9-cilium-hardened");
+    assert!(
+        of_rule(&report, "network-default-deny").is_empty(),
+        "{report:#}"
+    );
+}
+
+/// Warnings of a JSON report as `(path, line, message)`.
+fn warnings(report: &Value) -> Vec<(String, u64, String)> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["level"] == "warning")
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap_or("").to_string(),
+                n["line"].as_u64().unwrap_or(0),
+                n["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cilium_policy_with_unknown_fields_is_a_warning_at_its_line() {
+    let dir = tree(&[
+        ("tollgate.yaml", "network: {require_default_deny: [prod]}\n"),
+        (
+            "policies.yaml",
+            "apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: typo, namespace: shop-prod}
+spec:
+  endpointSelector: {}
+  ingress:
+    - fromEndpoint:
+        - matchLabels: {app: web}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop-prod}
+spec:
+  template:
+    spec: {containers: [{name: web, image: nginx}]}
+",
+        ),
+    ]);
+    let out = tollgate()
+        .current_dir(dir.path())
+        .args(["scan", ".", "--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let warned = warnings(&report);
+    assert!(
+        warned
+            .iter()
+            .any(|(path, line, message)| path == "policies.yaml"
+                && *line == 7
+                && message.contains("unknown field `fromEndpoint`")),
+        "{warned:?}"
+    );
+    // Pruned by the API server, the rule is `{}`: Cilium's deny-all. Judged that way.
+    assert!(
+        of_rule(&report, "network-default-deny").is_empty(),
+        "{report:#}"
+    );
+}
