@@ -159,3 +159,16 @@ spec:
         "{report:#}"
     );
 }
+
+#[test]
+fn r8_daily_and_weekly_schedules_are_judged_together() {
+    let report = scan_case("r8-velero-gfs");
+    assert!(
+        of_rule(&report, "velero-schedule-policy").is_empty(),
+        "{report:#}"
+    );
+    assert!(
+        of_rule(&report, "velero-backup-coverage").is_empty(),
+        "{report:#}"
+    );
+}
