@@ -134,8 +134,11 @@ pub struct HarborConfig {
     pub max_scan_age: HumanDuration,
     #[serde(default = "default_fail_severity")]
     pub fail_severity: Severity,
-    /// Concurrent requests to Harbor.
-    #[serde(default = "default_harbor_concurrency")]
+    /// Concurrent requests to Harbor (at least 1).
+    #[serde(
+        default = "default_harbor_concurrency",
+        deserialize_with = "positive_count"
+    )]
     pub concurrency: usize,
     /// Time limit of one request.
     #[serde(default = "default_http_timeout")]
@@ -269,10 +272,35 @@ fn default_dd_retries() -> u32 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegoConfig {
-    /// Time limit for one policy evaluation on one object.
+    /// Time limit for one policy evaluation on one object (more than 0).
+    #[serde(deserialize_with = "positive_duration")]
     pub timeout: HumanDuration,
     /// conftest namespaces (package globs) to evaluate.
     pub namespaces: Vec<String>,
+    /// Give policies the values of Secrets' `data`/`stringData`. Off by default: a policy
+    /// sees a Secret's keys with empty values, so neither a message, a transformed value
+    /// (`base64.encode`, `strings.reverse`) nor `print()` can carry a value out. When on,
+    /// messages and `print()` output are redacted of the values as written and
+    /// base64-decoded, which a transformed value escapes: only for trusted policies.
+    pub secret_values: bool,
+}
+
+/// A count that must be at least 1 (`0` would never do anything, or divide by zero).
+fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// A duration that must be longer than 0 (a limit of 0 would stop everything at once).
+fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    let duration = HumanDuration::deserialize(d)?;
+    if duration.0.is_zero() {
+        return Err(serde::de::Error::custom("must be longer than 0s"));
+    }
+    Ok(duration)
 }
 
 impl Default for RegoConfig {
@@ -280,6 +308,7 @@ impl Default for RegoConfig {
         RegoConfig {
             timeout: HumanDuration(Duration::from_secs(5)),
             namespaces: vec!["main".into()],
+            secret_values: false,
         }
     }
 }
@@ -420,6 +449,24 @@ mod tests {
             Err(Error::Config(e)) => *e,
             other => panic!("expected a config error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn limits_of_zero_are_errors() {
+        let error = parse_err("rego:\n  timeout: 0s\n");
+        assert!(
+            error.message.contains("longer than 0s"),
+            "{}",
+            error.message
+        );
+        let error = parse_err("harbor:\n  url: https://h.example.com\n  concurrency: 0\n");
+        assert!(error.message.contains("at least 1"), "{}", error.message);
+        assert!(
+            parse_ok("rego:\n  secret_values: true\n")
+                .rego
+                .secret_values
+        );
+        assert!(!parse_ok("rego:\n  timeout: 2s\n").rego.secret_values);
     }
 
     #[test]
