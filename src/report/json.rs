@@ -19,7 +19,8 @@
 //!       "cluster": null,             kube context of a live finding
 //!       "source": null,              Helm template the document was rendered from (`# Source:`)
 //!       "fingerprint": "…",          stable identity (rule + object + pointer, never a line)
-//!       "suppressed": null           or {"reason": "…", "source": "annotation|exemption|baseline"}
+//!       "suppressed": null,          or {"reason": "…", "source": "annotation|exemption|baseline"}
+//!       "change": "new"              with --previous only: new | unchanged (matched by fingerprint)
 //!     }
 //!   ],
 //!   "summary": {
@@ -43,7 +44,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::finding::{Finding, Location, Severity, Suppression};
+use crate::finding::{Change, Finding, Location, Severity, Suppression};
 use crate::model::object::ObjectRef;
 use crate::notice::Notice;
 use crate::report::{Report, VERSION};
@@ -79,6 +80,8 @@ struct JsonFinding<'a> {
     source: Option<&'a str>,
     fingerprint: &'a str,
     suppressed: Option<&'a Suppression>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<Change>,
 }
 
 #[derive(Serialize)]
@@ -115,6 +118,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         source: f.helm_source.as_deref(),
         fingerprint: &f.fingerprint,
         suppressed: f.suppressed.as_ref(),
+        change: f.change,
     }
 }
 

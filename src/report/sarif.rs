@@ -275,6 +275,9 @@ fn result(
         related.physical_location = Some(physical);
         result.related_locations = Some(vec![related]);
     }
+    if let Some(change) = finding.change {
+        result.baseline_state = Some(json!(change.as_str()));
+    }
     result.partial_fingerprints = Some(BTreeMap::from([(
         FINGERPRINT_KEY.to_string(),
         finding.fingerprint.clone(),
