@@ -893,6 +893,9 @@ pub async fn push_async(
     .map_err(PushError::Setup)?;
     let endpoint = settings.endpoint();
     let authorization = settings.token.header()?;
+    // Short titles and a readable description (see `dojo_findings`); identity unchanged.
+    let shaped = super::dojo_findings::shape_bytes(sarif);
+    let sarif = shaped.as_slice();
     let make = || {
         client
             .post(&endpoint)

@@ -3,6 +3,7 @@
 //! channels a run's summary is sent to (`notify`).
 
 pub mod defectdojo;
+pub mod dojo_findings;
 pub mod harbor;
 pub mod http;
 pub mod notify;
