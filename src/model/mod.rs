@@ -6,4 +6,5 @@ pub mod image_scan;
 pub mod inventory;
 pub mod object;
 pub mod quantity;
+pub mod spans;
 pub mod workload;
