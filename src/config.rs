@@ -27,6 +27,8 @@ pub struct Config {
     pub rules: RulesConfig,
     pub exemptions: Vec<Exemption>,
     pub defectdojo: Option<DefectDojoConfig>,
+    /// Where `--notify` sends the run's summary.
+    pub notify: Option<crate::sink::notify::NotifyConfig>,
     /// Directories of Rego policies, relative to the config file.
     pub policies: Vec<PathBuf>,
     pub rego: RegoConfig,

@@ -203,12 +203,66 @@ fn rows(dom: &str) -> Vec<(bool, String, String)> {
         .collect()
 }
 
-fn demo_json() -> serde_json::Value {
-    let out = tollgate()
-        .args(["scan", "fixtures/demo", "--format", "json"])
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The demo repository over two nights: scanned once (`last.json`), then changed the way a
+/// day changes a repository (the debug pod removed, the production API image unpinned) and
+/// scanned again with `--previous last.json` into `report.html` and `now.json`.
+fn demo_night_two() -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo"),
+        &dir.path().join("demo"),
+    );
+    let first = tollgate()
+        .current_dir(dir.path())
+        .args(["scan", "demo", "--format", "json", "--output", "last.json"])
         .output()
         .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
+    assert_eq!(first.status.code(), Some(1), "{}", common::stderr(&first));
+    std::fs::remove_file(
+        dir.path()
+            .join("demo/clusters/dev-a/shop-dev/debug-pod.yaml"),
+    )
+    .unwrap();
+    let api = dir
+        .path()
+        .join("demo/clusters/production/shop-prod/api.yaml");
+    let text = std::fs::read_to_string(&api).unwrap();
+    let pinned = text
+        .lines()
+        .find(|l| l.contains("image: harbor.acme.internal/shop/api:"))
+        .expect("the API image")
+        .trim()
+        .to_string();
+    std::fs::write(
+        &api,
+        text.replace(&pinned, "image: harbor.acme.internal/shop/api:latest"),
+    )
+    .unwrap();
+    let second = tollgate()
+        .current_dir(dir.path())
+        .args(["scan", "demo", "--previous", "last.json"])
+        .args(["--format", "html", "--output", "report.html"])
+        .args(["--format", "json", "--output", "now.json"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1), "{}", common::stderr(&second));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("now.json")).unwrap()).unwrap();
+    let page = dir.path().join("report.html");
+    (dir, page, report)
 }
 
 #[test]
@@ -216,15 +270,7 @@ fn the_demo_report_renders_filters_and_stays_offline() {
     let Some(binary) = browser_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("report.html");
-    let ran = tollgate()
-        .args(["scan", "fixtures/demo", "--format", "html", "--output"])
-        .arg(&page)
-        .output()
-        .unwrap();
-    assert_eq!(ran.status.code(), Some(1), "{}", common::stderr(&ran));
-    let report = demo_json();
+    let (dir, page, report) = demo_night_two();
     let active: Vec<&serde_json::Value> = report["findings"]
         .as_array()
         .unwrap()
@@ -232,6 +278,9 @@ fn the_demo_report_renders_filters_and_stays_offline() {
         .filter(|f| f["suppressed"].is_null())
         .collect();
     assert!(active.len() > 10);
+    let new = active.iter().filter(|f| f["change"] == "new").count();
+    let fixed = report["fixed"].as_array().unwrap().len();
+    assert!(new >= 1 && fixed >= 3, "new {new}, fixed {fixed}");
 
     let (proxy_port, seen) = recording_proxy();
     let browser = Browser::new(binary, proxy_port);
@@ -258,6 +307,21 @@ fn the_demo_report_renders_filters_and_stays_offline() {
     let visible: Vec<_> = filtered.iter().filter(|(v, _, _)| *v).collect();
     assert_eq!(visible.len(), high);
     assert!(visible.iter().all(|(_, s, _)| s == "high"));
+
+    // The change filter shows the new findings only; the fixed ones are listed apart.
+    let dom = browser.dom(&page, "#change=new");
+    let visible = rows(&dom).iter().filter(|(v, _, _)| *v).count();
+    assert_eq!(visible, new);
+    let fixed_table = dom
+        .split("<table id=\"fixed-findings\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("fixed findings table");
+    assert_eq!(
+        fixed_table.matches("<tr>").count() - 1,
+        fixed,
+        "rows besides the header"
+    );
 
     // The text filter matches rule, object, file and message.
     let filtered = rows(&browser.dom(&page, "#q=shop-dev"));

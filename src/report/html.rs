@@ -419,7 +419,7 @@ pub fn render(report: &Report<'_>, changes: Option<&Changes>) -> String {
 }
 
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    out.write_all(render(report, None).as_bytes())
+    out.write_all(render(report, report.outcome.changes.as_ref()).as_bytes())
 }
 
 fn plural(n: usize) -> &'static str {

@@ -356,12 +356,34 @@ pub fn cluster_of(finding: &Finding) -> Option<&str> {
     }
 }
 
-/// `3 new, 5 fixed since 2026-12-05T02:00:00Z` (or `since the previous report`).
-pub fn describe(new: usize, fixed: usize, since: Option<&str>) -> String {
-    match since {
-        Some(date) => format!("{new} new, {fixed} fixed since {date}"),
-        None => format!("{new} new (no previous report)"),
+/// `3 new, 5 fixed since 2026-12-05T02:00:00Z`; for several clusters, per cluster:
+/// `production: 2 new, 1 fixed; staging: 1 new, 0 fixed since …`.
+pub fn describe(findings: &[Finding], changes: &Changes, clusters: &[String]) -> String {
+    let since = match &changes.since {
+        Some(date) => format!(" since {date}"),
+        None => " (no previous report)".to_string(),
+    };
+    if clusters.len() <= 1 {
+        let (new, _) = counts(findings);
+        return format!("{new} new, {} fixed{since}", changes.fixed.len());
     }
+    let parts: Vec<String> = clusters
+        .iter()
+        .map(|cluster| {
+            let (new, _) = counts(
+                findings
+                    .iter()
+                    .filter(|f| cluster_of(f) == Some(cluster.as_str())),
+            );
+            let fixed = changes
+                .fixed
+                .iter()
+                .filter(|f| f.cluster.as_deref() == Some(cluster.as_str()))
+                .count();
+            format!("{cluster}: {new} new, {fixed} fixed")
+        })
+        .collect();
+    format!("{}{since}", parts.join("; "))
 }
 
 #[cfg(test)]

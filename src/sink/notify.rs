@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 
 use crate::finding::{Change, Finding, Location, Severity};
 use crate::notice::Notice;
+use crate::outcome::ScanOutcome;
 use crate::report::previous::Changes;
-use crate::scan::ScanOutcome;
 use crate::sink::http;
 
 /// New high and critical findings listed per message, before "and N more".
