@@ -113,6 +113,7 @@ h2{font-size:16px;margin:26px 0 10px}
 .tabs button{border:1px solid var(--line);border-bottom:none;background:#eceff3;padding:7px 14px;border-radius:6px 6px 0 0;cursor:pointer;font:inherit}
 .tabs button[aria-selected=true]{background:var(--card);font-weight:600;border-color:#9aa5b1}
 table{border-collapse:collapse;width:100%;background:var(--card)}
+.scroll{overflow-x:auto}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f4;position:sticky;top:0;cursor:pointer;user-select:none;white-space:nowrap}
 th.sorted-asc::after{content:" \25B2"}th.sorted-desc::after{content:" \25BC"}
@@ -345,7 +346,9 @@ pub fn render(report: &Report<'_>, changes: Option<&Changes>) -> String {
              </option></select>",
         );
     }
-    html.push_str("</div>\n<table id=\"findings\"><thead><tr><th>Severity</th><th>Rule</th>");
+    html.push_str(
+        "</div>\n<div class=\"scroll\"><table id=\"findings\"><thead><tr><th>Severity</th><th>Rule</th>",
+    );
     if changes.is_some() {
         html.push_str("<th>Change</th>");
     }
@@ -355,7 +358,7 @@ pub fn render(report: &Report<'_>, changes: Option<&Changes>) -> String {
     for (order, f) in active.iter().enumerate() {
         finding_row(&mut html, report, f, order, changes.is_some());
     }
-    html.push_str("</tbody></table>\n");
+    html.push_str("</tbody></table></div>\n");
     if active.is_empty() {
         html.push_str("<p class=\"empty\">No findings.</p>\n");
     }

@@ -1,7 +1,8 @@
 //! `--previous REPORT`: what changed since an earlier run.
 //!
-//! The previous report is a tollgate JSON or SARIF report (detected from its content, not its
-//! name). Findings are matched by fingerprint only, so a moved line or a reworded message
+//! The previous report is a tollgate JSON or SARIF report, or a baseline written by
+//! `--write-baseline` (detected from its content, not its name; a baseline has no severities,
+//! so its fixed findings show as medium). Findings are matched by fingerprint only, so a moved line or a reworded message
 //! stays `unchanged`. Every finding of this run becomes `new` or `unchanged`; a finding of the
 //! previous report that is gone is `fixed`, but only when this run looked where it was: a
 //! cluster that could not be read this time fixes nothing, and a scan of files never fixes a
@@ -155,17 +156,36 @@ fn from_json(report: &Value) -> Result<Vec<PreviousFinding>, String> {
         let Some(fingerprint) = string(f, "fingerprint") else {
             return Err("a finding has no `fingerprint`".into());
         };
+        // A baseline (`--write-baseline`) has `location` ("path:line" or a k8s:// URI) and
+        // the object as text instead of `file`, `line` and `object`.
+        let (file, line) = match (string(f, "file"), string(f, "location")) {
+            (Some(file), _) => (file, number(f, "line")),
+            (None, Some(location)) => match location.rsplit_once(':') {
+                Some((path, line)) if !location.contains("://") && line.parse::<u32>().is_ok() => {
+                    (path.to_string(), line.parse().ok())
+                }
+                _ => (location, None),
+            },
+            (None, None) => (String::new(), None),
+        };
+        let cluster = string(f, "cluster").or_else(|| {
+            file.strip_prefix("k8s://")
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_string)
+        });
         out.push(PreviousFinding {
             rule: string(f, "rule").unwrap_or_default(),
             severity: severity(f.get("severity").and_then(Value::as_str)),
-            message: string(f, "message").unwrap_or_default(),
+            message: string(f, "message")
+                .or_else(|| f.get("object").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_default(),
             remediation: string(f, "remediation").unwrap_or_default(),
-            file: string(f, "file").unwrap_or_default(),
-            line: number(f, "line"),
+            file,
+            line,
             column: number(f, "column"),
             object: f.get("object").and_then(object_ref),
             environment: string(f, "environment"),
-            cluster: string(f, "cluster"),
+            cluster,
             fingerprint,
             suppressed: f.get("suppressed").is_some_and(|s| !s.is_null()),
         });
@@ -510,6 +530,19 @@ mod tests {
         assert!(parse(br#"{"runs": [{"results": [{"ruleId": "x"}]}]}"#).is_err());
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(&dir.path().join("none.json")), Ok(None));
+    }
+
+    #[test]
+    fn a_baseline_serves_as_a_previous_report() {
+        let outcome = testdata::outcome();
+        let baseline = crate::suppress::Baseline::of(&outcome.findings);
+        let text = serde_json::to_vec(&baseline).unwrap();
+        let read = parse(&text).unwrap();
+        assert_eq!(read.len(), baseline.findings.len());
+        let live = read.iter().find(|f| f.file.starts_with("k8s://")).unwrap();
+        assert_eq!(live.cluster.as_deref(), Some("production"));
+        let file = read.iter().find(|f| f.line.is_some()).unwrap();
+        assert!(!file.file.contains(':'), "{}", file.file);
     }
 
     #[test]
