@@ -8,6 +8,7 @@
 //! `TOLLGATE_UPDATE_SCREENSHOT=1` rewrites `docs/html-report.png` from the demo report.
 
 mod common;
+mod support;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -371,4 +372,79 @@ fn the_demo_report_renders_filters_and_stays_offline() {
             .any(|r| r.contains("canary.tollgate.invalid")),
         "{requests:?}"
     );
+}
+
+/// An audit of two clusters: a tab per cluster (and one for all), each showing only its
+/// cluster's rows, chosen through the address as a shared link would.
+#[test]
+fn an_audit_report_has_a_tab_per_cluster() {
+    let Some(binary) = browser_or_skip() else {
+        return;
+    };
+    use fakeapi::{ADMIN_TOKEN, FakeCluster, HttpsServer, Kubeconfig};
+    let production = HttpsServer::start(support::fixture_cluster().build()).unwrap();
+    let mut dev = FakeCluster::new();
+    dev.add(
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop-dev"},
+        "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+    )
+    .unwrap();
+    let dev = HttpsServer::start(dev.build()).unwrap();
+    let mut kubeconfig = Kubeconfig::new();
+    production.add_context(&mut kubeconfig, "production", ADMIN_TOKEN);
+    dev.add_context(&mut kubeconfig, "dev-a", ADMIN_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    kubeconfig.write(&kubeconfig_path).unwrap();
+    let page = dir.path().join("audit.html");
+    let json = dir.path().join("audit.json");
+    let ran = tollgate()
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args([
+            "audit",
+            "--all-contexts",
+            "--config",
+            support::CONFIG_FIXTURE,
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig_path)
+        .args(["--format", "html", "--output"])
+        .arg(&page)
+        .args(["--format", "json", "--output"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(1), "{}", common::stderr(&ran));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let active = |cluster: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["suppressed"].is_null() && f["cluster"] == cluster)
+            .count()
+    };
+    assert!(active("production") > 0 && active("dev-a") > 0);
+
+    let (proxy_port, seen) = recording_proxy();
+    let browser = Browser::new(binary, proxy_port);
+    for tab in ["production", "dev-a"] {
+        let dom = browser.dom(&page, &format!("#cluster={tab}"));
+        assert!(
+            dom.contains(&format!(
+                "role=\"tab\" data-cluster=\"{tab}\" aria-selected=\"true\""
+            )),
+            "{tab} selected"
+        );
+        let visible = rows(&dom).iter().filter(|(v, _, _)| *v).count();
+        assert_eq!(visible, active(tab), "{tab}");
+    }
+    // Without a choice, the first tab shows every cluster.
+    let dom = browser.dom(&page, "");
+    let visible = rows(&dom).iter().filter(|(v, _, _)| *v).count();
+    assert_eq!(visible, active("production") + active("dev-a"));
+    let requests = page_requests(&seen);
+    assert!(requests.is_empty(), "the page made requests: {requests:?}");
 }
