@@ -27,6 +27,8 @@ pub struct Config {
     pub rules: RulesConfig,
     pub exemptions: Vec<Exemption>,
     pub defectdojo: Option<DefectDojoConfig>,
+    /// Where `--notify` sends the run's summary.
+    pub notify: Option<crate::sink::notify::NotifyConfig>,
     /// Directories of Rego policies, relative to the config file.
     pub policies: Vec<PathBuf>,
     pub rego: RegoConfig,
@@ -226,6 +228,11 @@ pub struct DefectDojoConfig {
     pub minimum_severity: Option<Severity>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The findings' `service` (placeholders `{cluster}`, `{repo}`). Off by default: it is
+    /// part of DefectDojo's close scope, so setting it on an existing Test leaves the findings
+    /// imported before it open for good (docs/defectdojo.md).
+    #[serde(default)]
+    pub service: Option<String>,
     /// Time limit of one upload (DefectDojo answers after processing the whole report).
     #[serde(default = "default_dd_timeout")]
     pub timeout: HumanDuration,
@@ -251,6 +258,7 @@ impl Default for DefectDojoConfig {
             test_title: None,
             minimum_severity: None,
             tags: Vec::new(),
+            service: None,
             timeout: default_dd_timeout(),
             retries: default_dd_retries(),
             retry_backoff: default_retry_backoff(),

@@ -234,6 +234,12 @@ pub fn summary(report: &Report<'_>) -> String {
     for rule in &report.outcome.not_evaluated {
         text.push_str(&format!("; {rule}: not evaluated"));
     }
+    if let Some(changes) = &report.outcome.changes {
+        text.push_str(&format!(
+            "; {}",
+            crate::report::previous::describe(findings, changes, &stats.contexts)
+        ));
+    }
     text.push('.');
     text
 }
