@@ -5,5 +5,6 @@ pub mod image;
 pub mod image_scan;
 pub mod inventory;
 pub mod object;
+pub mod pod_security;
 pub mod quantity;
 pub mod workload;

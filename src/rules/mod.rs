@@ -30,6 +30,17 @@ pub mod network_default_deny;
 pub mod plain_secret;
 pub mod privilege_escalation;
 pub mod privileged_container;
+pub mod pss_apparmor;
+pub mod pss_capabilities_baseline;
+pub mod pss_capabilities_restricted;
+pub mod pss_host_ports;
+pub mod pss_host_process;
+pub mod pss_proc_mount;
+pub mod pss_seccomp_baseline;
+pub mod pss_seccomp_restricted;
+pub mod pss_selinux_options;
+pub mod pss_sysctls;
+pub mod pss_volume_types;
 pub mod read_only_root_fs;
 pub mod readiness_probe;
 pub mod resource_limits;
@@ -65,6 +76,17 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &read_only_root_fs::ReadOnlyRootFs,
     &host_namespaces::HostNamespaces,
     &host_path_volume::HostPathVolume,
+    &pss_host_process::PssHostProcess,
+    &pss_capabilities_baseline::PssCapabilitiesBaseline,
+    &pss_capabilities_restricted::PssCapabilitiesRestricted,
+    &pss_host_ports::PssHostPorts,
+    &pss_apparmor::PssAppArmor,
+    &pss_selinux_options::PssSeLinuxOptions,
+    &pss_proc_mount::PssProcMount,
+    &pss_seccomp_baseline::PssSeccompBaseline,
+    &pss_seccomp_restricted::PssSeccompRestricted,
+    &pss_sysctls::PssSysctls,
+    &pss_volume_types::PssVolumeTypes,
     &liveness_probe::LivenessProbe,
     &readiness_probe::ReadinessProbe,
 ];
