@@ -41,12 +41,18 @@ pub mod pss_seccomp_restricted;
 pub mod pss_selinux_options;
 pub mod pss_sysctls;
 pub mod pss_volume_types;
+pub mod rbac_cluster_admin_binding;
+pub mod rbac_cross_env_subject;
+pub mod rbac_escalation;
+pub mod rbac_secret_read;
+pub mod rbac_wildcard;
 pub mod read_only_root_fs;
 pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
 pub mod secret_ref_unmanaged;
+pub mod service_account_token_automount;
 pub mod support;
 pub mod suppression_reason_missing;
 pub mod velero_backup_coverage;
@@ -87,6 +93,12 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &pss_seccomp_restricted::PssSeccompRestricted,
     &pss_sysctls::PssSysctls,
     &pss_volume_types::PssVolumeTypes,
+    &rbac_wildcard::RbacWildcard,
+    &rbac_cluster_admin_binding::RbacClusterAdminBinding,
+    &rbac_secret_read::RbacSecretRead,
+    &rbac_escalation::RbacEscalation,
+    &rbac_cross_env_subject::RbacCrossEnvSubject,
+    &service_account_token_automount::ServiceAccountTokenAutomount,
     &liveness_probe::LivenessProbe,
     &readiness_probe::ReadinessProbe,
 ];

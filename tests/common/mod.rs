@@ -90,6 +90,7 @@ spec:
         runAsNonRoot: true
         runAsUser: 10001
         seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";
 
 pub const DEPLOYMENT_CLEAN: &str = "apiVersion: apps/v1
@@ -118,4 +119,5 @@ spec:
         runAsNonRoot: true
         runAsUser: 10001
         seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";

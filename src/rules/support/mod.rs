@@ -4,6 +4,7 @@ pub mod cron;
 pub mod limit_range;
 pub mod network;
 pub mod pod_security;
+pub mod rbac;
 pub mod secrets;
 pub mod selector;
 pub mod service_dns;
