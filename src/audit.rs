@@ -16,13 +16,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::engine::{self, Evaluator, RunOptions, Setup, load_config, suppress};
 use crate::error::Error;
+use crate::external::{ExternalSources, gather_external};
 use crate::model::inventory::Inventory;
 use crate::notice::Notice;
-use crate::scan::{
-    self, Checks, Evaluator, ExternalSources, RunOptions, ScanOutcome, Setup, Stats,
-    gather_external, load_config, suppress,
-};
+use crate::outcome::{Checks, ScanOutcome, Stats};
 use crate::source::cluster::{self, ClusterOptions, Fetched};
 
 /// Clusters read at the same time.
@@ -155,7 +154,7 @@ pub fn audit_targets(
         source,
     })?;
     let loaded = load_config(options.run.config.as_deref(), &root)?;
-    let environments = scan::environments(&loaded, &root)?;
+    let environments = engine::environments(&loaded, &root)?;
     let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -457,7 +457,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 pub struct OutputArgs {
     /// Report format; repeat with --output for several reports in one run.
     #[arg(long = "format", short = 'f', value_enum, value_name = "FMT")]
-    pub formats: Vec<Format>,
+    pub formats: Vec<FormatArg>,
 
     /// Write the report of the preceding --format to FILE instead of standard output.
     #[arg(long = "output", short = 'o', value_name = "FILE")]
@@ -493,6 +493,37 @@ pub struct OutputArgs {
     /// other consumers that must see everything.
     #[arg(long)]
     pub no_sarif_limits: bool,
+}
+
+/// `--format`: the command line's names of the report formats ([`Format`], which knows no
+/// clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Diagnostics with source snippets, grouped by file (the default).
+    Human,
+    /// tollgate's own JSON document, described field by field in `report::json`.
+    Json,
+    /// SARIF 2.1.0 for code scanning and DefectDojo.
+    Sarif,
+    /// GitLab Code Quality (`artifacts:reports:codequality`).
+    Gitlab,
+    /// JUnit XML: one test suite per rule, one test case per object it checked.
+    Junit,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Format {
+        match arg {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Sarif => Format::Sarif,
+            FormatArg::Gitlab => Format::Gitlab,
+            FormatArg::Junit => Format::Junit,
+            FormatArg::Github => Format::Github,
+        }
+    }
 }
 
 /// `--fail-on`: a severity, or never.
@@ -566,7 +597,7 @@ pub fn output_plans(matches: &ArgMatches, args: &OutputArgs) -> Result<Vec<Outpu
                     path: None,
                 });
             }
-            pending = Some(args.formats[n]);
+            pending = Some(args.formats[n].into());
         } else {
             let path = args.outputs[n].clone();
             let format = pending

@@ -243,7 +243,7 @@ mod tests {
     use super::*;
     use crate::finding::Severity;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     #[test]

@@ -201,7 +201,7 @@ pub fn label_env(labels: &Map<String, Value>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     fn object(value: Value, path: &str) -> Object {

@@ -125,7 +125,7 @@ impl Inventory {
 mod tests {
     use super::*;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     #[test]

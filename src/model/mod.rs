@@ -7,4 +7,5 @@ pub mod inventory;
 pub mod object;
 pub mod pod_security;
 pub mod quantity;
+pub mod spans;
 pub mod workload;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::source::spans::{Pos, SpanTree};
+use crate::model::spans::{Pos, SpanTree};
 
 /// Where an object was found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::object::Object;
-use crate::source::spans::push_token;
+use crate::model::spans::push_token;
 
 /// JSON pointer of the pod spec for a kind, if the kind runs pods.
 pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
@@ -460,7 +460,7 @@ fn setting_in<'a>(
 mod tests {
     use super::*;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     #[test]

@@ -200,7 +200,7 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
 mod tests {
     use super::*;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     fn obj(v: serde_json::Value) -> Object {

@@ -682,7 +682,7 @@ pub fn load(
 mod tests {
     use super::*;
     use crate::model::object::Origin as ObjectOrigin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     fn obj(v: Json) -> Object {

@@ -3,7 +3,7 @@
 //! [`Policies::load`] reads the shipped policies (embedded in the binary), `--policy` and
 //! `policies:` directories and `--data` files, compiles everything once (a policy that does
 //! not compile is an error pointing at its file:line:col) and finds the rules of each dialect.
-//! As a [`scan::Evaluator`](crate::scan::Evaluator), each pass over an inventory builds
+//! As a [`engine::Evaluator`](crate::engine::Evaluator), each pass over an inventory builds
 //! `data.inventory` and `data.tollgate` once (only when some policy refers to
 //! `data.inventory`), prepares the engines with them, and every worker thread clones the
 //! prepared engines. Each object is converted to a Rego value once and shared by every policy.
@@ -33,12 +33,12 @@ use std::time::Duration;
 use regorus::{Engine, Value};
 
 use crate::config::LoadedConfig;
+use crate::engine::{Evaluator, EvaluatorPass, EvaluatorWorker};
 use crate::error::Error;
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::rules::{Context, RuleInfo, Violation};
-use crate::scan::{Evaluator, EvaluatorPass, EvaluatorWorker};
 
 use self::conftest::{ConftestPackage, Namespaces};
 use self::engine::{ModuleSource, Origin, PolicyError, Syntax};

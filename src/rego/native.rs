@@ -29,8 +29,8 @@ use super::metadata::{self, Annotations};
 use super::value::{display, members, object, str_field, to_json};
 use crate::finding::Severity;
 use crate::model::object::{Object, Origin as ObjectOrigin};
+use crate::model::spans::push_token;
 use crate::rules::{RuleInfo, Violation};
-use crate::source::spans::push_token;
 
 /// The package prefix of native policies.
 pub const ROOT: &str = "tollgate";

@@ -16,8 +16,8 @@ use super::value::{members, str_field, to_rego};
 use super::{ast, data};
 use crate::error::Error;
 use crate::model::object::Object;
+use crate::model::spans::SpanTree;
 use crate::source::files::load_bytes;
-use crate::source::spans::SpanTree;
 
 /// What `tollgate policy test` was asked.
 #[derive(Debug, Clone, Default)]

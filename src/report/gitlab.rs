@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use crate::report::testdata;
 
-    fn render(outcome: &crate::scan::ScanOutcome) -> Vec<Value> {
+    fn render(outcome: &crate::outcome::ScanOutcome) -> Vec<Value> {
         let report = Report {
             outcome,
             color: false,

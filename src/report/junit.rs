@@ -267,7 +267,7 @@ mod tests {
     use super::*;
     use crate::report::testdata;
 
-    fn render(outcome: &crate::scan::ScanOutcome) -> String {
+    fn render(outcome: &crate::outcome::ScanOutcome) -> String {
         let report = Report {
             outcome,
             color: false,

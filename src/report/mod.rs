@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::finding::{Finding, Location, Severity};
-use crate::scan::ScanOutcome;
+use crate::outcome::ScanOutcome;
 
 pub mod github;
 pub mod gitlab;
@@ -15,7 +15,7 @@ pub mod sarif;
 pub(crate) mod testdata;
 
 /// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Diagnostics with source snippets, grouped by file (the default).
     Human,

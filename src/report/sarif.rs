@@ -511,9 +511,9 @@ mod tests {
 
     use crate::finding::Finding;
     use crate::model::object::{Object, Origin};
+    use crate::model::spans::SpanTree;
+    use crate::outcome::ScanOutcome;
     use crate::rules::{RuleInfo, find};
-    use crate::scan::ScanOutcome;
-    use crate::source::spans::SpanTree;
 
     /// A live finding (no lines) keeps its remediation as a fix, the only place DefectDojo
     /// reads a mitigation from, and the log stays valid SARIF.
@@ -581,7 +581,7 @@ mod tests {
             " ".into(),
             String::new(),
             "a.yaml",
-            crate::source::spans::Pos { line: 1, column: 1 },
+            crate::model::spans::Pos { line: 1, column: 1 },
             0,
         );
         assert_eq!(message_text(&finding, Some(&rule)), rule.title);
@@ -599,7 +599,7 @@ mod tests {
         );
     }
 
-    fn report(outcome: &crate::scan::ScanOutcome) -> Report<'_> {
+    fn report(outcome: &crate::outcome::ScanOutcome) -> Report<'_> {
         Report {
             outcome,
             color: false,
@@ -798,7 +798,7 @@ mod tests {
     #[test]
     fn partial_fingerprints_do_not_depend_on_lines_or_order() {
         let outcome = testdata::outcome();
-        let fingerprints = |outcome: &crate::scan::ScanOutcome| {
+        let fingerprints = |outcome: &crate::outcome::ScanOutcome| {
             let (bytes, _) = render(&report(outcome), None).unwrap();
             let mut v: Vec<(String, String, String)> = to_value(&bytes)["runs"][0]["results"]
                 .as_array()

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::finding::{Finding, Location, Severity, Suppression, SuppressionSource};
 use crate::model::object::ObjectRef;
 use crate::notice::Notice;
+use crate::outcome::{CheckedObject, Checks, ScanOutcome, Stats};
 use crate::rules::{self, RuleInfo};
-use crate::scan::{CheckedObject, Checks, ScanOutcome, Stats};
 
 fn object(kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
     ObjectRef {
@@ -79,7 +79,7 @@ pub const TEMPLATE: &str = "charts/web/templates/deployment.yaml";
 pub const TRICKY_MESSAGE: &str =
     "container `api`: no memory limit, 100% of the node\r\nis reachable";
 
-/// The shared outcome, sorted as `scan::finish` sorts.
+/// The shared outcome, sorted as `engine::finish` sorts.
 pub fn outcome() -> ScanOutcome {
     let api = object("Deployment", Some("shop-prod"), "api");
     let mut findings = vec![

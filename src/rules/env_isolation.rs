@@ -5,12 +5,12 @@ use serde_json::Value;
 use crate::finding::Severity;
 use crate::model::environment::label_env;
 use crate::model::object::Object;
+use crate::model::spans::push_token;
 use crate::model::workload::{CONTAINER_FIELDS, pod_spec};
 use crate::rules::support::network::{CILIUM_NAMESPACE, CILIUM_NAMESPACE_LABELS};
 use crate::rules::support::selector::Selector;
 use crate::rules::support::service_dns::service_names;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
-use crate::source::spans::push_token;
 
 pub struct EnvIsolation;
 

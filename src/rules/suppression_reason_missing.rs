@@ -2,8 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::model::spans::pointer;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
-use crate::source::spans::pointer;
 use crate::suppress::IGNORE_ANNOTATION_PREFIX;
 
 pub struct SuppressionReasonMissing;

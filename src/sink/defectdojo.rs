@@ -23,12 +23,11 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cli::DefectDojoOptions;
 use crate::config::DefectDojoConfig;
 use crate::error::Error;
 use crate::finding::Severity;
+use crate::outcome::ScanOutcome;
 use crate::report::{self, Report};
-use crate::scan::ScanOutcome;
 use crate::sink::http::{self, ClientOptions, Exchange, Retry, TransportError, TransportKind};
 
 /// The import endpoint, relative to the server's base URL.
@@ -286,11 +285,28 @@ pub fn repo_from_remote(url: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.to_string())
 }
 
+/// Settings given for one run (the `--dd-*` flags), over the `defectdojo:` configuration
+/// block. There is deliberately no token here: it comes from the environment only.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub url: Option<String>,
+    pub product: Option<String>,
+    pub engagement: Option<String>,
+    pub product_type: Option<String>,
+    pub test_title: Option<String>,
+    pub version: Option<String>,
+    pub branch_tag: Option<String>,
+    pub commit_hash: Option<String>,
+    pub build_id: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub insecure: bool,
+}
+
 /// Settings from the flags, the `defectdojo:` configuration block and the environment.
 /// `config_dir` anchors a relative `ca_cert`; `env` reads environment variables (injected so
 /// tests control it).
 pub fn resolve(
-    options: &DefectDojoOptions,
+    options: &Overrides,
     config: Option<&DefectDojoConfig>,
     config_dir: Option<&Path>,
     target: &Target,
@@ -1068,8 +1084,8 @@ mod tests {
         }
     }
 
-    fn options(url: &str) -> DefectDojoOptions {
-        DefectDojoOptions {
+    fn options(url: &str) -> Overrides {
+        Overrides {
             url: Some(url.to_string()),
             ..Default::default()
         }
@@ -1130,7 +1146,7 @@ mod tests {
     fn every_reimport_field_is_sent() {
         let vars = env(&[("DEFECTDOJO_TOKEN", SECRET)]);
         let settings = resolve(
-            &DefectDojoOptions {
+            &Overrides {
                 product: Some("shop-{cluster}".into()),
                 ..options("http://127.0.0.1:1")
             },
@@ -1196,7 +1212,7 @@ mod tests {
     #[test]
     fn missing_server_or_token_is_explained() {
         let no_url = resolve(
-            &DefectDojoOptions::default(),
+            &Overrides::default(),
             None,
             None,
             &target(RunKind::Scan, None),
@@ -1218,7 +1234,7 @@ mod tests {
         .unwrap_err();
         assert!(no_token.to_string().contains("DOJO_KEY"), "{no_token}");
         let cluster_in_scan = resolve(
-            &DefectDojoOptions {
+            &Overrides {
                 product: Some("{cluster}".into()),
                 ..options("https://dd.example.com")
             },

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::model::object::{Object, Origin};
+use crate::model::spans::{Pos, SpanTree};
 use crate::notice::Notice;
-use crate::source::spans::{Pos, SpanTree};
 use crate::source::yaml::{Document, parse_stream};
 
 /// Manifest extensions read when walking directories.

@@ -4,5 +4,7 @@ pub mod cluster;
 pub mod files;
 pub mod redact;
 pub mod render;
-pub mod spans;
 pub mod yaml;
+
+/// Spans belong to the model now; the old path keeps working.
+pub use crate::model::spans;

@@ -31,14 +31,14 @@ pub fn secret_value_lines(secret: &Object, text: &str, out: &mut Redactions) {
     };
     let mut top_lines: Vec<u32> = top
         .keys()
-        .map(|k| secret.locate(&crate::source::spans::pointer([k])).line)
+        .map(|k| secret.locate(&crate::model::spans::pointer([k])).line)
         .collect();
     top_lines.sort_unstable();
     for field in ["data", "stringData"] {
         let Some(map) = top.get(field).and_then(Value::as_object) else {
             continue;
         };
-        let field_pos = secret.locate(&crate::source::spans::pointer([field]));
+        let field_pos = secret.locate(&crate::model::spans::pointer([field]));
         let block_end = top_lines
             .iter()
             .copied()
@@ -47,7 +47,7 @@ pub fn secret_value_lines(secret: &Object, text: &str, out: &mut Redactions) {
         let first_key = map
             .keys()
             .next()
-            .map(|k| secret.locate(&crate::source::spans::pointer([field, k])));
+            .map(|k| secret.locate(&crate::model::spans::pointer([field, k])));
         match first_key {
             // Flow style (`data: {a: b}`) or a value on the field's own line: mask the rest.
             Some(pos) if pos.line == field_pos.line => {

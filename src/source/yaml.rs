@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use serde_json::{Map, Number, Value};
 
-use crate::source::spans::{SpanNode, SpanTree};
+use crate::model::spans::{SpanNode, SpanTree};
 
 /// Deepest nesting accepted; real manifests (CRD schemas included) stay well below.
 pub const MAX_DEPTH: usize = 200;

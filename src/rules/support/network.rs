@@ -252,7 +252,7 @@ mod tests {
     use crate::model::environment::Environments;
     use crate::model::inventory::Inventory;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     fn missing(values: Vec<Value>) -> Vec<String> {

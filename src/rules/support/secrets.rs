@@ -339,7 +339,7 @@ impl SecretProducers {
 mod tests {
     use super::*;
     use crate::model::object::Origin;
-    use crate::source::spans::SpanTree;
+    use crate::model::spans::SpanTree;
     use serde_json::json;
 
     fn inventory(values: Vec<Value>) -> Inventory {

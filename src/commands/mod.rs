@@ -1,0 +1,115 @@
+//! The command line: parse, dispatch to one module per command, print errors. Only this
+//! layer and [`crate::cli`] know clap.
+
+pub mod audit;
+pub mod explain;
+pub mod output;
+pub mod policy_test;
+pub mod push;
+pub mod rules;
+pub mod scan;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command, OutputArgs, OutputPlan, PolicyCommand, PushTarget};
+use crate::error::Error;
+use crate::report::Format;
+use crate::{rego, tls};
+
+pub use explain::explain;
+pub use output::{emit, exit};
+pub use push::{defectdojo_settings, push_to_defectdojo, wants_defectdojo};
+
+/// Runs the command line and returns the exit code; errors are printed to stderr.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    // Every HTTP client (DefectDojo, Harbor, kube) uses rustls with ring.
+    tls::install_crypto_provider();
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return exit::ERROR;
+        }
+    };
+    tls::install_crypto_provider();
+    match dispatch(&cli, &matches) {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => exit::OK,
+        Err(e) => {
+            print_error(&e);
+            exit::ERROR
+        }
+    }
+}
+
+/// Prints an error with its cause chain (and snippet, for configuration errors).
+pub fn print_error(error: &Error) {
+    let handler = miette::GraphicalReportHandler::new_themed(if io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    });
+    let mut text = String::new();
+    if handler.render_report(&mut text, error).is_err() {
+        text = format!("error: {error}\n");
+    }
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
+fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {
+    match &cli.command {
+        Command::Scan(args) => scan::run(cli, args, matches),
+        Command::Push(args) => match &args.target {
+            PushTarget::Defectdojo(push) => push::push_report_file(push),
+        },
+        Command::Audit(args) => audit::run(cli, args, matches),
+        Command::Rules(args) => rules::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Policy {
+            command: PolicyCommand::Test(args),
+        } => policy_test::policy_test(args),
+    }
+}
+
+/// The options `scan` and `audit` share, from their arguments.
+pub(crate) fn run_options(
+    config: Option<PathBuf>,
+    output: &OutputArgs,
+    plans: &[OutputPlan],
+    policy: rego::PolicyOptions,
+    trivy_reports: Option<PathBuf>,
+) -> crate::engine::RunOptions {
+    crate::engine::RunOptions {
+        config,
+        select: output.select.clone(),
+        ignore: output.ignore.clone(),
+        jobs: output.jobs,
+        baseline: output.baseline.clone(),
+        write_baseline: output.write_baseline.clone(),
+        policy,
+        trivy_reports,
+        record_checks: plans.iter().any(|p| p.format == Format::Junit),
+        now: None,
+    }
+}

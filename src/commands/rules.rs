@@ -1,0 +1,75 @@
+//! `tollgate rules`: the built-in rules and those of the loaded policies.
+
+use crate::cli::{PolicyArgs, RulesArgs, RulesFormat};
+use crate::commands::exit;
+use crate::commands::output::write_stdout;
+use crate::error::Error;
+use crate::rego;
+use crate::rules::{self, RuleInfo};
+use crate::scan;
+
+pub(crate) fn run(args: &RulesArgs) -> Result<u8, Error> {
+    let infos = all_rules(
+        args.config.as_deref(),
+        &args.policies,
+        &args.conftest.namespace,
+    )?;
+    print_rules(&infos, args.format)?;
+    Ok(exit::OK)
+}
+
+/// Built-in rules, then the rules of the policies the configuration and arguments load.
+pub(crate) fn all_rules(
+    config: Option<&std::path::Path>,
+    policies: &PolicyArgs,
+    namespaces: &[String],
+) -> Result<Vec<RuleInfo>, Error> {
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let loaded = scan::load_config(config, &root)?;
+    let mut infos: Vec<RuleInfo> = rules::REGISTRY
+        .iter()
+        .map(|r| RuleInfo::from_meta(r.meta()))
+        .collect();
+    let policies = rego::Policies::load(&policies.options(namespaces), &loaded, &root)?;
+    infos.extend(policies.rule_infos());
+    Ok(infos)
+}
+
+fn print_rules(infos: &[RuleInfo], format: RulesFormat) -> Result<(), Error> {
+    let text = match format {
+        RulesFormat::Json => {
+            let mut t = serde_json::to_string_pretty(infos).expect("rules serialise");
+            t.push('\n');
+            t
+        }
+        RulesFormat::Markdown => {
+            let mut t = String::from("| id | severity | what it reports |\n|---|---|---|\n");
+            for r in infos {
+                t.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    r.id,
+                    r.severity,
+                    r.summary().replace('\n', " ").replace('|', "\\|")
+                ));
+            }
+            t
+        }
+        RulesFormat::Table => {
+            let width = infos.iter().map(|r| r.id.len()).max().unwrap_or(2);
+            let mut t = format!("{:width$}  {:8}  TITLE\n", "ID", "SEVERITY");
+            for r in infos {
+                t.push_str(&format!(
+                    "{:width$}  {:8}  {}\n",
+                    r.id,
+                    r.severity.as_str(),
+                    r.title
+                ));
+            }
+            t
+        }
+    };
+    write_stdout(text.as_bytes())
+}
