@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::{ConfigError, Error};
 use crate::finding::Severity;
+use crate::model::pod_security::Level;
 
 /// File names looked for, in order, in each directory from the scan root upwards.
 pub const CONFIG_FILE_NAMES: [&str; 2] = ["tollgate.yaml", ".tollgate.yaml"];
@@ -23,6 +24,7 @@ pub struct Config {
     pub resources: ResourcesConfig,
     pub velero: VeleroConfig,
     pub network: NetworkConfig,
+    pub pod_security: PodSecurityConfig,
     pub harbor: Option<HarborConfig>,
     pub rules: RulesConfig,
     pub exemptions: Vec<Exemption>,
@@ -121,6 +123,15 @@ impl Default for NetworkConfig {
             require_default_deny: vec!["prod".into()],
         }
     }
+}
+
+/// The Pod Security Standards level environments are held to where their namespaces carry no
+/// `pod-security.kubernetes.io/enforce` label.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PodSecurityConfig {
+    pub level: Option<Level>,
+    pub envs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -497,6 +508,9 @@ velero:
   min_ttl: 168h
 network:
   require_default_deny: [prod]
+pod_security:
+  level: restricted
+  envs: [prod]
 harbor:
   url: https://harbor.example.com
   username_env: HARBOR_USERNAME
@@ -525,6 +539,7 @@ clusters:
         assert_eq!(config.clusters[0].destinations[1], "production");
         assert_eq!(config.environments[0].paths, ["clusters/production/**"]);
         assert!(!config.resources.require_cpu_limit);
+        assert_eq!(config.pod_security.level, Some(Level::Restricted));
         assert_eq!(config.velero.min_ttl.0, Duration::from_secs(168 * 3600));
         assert_eq!(
             config.harbor.unwrap().max_scan_age.0,
