@@ -1,7 +1,5 @@
 //! Secret values never reach any report, not even through a snippet's context lines.
 
-use assert_cmd::Command;
-
 /// Two plain Secrets in a List, `kubectl get -o yaml` style: the second Secret's first line
 /// directly follows the first one's values, and its `data` follows `apiVersion`.
 const SECRETS: &str = "\
@@ -29,8 +27,7 @@ fn no_report_format_shows_a_secret_value() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secrets.yaml"), SECRETS).unwrap();
     for format in ["human", "json", "sarif"] {
-        let output = Command::cargo_bin("tollgate")
-            .unwrap()
+        let output = crate::common::tollgate()
             .current_dir(dir.path())
             .args([
                 "scan",

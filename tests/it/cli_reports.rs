@@ -3,12 +3,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::common::tollgate;
 use serde_json::Value;
-
-fn tollgate() -> Command {
-    Command::cargo_bin("tollgate").unwrap()
-}
 
 fn demo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo"))

@@ -1,7 +1,7 @@
 //! Bad and hostile input: none panics, none hangs, memory stays bounded, and each file gets a
 //! finding or a one-line warning naming it while the other files are still scanned.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

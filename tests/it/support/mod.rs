@@ -183,36 +183,5 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Environment variables the client reads for build metadata, cleared so that the machine
-/// running the tests does not leak into them.
-pub const CI_VARIABLES: &[&str] = &[
-    "GITHUB_REPOSITORY",
-    "GITHUB_HEAD_REF",
-    "GITHUB_REF_NAME",
-    "GITHUB_REF_TYPE",
-    "GITHUB_SHA",
-    "GITHUB_RUN_ID",
-    "CI_PROJECT_PATH",
-    "CI_COMMIT_TAG",
-    "CI_COMMIT_REF_NAME",
-    "CI_COMMIT_SHA",
-    "CI_PIPELINE_ID",
-    "BRANCH_NAME",
-    "GIT_BRANCH",
-    "GIT_COMMIT",
-    "BUILD_ID",
-    "BUILD_NUMBER",
-    "DEFECTDOJO_TOKEN",
-    "HARBOR_USERNAME",
-    "HARBOR_PASSWORD",
-];
-
-/// `tollgate` with a clean CI environment.
-pub fn tollgate() -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("tollgate").unwrap();
-    for name in CI_VARIABLES {
-        command.env_remove(name);
-    }
-    command.env("NO_COLOR", "1");
-    command
-}
+/// `tollgate` with a clean environment: the one command builder of the CLI tests.
+pub use crate::common::tollgate;

@@ -1,10 +1,10 @@
 //! The command line end to end: exit codes, stdin, several reports in one run, suppression
 //! (annotation, exemption, baseline), determinism, SARIF validity, broken pipes.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use serde_json::Value;
@@ -167,7 +167,7 @@ fn same_input_gives_byte_identical_reports() {
 #[test]
 fn sarif_validates_against_the_official_schema() {
     let schema: Value =
-        serde_json::from_str(include_str!("schemas/sarif-schema-2.1.0.json")).unwrap();
+        serde_json::from_str(include_str!("../schemas/sarif-schema-2.1.0.json")).unwrap();
     let validator = jsonschema::draft7::new(&schema).expect("schema compiles");
     let report: Value = serde_json::from_slice(&demo_report("sarif")).unwrap();
     let errors: Vec<String> = validator
@@ -436,7 +436,7 @@ fn broken_pipe_exits_cleanly() {
         .map(|i| DEPLOYMENT_LATEST.replace("name: web", &format!("name: web-{i}")) + "---\n")
         .collect();
     let dir = tree(&[("many.yaml", &many)]);
-    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_tollgate"))
+    let mut child = tollgate_std()
         .args(["scan", "--format", "human", "--fail-on", "never"])
         .arg(dir.path())
         .stdout(Stdio::piped())

@@ -255,6 +255,7 @@ fn run_step_with(
     let script = cwd.join(".step.sh");
     std::fs::write(&script, string(&step["run"])).unwrap();
     let mut cmd = Command::new("bash");
+    crate::common::clear_ambient_env(&mut cmd);
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
         .arg(&script)
         .current_dir(cwd)
@@ -519,6 +520,7 @@ fn gitlab_template_publishes_reports_and_fails_on_the_threshold() {
     // built) in a copy of the demo repository.
     let work = demo_copy();
     let mut cmd = Command::new("sh");
+    crate::common::clear_ambient_env(&mut cmd);
     cmd.arg("-ec")
         .arg(script.join("\n"))
         .current_dir(work.path())
@@ -543,6 +545,7 @@ fn gitlab_template_publishes_reports_and_fails_on_the_threshold() {
 
     // Below the threshold the job passes.
     let mut cmd = Command::new("sh");
+    crate::common::clear_ambient_env(&mut cmd);
     cmd.arg("-ec")
         .arg(script.join("\n"))
         .current_dir(work.path())
@@ -610,7 +613,7 @@ fn hook_entry_reports_only_the_given_files_with_the_whole_inventory() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
     );
     let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        let output = crate::common::tollgate_std()
             .current_dir(dir.path())
             .args(args)
             .args(["--format", "json"])

@@ -1,7 +1,7 @@
 //! Live audits against the in-process fake API server (`fakeapi`): discovery, pagination,
 //! metadata-only Secrets, every failure mode, and identity with `scan`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};

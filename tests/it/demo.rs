@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 /// Rules whose demo findings this test pins down.
@@ -90,8 +89,7 @@ const EXPECTED: &[Expected] = &[
 type Found = (String, String, u64, Option<String>, bool);
 
 fn scan_demo() -> (Value, i32) {
-    let output = Command::cargo_bin("tollgate")
-        .unwrap()
+    let output = crate::common::tollgate()
         .args(["scan", "fixtures/demo", "--format", "json"])
         .output()
         .unwrap();
@@ -170,8 +168,7 @@ fn demo_never_prints_secret_values() {
     let (report, _) = scan_demo();
     let text = report.to_string();
     assert!(!text.contains("s3cr3t-do-not-commit"));
-    let human = Command::cargo_bin("tollgate")
-        .unwrap()
+    let human = crate::common::tollgate()
         .args([
             "scan",
             "fixtures/demo",

@@ -3,7 +3,7 @@
 
 use tollgate::rules::REGISTRY;
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 #[test]
 fn readme_lists_every_rule() {
@@ -18,8 +18,7 @@ fn readme_lists_every_rule() {
 
 #[test]
 fn readme_lists_every_shipped_policy() {
-    let output = assert_cmd::Command::cargo_bin("tollgate")
-        .unwrap()
+    let output = crate::common::tollgate()
         .args(["rules", "--format", "json"])
         .output()
         .unwrap();
@@ -37,7 +36,7 @@ fn readme_lists_every_shipped_policy() {
 fn readme_commands_are_the_ones_ci_runs() {
     assert!(README.contains("cargo run --release -- scan fixtures/demo"));
     assert!(README.contains("cargo nextest run "));
-    let ci = include_str!("../.ci/run");
+    let ci = include_str!("../../.ci/run");
     assert!(
         ci.contains("cargo nextest run"),
         ".ci/run must run the README's test command"

@@ -3,7 +3,7 @@
 //! create → close → reactivate cycle, every recorded error, 413, timeouts, closed
 //! connections, unreachable servers, TLS with a private CA, and a token that never shows.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -556,16 +556,20 @@ fn a_wrong_token_is_refused_and_never_shown() {
 #[test]
 fn a_slow_server_times_out() {
     let dojo = Dojo::new(TOKEN);
-    dojo.delay(Some(Duration::from_secs(4)));
+    dojo.delay(Some(Duration::from_secs(3)));
     let server = Server::http(dojo.router());
     let repo = demo_repo("");
+    // A timeout well below the server's delay keeps the test short.
+    let config = repo.root.join("tollgate.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("timeout: 2s", "timeout: 300ms")).unwrap();
     let report = demo_report(&repo);
     let started = std::time::Instant::now();
     let ran = push(&repo, report, &server.url(), &[]);
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(
         ran.stderr
-            .contains("did not answer: no answer within 2s (timeout) (after 2 attempts)"),
+            .contains("did not answer: no answer within 300ms (timeout) (after 2 attempts)"),
         "{}",
         ran.stderr
     );

@@ -6,12 +6,74 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
-/// The `tollgate` binary, run from the crate root.
-pub fn tollgate() -> Command {
-    let mut cmd = Command::cargo_bin("tollgate").expect("binary built");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env_remove("NO_COLOR");
+/// Prefixes of the environment variables tollgate or the CI templates read: CI metadata,
+/// credentials, cluster access and tollgate's own settings.
+const AMBIENT_PREFIXES: &[&str] = &[
+    "CI_",
+    "GITHUB_",
+    "GITLAB_",
+    "RUNNER_",
+    "TOLLGATE_",
+    "HARBOR_",
+    "DEFECTDOJO_",
+    "KUBERNETES_",
+];
+
+/// Single variables of the same kind (Jenkins and generic CI names among them).
+const AMBIENT_NAMES: &[&str] = &[
+    "CI",
+    "KUBECONFIG",
+    "NO_COLOR",
+    "BRANCH_NAME",
+    "GIT_BRANCH",
+    "GIT_COMMIT",
+    "BUILD_ID",
+    "BUILD_NUMBER",
+];
+
+/// Removes from `cmd` every variable of the machine running the tests that tollgate would
+/// read, so that a CI runner, a developer's kubeconfig or a token in the shell never leaks
+/// into a test. Tests set what they need afterwards.
+pub fn clear_ambient_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if AMBIENT_NAMES.contains(&name)
+            || AMBIENT_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        {
+            cmd.env_remove(name);
+        }
+    }
     cmd
+}
+
+/// The `tollgate` binary of this build, run from the crate root with a clean environment.
+pub fn tollgate_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    clear_ambient_env(&mut cmd);
+    cmd
+}
+
+/// [`tollgate_std`] with assert_cmd's conveniences: the command every CLI test runs.
+pub fn tollgate() -> Command {
+    Command::from_std(tollgate_std())
+}
+
+/// Whether the tests run in CI (`CI` set, as GitHub, GitLab and `.ci/run` do). There a missing
+/// tool fails the test instead of skipping it, so that a skip never hides silently.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|value| !value.is_empty() && value != "false")
+}
+
+/// Skips a test that needs `what` (with a message) on a developer machine; fails it in CI.
+pub fn skip_unless_ci(what: &str) {
+    assert!(
+        !in_ci(),
+        "{what} is required in CI (CI is set), the test cannot be skipped"
+    );
+    println!("SKIPPED: {what}");
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use tollgate::rego::PolicyOptions;
 use tollgate::rego::testing::{Outcome, TestOptions};
 use tollgate::scan::{RunOptions, ScanOptions, ScanOutcome, scan};
@@ -246,8 +245,7 @@ fn a_policy_that_does_not_compile_stops_the_run_with_its_position() {
     let text = error.to_string();
     assert!(text.contains("broken.rego:5:"), "{text}");
 
-    let assert = Command::cargo_bin("tollgate")
-        .unwrap()
+    let assert = crate::common::tollgate()
         .args([
             "scan",
             "fixtures/rego/conftest/manifests.yaml",
@@ -488,8 +486,7 @@ fn a_user_policy_replaces_the_shipped_one_of_its_package() {
 
 #[test]
 fn shipped_policies_are_rules_with_docs_in_every_report() {
-    let out = Command::cargo_bin("tollgate")
-        .unwrap()
+    let out = crate::common::tollgate()
         .args(["rules", "--format", "json"])
         .output()
         .unwrap();
@@ -525,15 +522,13 @@ fn shipped_policies_are_rules_with_docs_in_every_report() {
             assert!(doc.contains(heading), "{}: docs lack {heading}", rule["id"]);
         }
     }
-    let out = Command::cargo_bin("tollgate")
-        .unwrap()
+    let out = crate::common::tollgate()
         .args(["rules", "--format", "json", "--no-default-policies"])
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("ingress-tls"));
 
-    let explain = Command::cargo_bin("tollgate")
-        .unwrap()
+    let explain = crate::common::tollgate()
         .args(["explain", "pdb-missing"])
         .assert()
         .success();
@@ -543,8 +538,7 @@ fn shipped_policies_are_rules_with_docs_in_every_report() {
         "{text}"
     );
 
-    let sarif = Command::cargo_bin("tollgate")
-        .unwrap()
+    let sarif = crate::common::tollgate()
         .args([
             "scan",
             "policies/ingress-tls/fixtures/fail.yaml",
@@ -575,8 +569,7 @@ fn shipped_policies_are_rules_with_docs_in_every_report() {
 
 #[test]
 fn policy_test_reports_each_test_and_fails_the_exit_code() {
-    Command::cargo_bin("tollgate")
-        .unwrap()
+    crate::common::tollgate()
         .args(["policy", "test"])
         .assert()
         .success();
@@ -586,8 +579,7 @@ fn policy_test_reports_each_test_and_fails_the_exit_code() {
         "a_test.rego",
         "package a_test\nimport rego.v1\ntest_ok if { 1 == 1 }\ntest_wrong if { 1 == 2 }\n",
     );
-    let out = Command::cargo_bin("tollgate")
-        .unwrap()
+    let out = crate::common::tollgate()
         .args(["policy", "test", &dir.path().to_string_lossy()])
         .assert()
         .code(1);

@@ -1,7 +1,7 @@
 //! Black-box tests of `tollgate audit`: the real binary against fake API servers over HTTPS on
 //! 127.0.0.1, with generated CAs and a kubeconfig written after binding.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -55,11 +55,8 @@ fn fleet() -> Fleet {
 }
 
 fn tollgate(fleet: &Fleet) -> Command {
-    let mut cmd = Command::cargo_bin("tollgate").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("NO_COLOR", "1")
+    let mut cmd = crate::common::tollgate();
+    cmd.env("NO_COLOR", "1")
         .args(["audit", "--config", CONFIG_FIXTURE, "--kubeconfig"])
         .arg(&fleet.kubeconfig);
     cmd
@@ -231,11 +228,7 @@ fn a_baseline_written_by_one_audit_suppresses_the_next() {
 #[test]
 fn in_cluster_without_a_service_account_is_an_error() {
     let fleet = fleet();
-    let output = Command::cargo_bin("tollgate")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
+    let output = crate::common::tollgate()
         .args([
             "audit",
             "--in-cluster",
@@ -257,9 +250,7 @@ fn in_cluster_without_a_service_account_is_an_error() {
 
 #[test]
 fn an_unreadable_kubeconfig_is_an_error() {
-    let output = Command::cargo_bin("tollgate")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let output = crate::common::tollgate()
         .args([
             "audit",
             "--kubeconfig",
@@ -295,7 +286,7 @@ fn kubectl_and_tollgate_see_the_same_objects() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !kubectl_present {
-        eprintln!("kubectl not installed: cross-check skipped");
+        crate::common::skip_unless_ci("kubectl is not installed: cross-check skipped");
         return;
     }
     let fleet = fleet();
@@ -361,9 +352,7 @@ fn kubectl_and_tollgate_see_the_same_objects() {
 /// The nightly CronJob and its RBAC follow the rules they enforce.
 #[test]
 fn the_deploy_manifests_pass_tollgate_itself() {
-    let output = Command::cargo_bin("tollgate")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let output = crate::common::tollgate()
         .args(["scan", "deploy", "-f", "json"])
         .output()
         .unwrap();
@@ -375,8 +364,7 @@ fn the_deploy_manifests_pass_tollgate_itself() {
 
 #[test]
 fn all_contexts_and_named_contexts_exclude_each_other() {
-    let output = Command::cargo_bin("tollgate")
-        .unwrap()
+    let output = crate::common::tollgate()
         .args(["audit", "--all-contexts", "--context", "production"])
         .output()
         .unwrap();

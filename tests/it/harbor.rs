@@ -2,7 +2,7 @@
 //! 2.x's API (`Artifact` with `scan_overview` keyed by the report MIME type, `Errors` bodies),
 //! and offline against Trivy JSON reports.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
