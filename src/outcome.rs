@@ -81,6 +81,25 @@ impl Sources {
         }
     }
 
+    /// Masks the values of Secrets made by kustomize `secretGenerator`s where they are
+    /// written (literals in the build file, env files, whole input files).
+    pub fn redact_generated_secrets<'a>(&mut self, objects: impl Iterator<Item = &'a Object>) {
+        let mut found: HashMap<String, redact::Redactions> = HashMap::new();
+        for secret in objects {
+            let text_of = |path: &str| match self.texts.get(path) {
+                Some(text) => Some(text.to_string()),
+                None => self
+                    .paths
+                    .get(path)
+                    .and_then(|p| std::fs::read_to_string(p).ok()),
+            };
+            redact::generated_secret_lines(secret, &text_of, &mut found);
+        }
+        for (path, lines) in found {
+            self.redactions.entry(path).or_default().extend(lines);
+        }
+    }
+
     pub fn insert_text(&mut self, display: &str, text: Arc<str>) {
         self.texts.insert(display.to_string(), text);
     }
