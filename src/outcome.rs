@@ -22,6 +22,10 @@ pub struct Stats {
     pub clusters: usize,
     /// Names of the contexts audited, sorted.
     pub contexts: Vec<String>,
+    /// Files not read as manifests, with why (inputs of builds), sorted.
+    pub skipped: Vec<(String, String)>,
+    /// What the GitOps model followed (DESIGN §13).
+    pub gitops: crate::gitops::Summary,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for

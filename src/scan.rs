@@ -228,7 +228,15 @@ pub fn scan(
         reported.remove(input);
     }
 
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        skipped: built
+            .inputs
+            .iter()
+            .map(|(path, why)| (path.clone(), why.to_string()))
+            .collect(),
+        gitops: built.summary.clone(),
+        ..Stats::default()
+    };
     let mut findings: Vec<(Option<usize>, Finding)> = Vec::new();
     for file in loaded_files {
         if built.inputs.contains_key(&file.display) {

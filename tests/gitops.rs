@@ -378,3 +378,36 @@ fn bad_build_input_is_a_warning_with_its_line_and_the_scan_carries_on() {
     assert!(at("argo.yaml", 5, "not/here"), "{errors:?}");
     assert_eq!(report["summary"]["objects"], 2);
 }
+
+#[test]
+fn verbose_lists_skipped_inputs_and_the_summary_counts_them() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/real-world/r17-generator-input");
+    let out = tollgate()
+        .current_dir(&root)
+        .args([
+            "scan",
+            ".",
+            "--verbose",
+            "--fail-on",
+            "never",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("skipped app/values.yaml: input of a kustomize build"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("1 input of builds skipped"),
+        "{}",
+        stdout(&out)
+    );
+    let (_, report, _) = case("r17-generator-input");
+    assert_eq!(report["summary"]["skipped"], 1);
+    assert_eq!(report["summary"]["gitops"]["buildFiles"], 1);
+    assert_eq!(report["summary"]["gitops"]["generated"], 1);
+}

@@ -44,6 +44,11 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
         None
     };
     let outcome = scan::scan(&options, Vec::new())?;
+    if args.verbose {
+        for (path, reason) in &outcome.stats.skipped {
+            eprintln!("skipped {path}: {reason}");
+        }
+    }
     let code = emit(&outcome, &plans, &args.output, cli.color)?;
     match defectdojo {
         Some(settings) => Ok(
