@@ -304,6 +304,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     pub trivy_reports: Option<PathBuf>,
 
+    /// List the files skipped (inputs of builds: patches, generator files, values files) and
+    /// why, on standard error.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
     #[command(flatten)]
     pub policies: PolicyArgs,
 

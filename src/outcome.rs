@@ -23,6 +23,10 @@ pub struct Stats {
     pub clusters: usize,
     /// Names of the contexts audited, sorted.
     pub contexts: Vec<String>,
+    /// Files not read as manifests, with why (inputs of builds), sorted.
+    pub skipped: Vec<(String, String)>,
+    /// What the GitOps model followed (DESIGN §13).
+    pub gitops: crate::gitops::Summary,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for
@@ -79,6 +83,25 @@ impl Sources {
             for secret in secrets {
                 redact::secret_value_lines(secret, &text, entry);
             }
+        }
+    }
+
+    /// Masks the values of Secrets made by kustomize `secretGenerator`s where they are
+    /// written (literals in the build file, env files, whole input files).
+    pub fn redact_generated_secrets<'a>(&mut self, objects: impl Iterator<Item = &'a Object>) {
+        let mut found: HashMap<String, redact::Redactions> = HashMap::new();
+        for secret in objects {
+            let text_of = |path: &str| match self.texts.get(path) {
+                Some(text) => Some(text.to_string()),
+                None => self
+                    .paths
+                    .get(path)
+                    .and_then(|p| std::fs::read_to_string(p).ok()),
+            };
+            redact::generated_secret_lines(secret, &text_of, &mut found);
+        }
+        for (path, lines) in found {
+            self.redactions.entry(path).or_default().extend(lines);
         }
     }
 

@@ -50,6 +50,11 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
         &options.start(),
     )?;
     let mut outcome = scan::scan(&options, Vec::new())?;
+    if args.verbose {
+        for (path, reason) in &outcome.stats.skipped {
+            eprintln!("skipped {path}: {reason}");
+        }
+    }
     morning::compare(&mut outcome, &args.output, false);
     let mut code = emit(&outcome, &plans, &args.output, cli.color)?;
     let mut links = Vec::new();

@@ -225,6 +225,13 @@ pub fn summary(report: &Report<'_>) -> String {
             plural(stats.objects)
         ));
     }
+    if !stats.skipped.is_empty() {
+        text.push_str(&format!(
+            ", {} input{} of builds skipped",
+            stats.skipped.len(),
+            plural(stats.skipped.len())
+        ));
+    }
     if let Some(threshold) = report.fail_on {
         let failing = active.iter().filter(|f| f.severity >= threshold).count();
         if failing > 0 {

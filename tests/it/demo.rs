@@ -43,6 +43,11 @@ type Expected = (&'static str, &'static str, u64, Option<&'static str>, bool);
 
 #[rustfmt::skip]
 const EXPECTED: &[Expected] = &[
+    // The GitOps model: the base is deployed twice (Argo CD → production, Flux → dev-a); each
+    // finding points at the overlay line that produced the value.
+    ("image-registry", "apps/catalog/overlays/dev/kustomization.yaml", 7, Some("Deployment catalog-dev/catalog"), false),
+    ("plain-secret", "apps/catalog/overlays/dev/kustomization.yaml", 16, Some("Secret catalog-dev/catalog-db"), false),
+    ("env-isolation", "apps/catalog/overlays/prod/kustomization.yaml", 15, Some("ConfigMap catalog-prod/catalog-config"), false),
     ("manifest-parse-error", "clusters/dev-a/shop-dev/broken.yaml", 9, None, false),
     ("host-namespaces", "clusters/dev-a/shop-dev/debug-pod.yaml", 10, Some("Pod shop-dev/netshoot-debug"), false),
     ("privilege-escalation", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
@@ -182,4 +187,39 @@ fn demo_never_prints_secret_values() {
     let human = String::from_utf8_lossy(&human.stdout);
     assert!(human.contains("Secret pay-prod/ledger-db holds keys `password`, `username`"));
     assert!(!human.contains("s3cr3t-do-not-commit"));
+    // A secretGenerator literal is reported at its line, its value masked there.
+    assert!(human.contains("Secret catalog-dev/catalog-db holds key `password`"));
+    assert!(!human.contains("catalog-dev-only") && !text.contains("catalog-dev-only"));
+}
+
+/// The demo as the clusters see it: one base, two instances in two clusters, each with the
+/// namespace its deploy gives it, and fingerprints that tell them apart.
+#[test]
+fn demo_base_reaches_both_clusters_as_two_instances() {
+    let (report, _) = scan_demo();
+    let catalog: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["file"].as_str().unwrap().contains("apps/catalog/"))
+        .collect();
+    let namespaces: BTreeSet<&str> = catalog
+        .iter()
+        .filter_map(|f| f["object"]["namespace"].as_str())
+        .collect();
+    assert_eq!(namespaces, BTreeSet::from(["catalog-dev", "catalog-prod"]));
+    let fingerprints: BTreeSet<&str> = catalog
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(fingerprints.len(), catalog.len());
+    // Build files are instructions, not objects: nothing is reported on them as objects.
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["kind"] != "Kustomization"
+                || f["object"]["apiVersion"] != "kustomize.config.k8s.io/v1beta1")
+    );
 }
