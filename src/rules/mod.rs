@@ -31,6 +31,22 @@ pub mod network_default_deny;
 pub mod plain_secret;
 pub mod privilege_escalation;
 pub mod privileged_container;
+pub mod pss_apparmor;
+pub mod pss_capabilities_baseline;
+pub mod pss_capabilities_restricted;
+pub mod pss_host_ports;
+pub mod pss_host_process;
+pub mod pss_proc_mount;
+pub mod pss_seccomp_baseline;
+pub mod pss_seccomp_restricted;
+pub mod pss_selinux_options;
+pub mod pss_sysctls;
+pub mod pss_volume_types;
+pub mod rbac_cluster_admin_binding;
+pub mod rbac_cross_env_subject;
+pub mod rbac_escalation;
+pub mod rbac_secret_read;
+pub mod rbac_wildcard;
 pub mod read_only_root_fs;
 pub mod readiness_probe;
 pub mod resource_limits;
@@ -38,6 +54,7 @@ pub mod resource_requests;
 pub mod run_as_non_root;
 pub mod secret_in_config;
 pub mod secret_ref_unmanaged;
+pub mod service_account_token_automount;
 pub mod support;
 pub mod suppression_reason_missing;
 pub mod velero_backup_coverage;
@@ -68,6 +85,23 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &read_only_root_fs::ReadOnlyRootFs,
     &host_namespaces::HostNamespaces,
     &host_path_volume::HostPathVolume,
+    &pss_host_process::PssHostProcess,
+    &pss_capabilities_baseline::PssCapabilitiesBaseline,
+    &pss_capabilities_restricted::PssCapabilitiesRestricted,
+    &pss_host_ports::PssHostPorts,
+    &pss_apparmor::PssAppArmor,
+    &pss_selinux_options::PssSeLinuxOptions,
+    &pss_proc_mount::PssProcMount,
+    &pss_seccomp_baseline::PssSeccompBaseline,
+    &pss_seccomp_restricted::PssSeccompRestricted,
+    &pss_sysctls::PssSysctls,
+    &pss_volume_types::PssVolumeTypes,
+    &rbac_wildcard::RbacWildcard,
+    &rbac_cluster_admin_binding::RbacClusterAdminBinding,
+    &rbac_secret_read::RbacSecretRead,
+    &rbac_escalation::RbacEscalation,
+    &rbac_cross_env_subject::RbacCrossEnvSubject,
+    &service_account_token_automount::ServiceAccountTokenAutomount,
     &liveness_probe::LivenessProbe,
     &readiness_probe::ReadinessProbe,
 ];
