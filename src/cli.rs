@@ -638,6 +638,19 @@ pub fn output_plans(matches: &ArgMatches, args: &OutputArgs) -> Result<Vec<Outpu
             path: None,
         });
     }
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in plans.iter().filter_map(|p| p.path.as_ref()) {
+        // The same file for two reports: the second would overwrite the first.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let key = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+        if seen.contains(&key) {
+            return Err(Error::usage(format!(
+                "--output {} is given for two reports; give each report its own file",
+                path.display()
+            )));
+        }
+        seen.push(key);
+    }
     if plans.iter().filter(|p| p.path.is_none()).count() > 1 {
         return Err(Error::usage(
             "more than one --format would go to standard output; give all but one an --output FILE",

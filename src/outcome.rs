@@ -41,6 +41,15 @@ pub struct Sources {
     rendered: HashMap<String, String>,
 }
 
+/// A scanned file read again for snippets, under the same rules as the scan (regular files
+/// only, no kernel pseudo-file, capped): the file may have changed since.
+fn read_source(path: &std::path::Path) -> Option<String> {
+    match crate::source::files::read_capped(path).ok()? {
+        crate::source::files::Capped::Bytes(bytes) => String::from_utf8(bytes).ok(),
+        crate::source::files::Capped::TooBig => None,
+    }
+}
+
 impl Sources {
     /// The text of a reported path, read from disk when needed.
     /// Secret values are masked (`password: ***`), so snippets never show them.
@@ -49,7 +58,7 @@ impl Sources {
             Some(text) => text.clone(),
             None => {
                 let path = self.paths.get(display)?;
-                Arc::from(std::fs::read_to_string(path).ok()?)
+                Arc::from(read_source(path)?)
             }
         };
         match self.redactions.get(display) {
@@ -71,10 +80,7 @@ impl Sources {
         for (path, secrets) in by_path {
             let text = match self.texts.get(path) {
                 Some(text) => Some(text.to_string()),
-                None => self
-                    .paths
-                    .get(path)
-                    .and_then(|p| std::fs::read_to_string(p).ok()),
+                None => self.paths.get(path).and_then(|p| read_source(p)),
             };
             let Some(text) = text else {
                 continue;

@@ -55,6 +55,33 @@ impl ScanOptions {
     }
 }
 
+/// An `--output` that is a manifest this scan reads would be overwritten by its own report:
+/// refused (exit 2) before anything is written. A report of an earlier run lying in the tree
+/// (JSON without Kubernetes objects) is no manifest and may be overwritten.
+fn refuse_outputs_that_are_inputs(
+    outputs: &[PathBuf],
+    read: &[files::SourceFile],
+    loaded: &[LoadedFile],
+) -> Result<(), Error> {
+    let outputs: Vec<PathBuf> = outputs
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    if outputs.is_empty() {
+        return Ok(());
+    }
+    for (file, loaded) in read.iter().zip(loaded) {
+        let is_manifest = !loaded.objects.is_empty() || !loaded.problems.is_empty();
+        if is_manifest && std::fs::canonicalize(&file.path).is_ok_and(|p| outputs.contains(&p)) {
+            return Err(Error::usage(format!(
+                "--output {} is a manifest this scan reads; write the report somewhere else",
+                file.display
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Scans files: the whole pipeline for `tollgate scan`.
 pub fn scan(
     options: &ScanOptions,
@@ -127,15 +154,23 @@ pub fn scan(
     let mut loaded_files: Vec<LoadedFile> = setup
         .pool
         .install(|| all_files.par_iter().map(files::load_file).collect());
+    refuse_outputs_that_are_inputs(&options.run.outputs, &all_files, &loaded_files)?;
     if read_stdin {
         let name = options.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
         let mut bytes = Vec::new();
         std::io::stdin()
+            .take(files::MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(|source| Error::Io {
                 path: PathBuf::from(STDIN_NAME),
                 source,
             })?;
+        if bytes.len() as u64 > files::MAX_FILE_BYTES {
+            return Err(Error::usage(format!(
+                "standard input holds more than the {} MiB a manifest may have",
+                files::MAX_FILE_BYTES / (1024 * 1024)
+            )));
+        }
         sources.insert_text(name, Arc::from(String::from_utf8_lossy(&bytes).as_ref()));
         loaded_files.push(files::load_bytes(name, &bytes));
         reported.insert(name.to_string());
@@ -150,6 +185,10 @@ pub fn scan(
             .renders
             .par_iter()
             .map(|request| {
+                #[allow(
+                    clippy::expect_used,
+                    reason = "the tool of every requested render kind was found before the scan"
+                )]
                 let tool = match request.kind {
                     RenderKind::Helm => helm_tool.as_ref(),
                     RenderKind::Kustomize => kustomize_tool.as_ref(),

@@ -112,5 +112,6 @@ pub(crate) fn run_options(
         trivy_reports,
         record_checks: plans.iter().any(|p| p.format == Format::Junit),
         now: None,
+        outputs: plans.iter().filter_map(|p| p.path.clone()).collect(),
     }
 }

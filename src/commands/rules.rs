@@ -41,7 +41,8 @@ pub(crate) fn all_rules(
 fn print_rules(infos: &[RuleInfo], format: RulesFormat) -> Result<(), Error> {
     let text = match format {
         RulesFormat::Json => {
-            let mut t = serde_json::to_string_pretty(infos).expect("rules serialise");
+            let mut t = serde_json::to_string_pretty(infos)
+                .map_err(|e| Error::usage(format!("cannot write the rules as JSON: {e}")))?;
             t.push('\n');
             t
         }

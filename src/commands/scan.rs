@@ -11,7 +11,9 @@ use crate::scan::{self, ScanOptions};
 use crate::sink;
 
 pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Result<u8, Error> {
-    let sub = matches.subcommand_matches("scan").expect("scan matched");
+    let sub = matches
+        .subcommand_matches("scan")
+        .ok_or_else(|| Error::usage("internal: `scan` dispatched without its arguments"))?;
     let plans = cli::output_plans(sub, &args.output)?;
     let options = ScanOptions {
         paths: args.paths.clone(),
