@@ -28,7 +28,7 @@ items:
 fn no_report_format_shows_a_secret_value() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secrets.yaml"), SECRETS).unwrap();
-    for format in ["human", "json", "sarif"] {
+    for format in ["human", "json", "sarif", "html"] {
         let output = Command::cargo_bin("tollgate")
             .unwrap()
             .current_dir(dir.path())

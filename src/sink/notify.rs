@@ -650,7 +650,6 @@ async fn send_telegram(
         "text": summary.telegram_html(),
         "parse_mode": "HTML",
         "link_preview_options": {"is_disabled": true},
-        "disable_web_page_preview": true,
     });
     let mut attempt = 0;
     loop {
