@@ -13,8 +13,45 @@ pub mod json;
 pub mod junit;
 pub mod previous;
 pub mod sarif;
+mod snippet;
 #[cfg(test)]
 pub(crate) mod testdata;
+
+/// `text` with the characters a terminal would act on made visible: C0 controls but tab and
+/// line feed, a carriage return not followed by a line feed, DEL, C1 controls, and the Unicode
+/// bidirectional overrides ("Trojan Source"). A file name or a YAML string must not move the
+/// cursor, recolour, retitle or reorder what a CI log shows.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let acts = |c: char, next: Option<char>| match c {
+        '\t' | '\n' => false,
+        '\r' => next != Some('\n'),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        c => c.is_control(),
+    };
+    let mut chars = text.chars().peekable();
+    let mut clean = true;
+    while let Some(c) = chars.next() {
+        if acts(c, chars.peek().copied()) {
+            clean = false;
+            break;
+        }
+    }
+    if clean {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !acts(c, chars.peek().copied()) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,3 +171,17 @@ pub fn repo_location<'a>(outcome: &'a ScanOutcome, finding: &'a Finding) -> Repo
 
 /// The version reports carry.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_controls_are_made_visible() {
+        assert_eq!(printable("plain: text\tok\r\n"), "plain: text\tok\r\n");
+        assert_eq!(
+            printable("a\u{1b}]0;owned\u{7}b\u{9b}c\rd\u{202e}e"),
+            "a\\x1b]0;owned\\x07b\\x9bc\\x0dd\\u{202e}e"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //!   markdown, `security-severity`, tags);
 //! - each result: `ruleId`/`ruleIndex`, `level`, message, one location (a file URI relative to
 //!   the scan root with line/column, or `k8s://<context>/<namespace>/<kind>/<name>` for live
-//!   objects) with the object as a logical location, `partialFingerprints["tollgate/v1"]`
+//!   objects) with the object as a logical location, `partialFingerprints["tollgate/v2"]`
 //!   (DefectDojo needs keys with `/` to end in `/v<N>`), the remediation as a fix description
 //!   (DefectDojo's mitigation), and `suppressions` with the justification;
 //! - a document rendered by `--helm` is at its virtual path (`<chart>/(helm template)`, see
@@ -45,7 +45,7 @@ use crate::rules::RuleInfo;
 pub const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 /// Key of the stable fingerprint in `partialFingerprints`.
-pub const FINGERPRINT_KEY: &str = "tollgate/v1";
+pub const FINGERPRINT_KEY: &str = crate::finding::FINGERPRINT_SCHEME;
 
 /// How much one SARIF file may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

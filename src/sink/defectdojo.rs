@@ -52,6 +52,11 @@ impl Token {
         value.set_sensitive(true);
         Ok(value)
     }
+
+    /// Takes the token out of a text built from the server's answer (an echoed header).
+    fn scrub(&self, text: &str) -> String {
+        http::scrub(text, &[&self.0])
+    }
 }
 
 impl fmt::Debug for Token {
@@ -886,6 +891,9 @@ fn transport_hint(error: &TransportError) -> Option<String> {
                 .into(),
         ),
         TransportKind::Connect => Some("check --dd-url and that DefectDojo is running".into()),
+        TransportKind::TooLarge => Some(
+            "the server sent an answer far larger than an import result; check --dd-url".into(),
+        ),
         TransportKind::Closed | TransportKind::Other => None,
     }
 }
@@ -931,21 +939,35 @@ pub async fn push_async(
     };
     let (exchange, attempts) =
         http::send(make, settings.retry, settings.timeout, "DefectDojo").await;
+    let scrub = |text: &str| settings.token.scrub(text);
     match exchange {
-        Exchange::Answer { status, json, body } if status.is_success() => {
-            serde_json::from_slice::<ImportResult>(&body).map_err(|e| PushError::Unexpected {
-                status: status.to_string(),
-                message: if json {
-                    e.to_string()
-                } else {
-                    plain_text_message(&String::from_utf8_lossy(&body))
-                },
-            })
-        }
-        Exchange::Answer { status, body, .. } => {
-            let message = server_message(&body);
+        Exchange::Answer {
+            status, json, body, ..
+        } if status.is_success() => import_result(&body).map_err(|e| PushError::Unexpected {
+            status: status.to_string(),
+            message: scrub(&if json {
+                e
+            } else {
+                plain_text_message(&String::from_utf8_lossy(&body))
+            }),
+        }),
+        Exchange::Answer {
+            status,
+            body,
+            location,
+            ..
+        } => {
+            let message = scrub(&server_message(&body));
+            let hint = match location {
+                Some(to) if status.is_redirection() => Some(format!(
+                    "DefectDojo redirected the upload to {}; redirects are not followed (a POST \
+                     would become a GET), so give the final URL with --dd-url",
+                    scrub(&to)
+                )),
+                _ => hint(status.as_u16(), &message, settings, sarif.len()),
+            };
             Err(PushError::Refused {
-                hint: hint(status.as_u16(), &message, settings, sarif.len()),
+                hint,
                 status: status.to_string(),
                 message,
                 attempts,
@@ -958,6 +980,27 @@ pub async fn push_async(
             attempts,
         }),
     }
+}
+
+/// Reads a success answer as an import result: DefectDojo's always names the test and carries
+/// `statistics`. Any other 2xx JSON (a login page's API, a proxy's `{}`) did not import anything.
+fn import_result(body: &[u8]) -> Result<ImportResult, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let has_test = ["test_id", "test"]
+        .iter()
+        .any(|k| value.get(k).is_some_and(Value::is_u64));
+    let has_statistics = value.get("statistics").is_some_and(Value::is_object);
+    if !has_test || !has_statistics {
+        return Err(format!(
+            "no {} in the answer",
+            match (has_test, has_statistics) {
+                (false, false) => "test id and no statistics",
+                (false, true) => "test id",
+                _ => "statistics",
+            }
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
 /// The SARIF report of a run as `--format sarif` writes it, but never cut to GitHub's size

@@ -81,6 +81,7 @@ spec:
           securityContext:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
           livenessProbe:
             httpGet: {path: /healthz, port: 8080}
           readinessProbe:
@@ -88,6 +89,8 @@ spec:
       securityContext:
         runAsNonRoot: true
         runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";
 
 pub const DEPLOYMENT_CLEAN: &str = "apiVersion: apps/v1
@@ -107,6 +110,7 @@ spec:
           securityContext:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
           livenessProbe:
             httpGet: {path: /healthz, port: 8080}
           readinessProbe:
@@ -114,4 +118,6 @@ spec:
       securityContext:
         runAsNonRoot: true
         runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";
