@@ -23,6 +23,8 @@ pub struct Stats {
     pub clusters: usize,
     /// Names of the contexts audited, sorted.
     pub contexts: Vec<String>,
+    /// Contexts asked for that could not be read (no connection, no answer), sorted.
+    pub unread: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for
