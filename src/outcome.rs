@@ -27,6 +27,8 @@ pub struct Stats {
     pub skipped: Vec<(String, String)>,
     /// What the GitOps model followed (DESIGN §13).
     pub gitops: crate::gitops::Summary,
+    /// Contexts asked for that could not be read (no connection, no answer), sorted.
+    pub unread: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for

@@ -3,7 +3,8 @@
 //! ```text
 //! {
 //!   "version": 1,                    format version; bumped only on incompatible changes
-//!   "tool": {"name": "tollgate", "version": "0.1.0"},
+//!   "tool": {"name": "tollgate", "version": "0.1.0", "fingerprints": "tollgate/v2"},
+//!                                    the fingerprint scheme (what `--previous` can match)
 //!   "findings": [                    sorted by file, line, column, rule
 //!     {
 //!       "rule": "image-pinned",      rule id (built-in or policy)
@@ -88,6 +89,8 @@ struct Previous<'a> {
 struct Tool {
     name: &'static str,
     version: &'static str,
+    /// The scheme of the fingerprints, so that `--previous` knows what it compares.
+    fingerprints: &'static str,
 }
 
 #[derive(Serialize)]
@@ -176,6 +179,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         tool: Tool {
             name: "tollgate",
             version: VERSION,
+            fingerprints: crate::finding::FINGERPRINT_SCHEME,
         },
         findings: findings.iter().map(finding).collect(),
         summary: Summary {
