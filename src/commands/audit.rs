@@ -35,7 +35,7 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             &plans,
             args.policies.options(&args.rego_namespaces),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     let defectdojo = wants_defectdojo(&args.defectdojo)?;
     let outcome = audit::audit(&options, Vec::new())?;
