@@ -164,6 +164,9 @@ pub fn audit_targets(
 
     let (sender, receiver) = std::sync::mpsc::channel::<(String, Fetched)>();
     let cluster_options = options.cluster.clone();
+    // Every target must report; one whose task died (a panic) makes the run incomplete.
+    let mut silent: std::collections::BTreeSet<String> =
+        targets.iter().map(|t| t.name.clone()).collect();
     runtime.spawn(async move {
         let cluster_options = &cluster_options;
         futures::stream::iter(targets)
@@ -195,6 +198,7 @@ pub fn audit_targets(
     let mut not_evaluated = Vec::new();
     let mut notices = Vec::new();
     for (context, fetched) in receiver {
+        silent.remove(&context);
         setup.notices.extend(fetched.notices);
         if !fetched.reachable {
             continue;
@@ -228,6 +232,12 @@ pub fn audit_targets(
         ));
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
+    for context in silent {
+        setup.notices.push(
+            Notice::error("not audited: reading this cluster stopped without an answer")
+                .at(context, None),
+        );
+    }
     stats.contexts.sort();
     not_evaluated.sort();
     not_evaluated.dedup();

@@ -499,6 +499,17 @@ pub struct OutputArgs {
     /// other consumers that must see everything.
     #[arg(long)]
     pub no_sarif_limits: bool,
+
+    /// Compare with an earlier tollgate report (JSON or SARIF): findings become new or
+    /// unchanged, and the report's findings that are gone are listed as fixed. A missing file
+    /// (the first run) is a warning.
+    #[arg(long, value_name = "REPORT")]
+    pub previous: Option<PathBuf>,
+
+    /// After the run, send its summary to every channel under `notify:` in tollgate.yaml
+    /// (Telegram, webhook). A failed notification is a warning; it never changes the exit code.
+    #[arg(long)]
+    pub notify: bool,
 }
 
 /// `--format`: the command line's names of the report formats ([`Format`], which knows no
@@ -517,6 +528,8 @@ pub enum FormatArg {
     Junit,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// One self-contained HTML page: charts, heatmap, a filterable table.
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -528,6 +541,7 @@ impl From<FormatArg> for Format {
             FormatArg::Gitlab => Format::Gitlab,
             FormatArg::Junit => Format::Junit,
             FormatArg::Github => Format::Github,
+            FormatArg::Html => Format::Html,
         }
     }
 }

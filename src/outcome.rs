@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::finding::{Finding, Location, Severity};
 use crate::model::object::{Object, ObjectRef};
 use crate::notice::Notice;
+use crate::report::previous::Changes;
 use crate::rules::RuleInfo;
 use crate::source::redact;
 
@@ -178,6 +179,8 @@ pub struct ScanOutcome {
     pub checks: Checks,
     /// Rules that could not be evaluated this run (`image-scan` with Harbor unreachable).
     pub not_evaluated: Vec<String>,
+    /// The comparison with `--previous` (fixed findings; each finding carries its change).
+    pub changes: Option<Changes>,
 }
 
 impl ScanOutcome {
@@ -206,6 +209,7 @@ impl ScanOutcome {
                 ..Stats::default()
             },
             not_evaluated: self.not_evaluated.clone(),
+            changes: self.changes.as_ref().map(|c| c.for_cluster(context)),
             ..ScanOutcome::default()
         }
     }

@@ -178,7 +178,7 @@ fn sarif_validates_against_the_official_schema() {
     let run = &report["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "tollgate");
     let result = &run["results"][0];
-    assert!(result["partialFingerprints"]["tollgate/v1"].is_string());
+    assert!(result["partialFingerprints"]["tollgate/v2"].is_string());
     assert!(
         result["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64(),
         "{result}"

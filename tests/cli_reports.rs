@@ -236,7 +236,7 @@ fn identities(dir: &Path, format: &str) -> Vec<(String, String, String)> {
                         .as_str()
                         .unwrap()
                         .to_string(),
-                    r["partialFingerprints"]["tollgate/v1"]
+                    r["partialFingerprints"]["tollgate/v2"]
                         .as_str()
                         .unwrap()
                         .to_string(),

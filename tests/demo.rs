@@ -78,14 +78,13 @@ const EXPECTED: &[Expected] = &[
     ("host-namespaces", "clusters/production/platform/node-exporter.yaml", 20, Some("DaemonSet monitoring/node-exporter"), true),
     ("host-path-volume", "clusters/production/platform/node-exporter.yaml", 46, Some("DaemonSet monitoring/node-exporter"), true),
     ("host-path-volume", "clusters/production/platform/node-exporter.yaml", 48, Some("DaemonSet monitoring/node-exporter"), true),
+    ("velero-schedule-policy", "clusters/production/search-prod/namespace.yaml", 1, Some("Namespace search-prod"), false),
     ("image-pinned", "clusters/production/shop-prod/api.yaml", 41, Some("Deployment shop-prod/api"), false),
     ("image-registry", "clusters/production/shop-prod/api.yaml", 41, Some("Deployment shop-prod/api"), false),
     ("resource-limits", "clusters/production/shop-prod/api.yaml", 52, Some("Deployment shop-prod/api"), false),
     ("resource-limits", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
     ("resource-requests", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), true),
     ("image-pinned", "clusters/production/shop-prod/worker.yaml", 20, Some("Deployment shop-prod/worker"), false),
-    ("velero-schedule-policy", "clusters/production/velero/schedules.yaml", 26, Some("Schedule velero/search-weekly"), false),
-    ("velero-schedule-policy", "clusters/production/velero/schedules.yaml", 30, Some("Schedule velero/search-weekly"), false),
 ];
 
 type Found = (String, String, u64, Option<String>, bool);

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod explain;
+mod morning;
 pub mod output;
 pub mod policy_test;
 pub mod push;

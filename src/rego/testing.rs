@@ -451,7 +451,7 @@ fn run_case(
     }
     let mut engine = template.engine.clone();
     if template.needs_inventory {
-        let converted = data::convert_all(&inventory_objects);
+        let converted = data::convert_all(&inventory_objects, false);
         let inventory = data::inventory(inventory_objects.iter().zip(&converted));
         engine
             .add_data(super::value::object([("inventory", inventory)]))

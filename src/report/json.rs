@@ -19,7 +19,8 @@
 //!       "cluster": null,             kube context of a live finding
 //!       "source": null,              Helm template the document was rendered from (`# Source:`)
 //!       "fingerprint": "…",          stable identity (rule + object + pointer, never a line)
-//!       "suppressed": null           or {"reason": "…", "source": "annotation|exemption|baseline"}
+//!       "suppressed": null,          or {"reason": "…", "source": "annotation|exemption|baseline"}
+//!       "change": "new"              with --previous only: new | unchanged (matched by fingerprint)
 //!     }
 //!   ],
 //!   "summary": {
@@ -34,6 +35,14 @@
 //!   },
 //!   "errors": [                      problems of the run itself, not findings
 //!     {"level": "warning|error", "message": "…", "path": "…"|null, "line": n|null}
+//!   ],
+//!   "previous": {                    with --previous only: the report compared with
+//!     "file": "last.json", "since": "2026-12-05T02:31:07Z"|null (its modification time;
+//!     null when it was not there), "new": n, "unchanged": n, "fixed": n   (unsuppressed)
+//!   },
+//!   "fixed": [                       with --previous only: its findings that are gone (where
+//!     {"rule", "severity", "message", "remediation", "file", "line", "column", "object",
+//!      "environment", "cluster", "fingerprint"}     this run looked), same fields as above
 //!   ]
 //! }
 //! ```
@@ -43,9 +52,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::finding::{Finding, Location, Severity, Suppression};
+use crate::finding::{Change, Finding, Location, Severity, Suppression};
 use crate::model::object::ObjectRef;
 use crate::notice::Notice;
+use crate::report::previous::PreviousFinding;
 use crate::report::{Report, VERSION};
 
 #[derive(Serialize)]
@@ -55,6 +65,20 @@ struct Document<'a> {
     findings: Vec<JsonFinding<'a>>,
     summary: Summary<'a>,
     errors: &'a [Notice],
+    /// With `--previous` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<Previous<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed: Option<&'a [PreviousFinding]>,
+}
+
+#[derive(Serialize)]
+struct Previous<'a> {
+    file: &'a str,
+    since: Option<&'a str>,
+    new: usize,
+    unchanged: usize,
+    fixed: usize,
 }
 
 #[derive(Serialize)]
@@ -79,6 +103,8 @@ struct JsonFinding<'a> {
     source: Option<&'a str>,
     fingerprint: &'a str,
     suppressed: Option<&'a Suppression>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<Change>,
 }
 
 #[derive(Serialize)]
@@ -115,6 +141,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         source: f.helm_source.as_deref(),
         fingerprint: &f.fingerprint,
         suppressed: f.suppressed.as_ref(),
+        change: f.change,
     }
 }
 
@@ -149,6 +176,17 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             not_evaluated: &report.outcome.not_evaluated,
         },
         errors: &report.outcome.notices,
+        previous: report.outcome.changes.as_ref().map(|c| {
+            let (new, unchanged) = crate::report::previous::counts(findings);
+            Previous {
+                file: &c.previous,
+                since: c.since.as_deref(),
+                new,
+                unchanged,
+                fixed: c.fixed.len(),
+            }
+        }),
+        fixed: report.outcome.changes.as_ref().map(|c| c.fixed.as_slice()),
     };
     serde_json::to_writer_pretty(&mut *out, &document)?;
     out.write_all(b"\n")

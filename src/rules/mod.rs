@@ -17,6 +17,7 @@ use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 use crate::model::pod_security::Level;
+use crate::notice::Notice;
 
 pub mod env_isolation;
 pub mod env_placement;
@@ -52,6 +53,7 @@ pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
+pub mod secret_in_config;
 pub mod secret_ref_unmanaged;
 pub mod service_account_token_automount;
 pub mod support;
@@ -69,6 +71,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
     &plain_secret::PlainSecret,
+    &secret_in_config::SecretInConfig,
     &secret_ref_unmanaged::SecretRefUnmanaged,
     &velero_backup_coverage::VeleroBackupCoverage,
     &velero_schedule_policy::VeleroSchedulePolicy,
@@ -177,6 +180,10 @@ pub struct Context<'a> {
     /// Trivy reports); None when `image-scan` has nothing to judge by.
     image_scans: Option<&'a ImageScans>,
     memo: Memo,
+    /// Input the rules could not fully understand (a malformed Role rule, an unknown Cilium
+    /// field, an unparsable quantity): warnings at the object's file:line, collected once per
+    /// evaluation.
+    warnings: Mutex<Vec<Notice>>,
 }
 
 impl<'a> Context<'a> {
@@ -193,6 +200,7 @@ impl<'a> Context<'a> {
             now,
             image_scans: None,
             memo: Memo::default(),
+            warnings: Mutex::new(Vec::new()),
         }
     }
 
@@ -211,6 +219,27 @@ impl<'a> Context<'a> {
     /// asks, then shared by every thread (keyed by type).
     pub fn memo<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
         self.memo.get_or_init(init)
+    }
+
+    /// Records a warning about `object` at the node on `pointer`. Call it from facts built
+    /// once per inventory (see [`Context::memo`]) so that it is not repeated per object.
+    pub fn warn(&self, object: &Object, pointer: &str, message: impl Into<String>) {
+        let notice = match object.path() {
+            Some(path) => {
+                let line = object.locate(pointer).line;
+                Notice::warning(message).at(path, (line > 0).then_some(line))
+            }
+            None => Notice::warning(message).at(object.live_uri(), None),
+        };
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notice);
+    }
+
+    /// The warnings recorded so far, taken out.
+    pub fn take_warnings(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The environment of a namespace of this inventory.

@@ -5,6 +5,7 @@ pub mod limit_range;
 pub mod network;
 pub mod pod_security;
 pub mod rbac;
+pub mod secret_values;
 pub mod secrets;
 pub mod selector;
 pub mod service_dns;
