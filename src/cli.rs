@@ -7,6 +7,7 @@ use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use crate::finding::Severity;
+use crate::model::pod_security::Level;
 use crate::report::Format;
 
 #[derive(Debug, Parser)]
@@ -489,6 +490,11 @@ pub struct OutputArgs {
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub ignore: Vec<String>,
 
+    /// Run only the rules of a Pod Security Standards level (restricted includes baseline),
+    /// and `manifest-parse-error`; combined with --select, the rules in both.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    pub profile: Option<ProfileArg>,
+
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -556,11 +562,35 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
     }
 }
 
+/// `--profile`: a Pod Security Standards level's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// host namespaces, privileged, capabilities, hostPath, host ports, AppArmor, SELinux,
+    /// /proc mount, seccomp, sysctls, HostProcess.
+    PssBaseline,
+    /// Baseline plus volume types, privilege escalation, non-root, seccomp required,
+    /// capabilities dropped.
+    PssRestricted,
+}
+
+impl From<ProfileArg> for Level {
+    fn from(arg: ProfileArg) -> Level {
+        match arg {
+            ProfileArg::PssBaseline => Level::Baseline,
+            ProfileArg::PssRestricted => Level::Restricted,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
     pub format: RulesFormat,
+
+    /// List only the rules of a Pod Security Standards level (restricted includes baseline).
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    pub profile: Option<ProfileArg>,
 
     /// Configuration file (for its `policies:`).
     #[arg(long)]

@@ -38,7 +38,7 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             &plans,
             args.policies.options(&args.rego_namespaces),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     let defectdojo = wants_defectdojo(&args.defectdojo)?;
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));

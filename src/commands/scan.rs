@@ -27,7 +27,7 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
             &plans,
             args.policies.options(&args.conftest.namespace),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     // Settle DefectDojo's settings (server, token) before the work, so that a missing
     // token fails in a second rather than after the scan.

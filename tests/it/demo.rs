@@ -33,6 +33,11 @@ const CHECKED_RULES: &[&str] = &[
     "host-path-volume",
     "liveness-probe",
     "readiness-probe",
+    "pss-capabilities-restricted",
+    "pss-seccomp-restricted",
+    "rbac-cross-env-subject",
+    "rbac-secret-read",
+    "service-account-token-automount",
 ];
 
 /// Rules that cannot fire on files (they read live state), exempt from "fires at least once".
@@ -88,7 +93,42 @@ const EXPECTED: &[Expected] = &[
     ("resource-limits", "clusters/production/shop-prod/api.yaml", 52, Some("Deployment shop-prod/api"), false),
     ("resource-limits", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
     ("resource-requests", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), true),
-    ("image-pinned", "clusters/production/shop-prod/worker.yaml", 20, Some("Deployment shop-prod/worker"), false),
+    ("image-pinned", "clusters/production/shop-prod/worker.yaml", 20, Some("Deployment shop-prod/worker"), false),    // Pod Security Standards (restricted), RBAC and ServiceAccount tokens.
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/debug-pod.yaml", 8, Some("Pod shop-dev/netshoot-debug"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/seed-job.yaml", 9, Some("Job shop-dev/seed-catalog"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/seed-job.yaml", 12, Some("Job shop-dev/seed-catalog"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/seed-job.yaml", 12, Some("Job shop-dev/seed-catalog"), false),
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/web.yaml", 15, Some("Deployment shop-dev/web"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/web.yaml", 17, Some("Deployment shop-dev/web"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/web.yaml", 17, Some("Deployment shop-dev/web"), false),
+    ("service-account-token-automount", "clusters/production/orders-prod/api.yaml", 17, Some("Deployment orders-prod/orders-api"), false),
+    ("service-account-token-automount", "clusters/production/pay-prod/gateway.yaml", 19, Some("Deployment pay-prod/gateway"), false),
+    ("service-account-token-automount", "clusters/production/pay-prod/ledger.yaml", 18, Some("StatefulSet pay-prod/ledger"), false),
+    ("pss-capabilities-restricted", "clusters/production/pay-prod/ledger.yaml", 23, Some("StatefulSet pay-prod/ledger"), false),
+    ("pss-seccomp-restricted", "clusters/production/pay-prod/ledger.yaml", 23, Some("StatefulSet pay-prod/ledger"), false),
+    ("rbac-cross-env-subject", "clusters/production/pay-prod/rbac.yaml", 13, Some("RoleBinding pay-prod/dev-ci-deploy"), false),
+    ("rbac-secret-read", "clusters/production/pay-prod/rbac.yaml", 13, Some("RoleBinding pay-prod/dev-ci-deploy"), false),
+    ("service-account-token-automount", "clusters/production/platform/kube-system.yaml", 14, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("pss-capabilities-restricted", "clusters/production/platform/kube-system.yaml", 16, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("pss-seccomp-restricted", "clusters/production/platform/kube-system.yaml", 16, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("service-account-token-automount", "clusters/production/platform/node-exporter.yaml", 18, Some("DaemonSet monitoring/node-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/platform/node-exporter.yaml", 25, Some("DaemonSet monitoring/node-exporter"), false),
+    ("pss-seccomp-restricted", "clusters/production/platform/node-exporter.yaml", 25, Some("DaemonSet monitoring/node-exporter"), false),
+    ("service-account-token-automount", "clusters/production/search-prod/exporter.yaml", 17, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/search-prod/exporter.yaml", 21, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-seccomp-restricted", "clusters/production/search-prod/exporter.yaml", 21, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/secure-prod/report-export.yaml", 15, Some("Pod secure-prod/report-export"), false),
+    ("pss-seccomp-restricted", "clusters/production/secure-prod/report-export.yaml", 15, Some("Pod secure-prod/report-export"), false),
+    ("service-account-token-automount", "clusters/production/shop-prod/api.yaml", 17, Some("Deployment shop-prod/api"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/api.yaml", 22, Some("Deployment shop-prod/api"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/api.yaml", 22, Some("Deployment shop-prod/api"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/api.yaml", 40, Some("Deployment shop-prod/api"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/api.yaml", 40, Some("Deployment shop-prod/api"), false),
+    ("service-account-token-automount", "clusters/production/shop-prod/worker.yaml", 17, Some("Deployment shop-prod/worker"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
 ];
 
 type Found = (String, String, u64, Option<String>, bool);
@@ -166,6 +206,37 @@ fn demo_gives_exactly_the_planted_findings() {
             "{rule} must fire (unsuppressed) somewhere in the demo"
         );
     }
+}
+
+/// secure-prod enforces the restricted Pod Security Standard: its pod that misses a seccomp
+/// profile and dropped capabilities is reported as rejected by admission, at high severity.
+#[test]
+fn demo_names_the_pod_admission_would_reject() {
+    let (report, _) = scan_demo();
+    let rejected: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| describe(&f["object"]).as_deref() == Some("Pod secure-prod/report-export"))
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    for f in rejected {
+        assert_eq!(f["severity"], "high");
+        assert!(
+            f["message"].as_str().unwrap().ends_with(
+                "rejected by Pod Security admission in namespace secure-prod (enforce=restricted, enforce-version=latest)"
+            ),
+            "{f}"
+        );
+    }
+    // Its clean twin passes every Pod Security rule.
+    let twin = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| describe(&f["object"]).as_deref() == Some("Deployment secure-prod/portal"))
+        .count();
+    assert_eq!(twin, 0);
 }
 
 #[test]
