@@ -12,6 +12,7 @@ mod cli;
 mod cli_reports;
 mod defectdojo;
 mod demo;
+mod gitops;
 mod harbor;
 mod peer_agreement;
 mod policy_fixtures;
