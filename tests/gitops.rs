@@ -42,8 +42,17 @@ fn rule_objects(report: &Value) -> Vec<(String, String)> {
                 String::new()
             } else {
                 match o["namespace"].as_str() {
-                    Some(ns) => format!("{} {}/{}", o["kind"].as_str().unwrap(), ns, o["name"].as_str().unwrap()),
-                    None => format!("{} {}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()),
+                    Some(ns) => format!(
+                        "{} {}/{}",
+                        o["kind"].as_str().unwrap(),
+                        ns,
+                        o["name"].as_str().unwrap()
+                    ),
+                    None => format!(
+                        "{} {}",
+                        o["kind"].as_str().unwrap(),
+                        o["name"].as_str().unwrap()
+                    ),
                 }
             };
             (f["rule"].as_str().unwrap().to_string(), object)
@@ -64,7 +73,11 @@ fn fires(report: &Value, rule: &str) -> bool {
 fn messages(report: &Value) -> Vec<String> {
     report["errors"]
         .as_array()
-        .map(|a| a.iter().map(|n| n["message"].as_str().unwrap_or("").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|n| n["message"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -73,11 +86,13 @@ fn r1_the_kustomization_namespace_applies() {
     let (_, report, _) = case("r1-kustomize-ns");
     let all = rule_objects(&report);
     assert!(
-        all.iter().any(|(r, o)| r == "velero-backup-coverage" && o.contains("shop-prod")),
+        all.iter()
+            .any(|(r, o)| r == "velero-backup-coverage" && o.contains("shop-prod")),
         "{all:?}"
     );
     assert!(
-        all.iter().any(|(r, o)| r == "network-default-deny" && o.contains("shop-prod")),
+        all.iter()
+            .any(|(r, o)| r == "network-default-deny" && o.contains("shop-prod")),
         "{all:?}"
     );
     assert!(!fires(&report, "secret-ref-unmanaged"), "{all:?}");
@@ -88,7 +103,11 @@ fn r1_the_kustomization_namespace_applies() {
 fn r2_a_namespace_under_a_prod_path_is_prod() {
     let (_, report, _) = case("r2-paths-only-env");
     let all = rule_objects(&report);
-    for rule in ["velero-backup-coverage", "network-default-deny", "secret-ref-unmanaged"] {
+    for rule in [
+        "velero-backup-coverage",
+        "network-default-deny",
+        "secret-ref-unmanaged",
+    ] {
         assert!(
             all.iter().any(|(r, o)| r == rule && o.contains("shop/")),
             "{rule}: {all:?}"
@@ -102,7 +121,8 @@ fn r3_a_namespaced_object_never_takes_an_environment_from_its_name() {
     let all = rule_objects(&report);
     assert!(!fires(&report, "env-placement"), "{all:?}");
     assert!(
-        all.iter().any(|(_, o)| o == "Deployment reports-dev/exporter-prod"),
+        all.iter()
+            .any(|(_, o)| o == "Deployment reports-dev/exporter-prod"),
         "the namespace comes from the kustomization: {all:?}"
     );
 }
@@ -125,7 +145,10 @@ fn r11_the_image_that_will_run_is_checked() {
 #[test]
 fn r11_a_culprit_images_entry_is_where_the_finding_points() {
     let dir = tree(&[
-        ("tollgate.yaml", "registries: {allowed: [harbor.example.com]}\n"),
+        (
+            "tollgate.yaml",
+            "registries: {allowed: [harbor.example.com]}\n",
+        ),
         (
             "app/deploy.yaml",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec: {containers: [{name: web, image: harbor.example.com/acme/web:1.0}]}\n",
@@ -142,7 +165,11 @@ fn r11_a_culprit_images_entry_is_where_the_finding_points() {
         .collect();
     assert_eq!(
         found,
-        [("image-registry".to_string(), "app/kustomization.yaml".to_string(), 4)]
+        [(
+            "image-registry".to_string(),
+            "app/kustomization.yaml".to_string(),
+            4
+        )]
     );
 }
 
@@ -150,9 +177,13 @@ fn r11_a_culprit_images_entry_is_where_the_finding_points() {
 fn r13_one_clusters_backups_and_secrets_never_satisfy_another() {
     let (_, report, _) = case("r13-cross-cluster");
     let all = rule_objects(&report);
-    assert!(has(&report, "plain-secret", "Secret shop-prod/db-credentials"), "{all:?}");
     assert!(
-        all.iter().any(|(r, o)| r == "velero-backup-coverage" && o.contains("shop-prod")),
+        has(&report, "plain-secret", "Secret shop-prod/db-credentials"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|(r, o)| r == "velero-backup-coverage" && o.contains("shop-prod")),
         "{all:?}"
     );
 }
@@ -160,20 +191,29 @@ fn r13_one_clusters_backups_and_secrets_never_satisfy_another() {
 #[test]
 fn r13_without_clusters_the_repository_is_one_cluster_and_says_so() {
     let dir = tree(&[
-        ("clusters/a/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\n"),
-        ("clusters/b/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\n"),
+        (
+            "clusters/a/x.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\n",
+        ),
+        (
+            "clusters/b/x.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\n",
+        ),
     ]);
     let (_, report, _) = scan_in(dir.path(), &[]);
     let notes = messages(&report);
     assert!(
-        notes.iter().any(|n| n.contains("clusters/a") && n.contains("`clusters:`")),
+        notes
+            .iter()
+            .any(|n| n.contains("clusters/a") && n.contains("`clusters:`")),
         "{notes:?}"
     );
 }
 
 #[test]
 fn r14_each_root_is_checked_with_its_own_configuration() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/real-world/r14-multipath");
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/real-world/r14-multipath");
     let out = tollgate()
         .current_dir(&root)
         .args(["scan", "a", "b", "--format", "json", "--fail-on", "never"])
@@ -183,10 +223,17 @@ fn r14_each_root_is_checked_with_its_own_configuration() {
     if code == Some(2) {
         // Refusing to mix them is acceptable, as long as it says why.
         let err = stderr(&out);
-        assert!(err.contains("a/tollgate.yaml") && err.contains("b/tollgate.yaml"), "{err}");
+        assert!(
+            err.contains("a/tollgate.yaml") && err.contains("b/tollgate.yaml"),
+            "{err}"
+        );
     } else {
         let report = json(&out);
-        assert!(!fires(&report, "image-registry"), "{:?}", rule_objects(&report));
+        assert!(
+            !fires(&report, "image-registry"),
+            "{:?}",
+            rule_objects(&report)
+        );
     }
 }
 
@@ -196,7 +243,8 @@ fn r16_the_kustomization_namespace_replaces_an_explicit_default() {
     let all = rule_objects(&report);
     assert!(all.iter().all(|(_, o)| !o.contains("default/")), "{all:?}");
     assert!(
-        all.iter().any(|(r, o)| r == "network-default-deny" && o.contains("web-prod")),
+        all.iter()
+            .any(|(r, o)| r == "network-default-deny" && o.contains("web-prod")),
         "{all:?}"
     );
 }
@@ -204,5 +252,9 @@ fn r16_the_kustomization_namespace_replaces_an_explicit_default() {
 #[test]
 fn r17_generator_inputs_are_not_manifests() {
     let (_, report, _) = case("r17-generator-input");
-    assert!(!fires(&report, "manifest-parse-error"), "{:?}", rule_objects(&report));
+    assert!(
+        !fires(&report, "manifest-parse-error"),
+        "{:?}",
+        rule_objects(&report)
+    );
 }
