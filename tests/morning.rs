@@ -195,6 +195,22 @@ fn the_first_night_and_a_broken_previous_report() {
     );
     assert_eq!(now["fixed"], json!([]));
 
+    // A report of an older tollgate, with another fingerprint scheme: not compared (a
+    // warning), rather than every finding new and every old one fixed.
+    let mut old = read_json(&dir.path().join("now.json"));
+    old["tool"].as_object_mut().unwrap().remove("fingerprints");
+    std::fs::write(dir.path().join("old.json"), old.to_string()).unwrap();
+    let ran =
+        run(scan(dir.path()).args(["--previous", "old.json", "-f", "json", "-o", "now.json"]));
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("has tollgate/v1 fingerprints") && ran.stderr.contains("not compared"),
+        "{}",
+        ran.stderr
+    );
+    let now = read_json(&dir.path().join("now.json"));
+    assert!(now.get("fixed").is_none() && now["findings"][0].get("change").is_none());
+
     // Not a report: the run cannot be trusted (exit 2), but its reports are written, so
     // the next night compares with a good one.
     std::fs::write(dir.path().join("junk.json"), "{\"hello\": 1}").unwrap();

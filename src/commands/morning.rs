@@ -21,6 +21,17 @@ pub(crate) fn compare(outcome: &mut ScanOutcome, output: &OutputArgs, audit: boo
     };
     let shown = path.display().to_string();
     let loaded = match previous::load(path) {
+        Ok(Some(report)) if report.scheme != crate::finding::FINGERPRINT_SCHEME => {
+            // Fingerprints of another scheme never match: comparing would call every finding
+            // new and every old one fixed.
+            outcome.notices.push(Notice::warning(format!(
+                "the previous report {shown} has {} fingerprints and this tollgate writes {}: \
+                 not compared this time (the next run compares with this run's report)",
+                report.scheme,
+                crate::finding::FINGERPRINT_SCHEME
+            )));
+            return;
+        }
         Ok(Some(report)) => Some(report),
         Ok(None) => {
             outcome.notices.push(Notice::warning(format!(

@@ -41,6 +41,9 @@ pub struct PreviousFinding {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PreviousReport {
     pub findings: Vec<PreviousFinding>,
+    /// Its fingerprint scheme (`tollgate/v1`, `tollgate/v2`): only the same scheme as this
+    /// run's can be compared.
+    pub scheme: String,
     /// When it was written (the file's modification time), RFC 3339 in UTC.
     pub date: Option<String>,
 }
@@ -104,21 +107,54 @@ pub fn load(path: &Path) -> Result<Option<PreviousReport>, String> {
         .ok()
         .and_then(|t| jiff::Timestamp::try_from(t).ok())
         .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string());
-    let findings = parse(&bytes).map_err(|why| format!("{}: {why}", path.display()))?;
-    Ok(Some(PreviousReport { findings, date }))
+    let (findings, scheme) =
+        parse_with_scheme(&bytes).map_err(|why| format!("{}: {why}", path.display()))?;
+    Ok(Some(PreviousReport {
+        findings,
+        scheme,
+        date,
+    }))
 }
 
 /// The findings of a tollgate JSON or SARIF report.
 pub fn parse(bytes: &[u8]) -> Result<Vec<PreviousFinding>, String> {
+    parse_with_scheme(bytes).map(|(findings, _)| findings)
+}
+
+/// The findings and the fingerprint scheme of a report. JSON reports and baselines from
+/// before the scheme was written down are `tollgate/v1`.
+fn parse_with_scheme(bytes: &[u8]) -> Result<(Vec<PreviousFinding>, String), String> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not a JSON or SARIF report ({e})"))?;
     if value.get("runs").is_some() {
-        from_sarif(&value)
+        let scheme = sarif_scheme(&value);
+        from_sarif(&value, &scheme).map(|f| (f, scheme))
     } else if value.get("findings").is_some() {
-        from_json(&value)
+        let scheme = match (value.pointer("/tool/fingerprints"), value.get("version")) {
+            (Some(scheme), _) => scheme.as_str().unwrap_or_default().to_string(),
+            // A baseline: its version is its scheme's.
+            (None, Some(v)) if value.get("tool").is_none() => {
+                format!("tollgate/v{}", v.as_u64().unwrap_or(1))
+            }
+            _ => "tollgate/v1".to_string(),
+        };
+        from_json(&value).map(|f| (f, scheme))
     } else {
         Err("not a tollgate JSON or SARIF report (no `findings` or `runs`)".into())
     }
+}
+
+/// The `tollgate/vN` key of the results' fingerprints (this run's when there is no result).
+fn sarif_scheme(log: &Value) -> String {
+    log.pointer("/runs/0/results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("partialFingerprints").and_then(Value::as_object))
+        .flat_map(|map| map.keys())
+        .find(|key| key.starts_with("tollgate/v"))
+        .cloned()
+        .unwrap_or_else(|| FINGERPRINT_KEY.to_string())
 }
 
 fn string(value: &Value, key: &str) -> Option<String> {
@@ -221,7 +257,7 @@ fn logical_object(fqn: &str) -> Option<ObjectRef> {
     }
 }
 
-fn from_sarif(log: &Value) -> Result<Vec<PreviousFinding>, String> {
+fn from_sarif(log: &Value, scheme: &str) -> Result<Vec<PreviousFinding>, String> {
     let runs = log
         .get("runs")
         .and_then(Value::as_array)
@@ -236,11 +272,11 @@ fn from_sarif(log: &Value) -> Result<Vec<PreviousFinding>, String> {
             }
             let Some(fingerprint) = r
                 .pointer("/partialFingerprints")
-                .and_then(|p| p.get(FINGERPRINT_KEY))
+                .and_then(|p| p.get(scheme))
                 .and_then(Value::as_str)
             else {
                 return Err(format!(
-                    "a result has no `partialFingerprints.{FINGERPRINT_KEY}` (not a tollgate report?)"
+                    "a result has no `partialFingerprints.{scheme}` (not a tollgate report?)"
                 ));
             };
             let location = r.pointer("/locations/0/physicalLocation");
@@ -461,6 +497,7 @@ mod tests {
             })
             .unwrap(),
             date: Some("2026-12-05T02:00:00Z".into()),
+            scheme: FINGERPRINT_KEY.into(),
         };
         // This run lost the first file finding and gained nothing.
         let gone = all
@@ -504,6 +541,7 @@ mod tests {
                 suppressed: false,
             }],
             date: None,
+            scheme: FINGERPRINT_KEY.into(),
         };
         let mut none: Vec<Finding> = Vec::new();
         let read = vec!["staging".to_string()];
@@ -530,6 +568,40 @@ mod tests {
         assert!(parse(br#"{"runs": [{"results": [{"ruleId": "x"}]}]}"#).is_err());
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(&dir.path().join("none.json")), Ok(None));
+    }
+
+    #[test]
+    fn the_fingerprint_scheme_is_known_for_every_kind_of_report() {
+        let outcome = testdata::outcome();
+        let report = crate::report::Report {
+            outcome: &outcome,
+            color: false,
+            fail_on: None,
+            sarif_limits: None,
+        };
+        let mut json = Vec::new();
+        crate::report::json::write(&report, &mut json).unwrap();
+        let mut sarif = Vec::new();
+        crate::report::sarif::write(&report, &mut sarif).unwrap();
+        let scheme = |bytes: &[u8]| parse_with_scheme(bytes).unwrap().1;
+        assert_eq!(scheme(&json), FINGERPRINT_KEY);
+        assert_eq!(scheme(&sarif), FINGERPRINT_KEY);
+        let baseline =
+            serde_json::to_vec(&crate::suppress::Baseline::of(&outcome.findings)).unwrap();
+        assert_eq!(scheme(&baseline), FINGERPRINT_KEY);
+        // Reports of an older tollgate.
+        let mut old: Value = serde_json::from_slice(&json).unwrap();
+        old["tool"].as_object_mut().unwrap().remove("fingerprints");
+        assert_eq!(scheme(&serde_json::to_vec(&old).unwrap()), "tollgate/v1");
+        let old_sarif = String::from_utf8(sarif)
+            .unwrap()
+            .replace(FINGERPRINT_KEY, "tollgate/v1");
+        assert_eq!(scheme(old_sarif.as_bytes()), "tollgate/v1");
+        assert_eq!(
+            parse(old_sarif.as_bytes()).unwrap().len(),
+            outcome.findings.len()
+        );
+        assert_eq!(scheme(br#"{"version": 1, "findings": []}"#), "tollgate/v1");
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub struct Listed {
 pub struct Section {
     /// The cluster (kube context), or None for a scan of files.
     pub cluster: Option<String>,
+    /// The cluster could not be read at all.
+    pub unread: bool,
     /// Why the section is incomplete (the cluster could not be read), most important first.
     pub problems: Vec<String>,
     pub counts: Vec<(Severity, usize)>,
@@ -184,21 +186,15 @@ impl Summary {
         let mut sections = Vec::new();
         let mut general = Vec::new();
         if audit {
-            // Clusters that could not be read have error notices at their name and are not
-            // among the contexts audited: they come first.
-            let mut unread: Vec<&str> = errors
-                .iter()
-                .filter_map(|n| n.path.as_deref())
-                .filter(|p| !p.contains('/') && !outcome.stats.contexts.iter().any(|c| c == p))
-                .collect();
-            unread.sort_unstable();
-            unread.dedup();
+            // Clusters that could not be read come first, with their errors.
+            let unread = &outcome.stats.unread;
             for cluster in unread {
                 sections.push(Section {
-                    cluster: Some(cluster.to_string()),
+                    cluster: Some(cluster.clone()),
+                    unread: true,
                     problems: errors
                         .iter()
-                        .filter(|n| n.path.as_deref() == Some(cluster))
+                        .filter(|n| n.path.as_deref() == Some(cluster.as_str()))
                         .map(|n| n.message.clone())
                         .collect(),
                     counts: Vec::new(),
@@ -262,7 +258,7 @@ impl Summary {
         }
         Summary {
             kind: if audit { "audit" } else { "scan" },
-            incomplete: !errors.is_empty(),
+            incomplete: !errors.is_empty() || !outcome.stats.unread.is_empty(),
             since: changes.and_then(|c| c.since.clone()),
             sections,
             problems: general,
@@ -296,11 +292,13 @@ impl Summary {
         }
         for section in &self.sections {
             let name = section.cluster.as_deref().unwrap_or("repository");
-            if section.counts.is_empty() && !section.problems.is_empty() {
-                lines.push(Line::alert(&format!(
-                    "{name}: could not be read: {}",
-                    section.problems.join("; ")
-                )));
+            if section.unread {
+                let why = if section.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", section.problems.join("; "))
+                };
+                lines.push(Line::alert(&format!("{name}: could not be read{why}")));
                 continue;
             }
             let mut counts = section.counts_text();
@@ -398,6 +396,7 @@ impl Summary {
             "problems": self.problems,
             "sections": self.sections.iter().map(|s| json!({
                 "cluster": s.cluster,
+                "unread": s.unread,
                 "problems": s.problems,
                 "bySeverity": s.counts.iter().map(|(sev, n)| (sev.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "suppressed": s.suppressed,
@@ -455,6 +454,7 @@ fn section(
         .collect();
     Section {
         cluster,
+        unread: false,
         problems,
         counts,
         suppressed: findings.len() - active.len(),
@@ -650,7 +650,6 @@ async fn send_telegram(
         "text": summary.telegram_html(),
         "parse_mode": "HTML",
         "link_preview_options": {"is_disabled": true},
-        "disable_web_page_preview": true,
     });
     let mut attempt = 0;
     loop {
@@ -974,6 +973,7 @@ mod tests {
     fn an_unread_cluster_comes_first_and_makes_the_run_incomplete() {
         let mut outcome = testdata::outcome();
         outcome.stats.contexts = vec!["production".into()];
+        outcome.stats.unread = vec!["staging".into()];
         outcome.stats.clusters = 1;
         outcome
             .notices
