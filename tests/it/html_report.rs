@@ -7,8 +7,8 @@
 //! Without a browser the test is skipped locally, and fails when `CI=true`.
 //! `TOLLGATE_UPDATE_SCREENSHOT=1` rewrites `docs/html-report.png` from the demo report.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! and `--notify` (Telegram and a webhook as loopback fake servers that record what they
 //! received; failures are warnings that never change the exit code; tokens never shown).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ fn copy_demo() -> TempDir {
 }
 
 fn scan(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("tollgate").unwrap();
+    let mut cmd = crate::common::tollgate();
     cmd.current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("TELEGRAM_BOT_TOKEN")
@@ -436,7 +436,7 @@ fn an_audit_compares_per_cluster_and_an_unread_cluster_fixes_nothing() {
     ));
     std::fs::write(&config, text).unwrap();
     let audit = |contexts: &[&str], extra: &[&str]| {
-        let mut cmd = Command::cargo_bin("tollgate").unwrap();
+        let mut cmd = crate::common::tollgate();
         cmd.current_dir(dir.path())
             .env_remove("KUBECONFIG")
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -540,9 +540,10 @@ fn the_cronjob_keeps_its_last_report_and_notifies() {
     assert!(config.contains("notify:"));
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("tollgate.yaml"), config).unwrap();
-    let ran = run(Command::cargo_bin("tollgate")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["rules", "--config", "tollgate.yaml"]));
+    let ran = run(crate::common::tollgate().current_dir(dir.path()).args([
+        "rules",
+        "--config",
+        "tollgate.yaml",
+    ]));
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
