@@ -230,3 +230,55 @@ spec:
         message(found[0])
     );
 }
+
+#[test]
+fn unparsable_limit_range_quantity_is_a_warning_at_its_line() {
+    let dir = tree(&[(
+        "limits.yaml",
+        "apiVersion: v1
+kind: LimitRange
+metadata: {name: bounds, namespace: shop-prod}
+spec:
+  limits:
+    - type: Container
+      default: {memory: lots}
+      max: {memory: 1Gi}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop-prod}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          resources: {requests: {memory: 2Gi, cpu: 100m}}
+",
+    )]);
+    let out = tollgate()
+        .current_dir(dir.path())
+        .args(["scan", ".", "--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let warned = warnings(&report);
+    assert!(
+        warned
+            .iter()
+            .any(|(path, line, message)| path == "limits.yaml"
+                && *line == 7
+                && message.contains("not a quantity")),
+        "{warned:?}"
+    );
+    // The readable `max` still counts: it is the default limit, below the 2Gi request.
+    let found = of_rule(&report, "resource-limits");
+    assert!(
+        found.iter().any(
+            |f| message(f).contains("inherits the default memory limit 1Gi")
+                && f["severity"] == "high"
+        ),
+        "{report:#}"
+    );
+}
