@@ -176,7 +176,8 @@ impl Browser {
     }
 }
 
-/// Rows of the findings table: (visible, data-severity, data-text).
+/// Rows of the findings table: (visible, data-severity, the row's text in lower case, as the
+/// page's text filter sees it).
 fn rows(dom: &str) -> Vec<(bool, String, String)> {
     let body = dom
         .split("<table id=\"findings\">")
@@ -195,13 +196,35 @@ fn rows(dom: &str) -> Vec<(bool, String, String)> {
                     .unwrap_or("")
                     .to_string()
             };
+            let inner = &row[tag.len()..];
+            let inner = inner.split("</tr>").next().unwrap_or(inner);
             (
                 !tag.contains(" hidden"),
                 attr("data-severity"),
-                attr("data-text"),
+                text_of(inner),
             )
         })
         .collect()
+}
+
+/// The text of an HTML fragment: tags dropped, the escapes the report uses undone.
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .to_lowercase()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
