@@ -412,6 +412,35 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Checks that every scan root finds the same `tollgate.yaml` (or none): a run applies one
+/// configuration, so roots with their own are refused, saying which (exit 2).
+pub fn one_config_for(roots: &[PathBuf], cwd: &Path) -> Result<(), Error> {
+    let mut found: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    for root in roots {
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        let config = discover(&absolute);
+        if !found.iter().any(|(_, c)| *c == config) {
+            found.push((root.clone(), config));
+        }
+    }
+    if found.len() < 2 {
+        return Ok(());
+    }
+    let show = |p: &Path| crate::source::files::display_path(p, cwd);
+    let described: Vec<String> = found
+        .iter()
+        .map(|(root, config)| match config {
+            Some(c) => format!("{} uses {}", show(root), show(c)),
+            None => format!("{} has no tollgate.yaml", show(root)),
+        })
+        .collect();
+    Err(Error::usage(format!(
+        "the scan roots have different configurations ({}); a run applies one: scan each root \
+         on its own, or choose one with --config",
+        described.join(", ")
+    )))
+}
+
 /// Reads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {

@@ -398,6 +398,8 @@ pub struct RunOptions {
     /// "Now" for time-based rules and exemption expiry; the real clock when `None` (tests fix
     /// it).
     pub now: Option<jiff::Timestamp>,
+    /// Report files the run writes: none may be a manifest the scan reads.
+    pub outputs: Vec<PathBuf>,
 }
 
 impl Setup {

@@ -256,7 +256,10 @@ impl Baseline {
     }
 
     pub fn write(&self, path: &PathBuf) -> Result<(), Error> {
-        let mut text = serde_json::to_string_pretty(self).expect("baselines serialise");
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Output {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
         text.push('\n');
         std::fs::write(path, text).map_err(|source| Error::Output {
             path: path.clone(),

@@ -258,3 +258,156 @@ fn r17_generator_inputs_are_not_manifests() {
         rule_objects(&report)
     );
 }
+
+#[test]
+fn one_base_in_two_overlays_is_two_instances_with_their_own_fingerprints() {
+    let dir = tree(&[
+        (
+            "base/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec: {containers: [{name: web, image: 'harbor.example.com/web:latest'}]}\n",
+        ),
+        ("base/kustomization.yaml", "resources: [deploy.yaml]\n"),
+        (
+            "overlays/dev/kustomization.yaml",
+            "namespace: web-dev\nresources: [../../base]\n",
+        ),
+        (
+            "overlays/prod/kustomization.yaml",
+            "namespace: web-prod\nresources: [../../base]\n",
+        ),
+    ]);
+    let (_, report, _) = scan_in(dir.path(), &["--select", "image-pinned"]);
+    let found = findings(&report);
+    assert_eq!(
+        found,
+        [
+            (
+                "image-pinned".to_string(),
+                "base/deploy.yaml".to_string(),
+                6
+            ),
+            (
+                "image-pinned".to_string(),
+                "base/deploy.yaml".to_string(),
+                6
+            )
+        ]
+    );
+    let objects = rule_objects(&report);
+    assert!(
+        objects.iter().any(|(_, o)| o == "Deployment web-dev/web"),
+        "{objects:?}"
+    );
+    assert!(
+        objects.iter().any(|(_, o)| o == "Deployment web-prod/web"),
+        "{objects:?}"
+    );
+    let fingerprints: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(fingerprints.len(), 2);
+}
+
+#[test]
+fn argo_application_and_flux_kustomization_deploy_into_their_clusters() {
+    let dir = tree(&[
+        (
+            "tollgate.yaml",
+            "velero: {required_envs: [prod]}\nenvironments:\n  - name: prod\n    namespaces: ['*-prod']\nclusters:\n  - name: a\n    paths: ['clusters/a/**']\n    destinations: ['https://a.example:6443']\n  - name: b\n    paths: ['clusters/b/**']\n",
+        ),
+        (
+            "clusters/a/app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  source: {repoURL: x, path: apps/shop}\n  destination: {server: 'https://a.example:6443', namespace: shop-prod}\n",
+        ),
+        (
+            "clusters/b/flux.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: velero, namespace: flux-system}\nspec:\n  path: ./platform/velero\n",
+        ),
+        (
+            "apps/shop/pvc.yaml",
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
+        ),
+        (
+            "platform/velero/schedule.yaml",
+            "apiVersion: velero.io/v1\nkind: Schedule\nmetadata: {name: daily, namespace: velero}\nspec:\n  schedule: '0 2 * * *'\n  template: {includedNamespaces: ['*'], ttl: 720h0m0s}\n",
+        ),
+    ]);
+    let (_, report, _) = scan_in(dir.path(), &[]);
+    // Cluster b's Schedule does not back up cluster a's PVC, placed in shop-prod by Argo CD.
+    let all = rule_objects(&report);
+    assert!(
+        all.iter()
+            .any(|(r, o)| r == "velero-backup-coverage" && o.contains("shop-prod")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn bad_build_input_is_a_warning_with_its_line_and_the_scan_carries_on() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources:\n  - missing.yaml\n  - https://github.com/acme/x//base?ref=v1\n  - cm.yaml\nimages:\n  - newTag: '1'\n",
+        ),
+        (
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n",
+        ),
+        (
+            "argo.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: gone}\nspec:\n  source: {repoURL: x, path: not/here}\n  destination: {namespace: n}\n",
+        ),
+    ]);
+    let (code, report, _) = scan_in(dir.path(), &[]);
+    assert_eq!(code, Some(0), "warnings do not fail the run");
+    let errors = report["errors"].as_array().unwrap();
+    let at = |path: &str, line: u64, text: &str| {
+        errors.iter().any(|e| {
+            e["path"] == path && e["line"] == line && e["message"].as_str().unwrap().contains(text)
+        })
+    };
+    assert!(
+        at("app/kustomization.yaml", 2, "missing.yaml"),
+        "{errors:?}"
+    );
+    assert!(at("app/kustomization.yaml", 3, "remote base"), "{errors:?}");
+    assert!(at("app/kustomization.yaml", 6, "images"), "{errors:?}");
+    assert!(at("argo.yaml", 5, "not/here"), "{errors:?}");
+    assert_eq!(report["summary"]["objects"], 2);
+}
+
+#[test]
+fn verbose_lists_skipped_inputs_and_the_summary_counts_them() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/real-world/r17-generator-input");
+    let out = tollgate()
+        .current_dir(&root)
+        .args([
+            "scan",
+            ".",
+            "--verbose",
+            "--fail-on",
+            "never",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("skipped app/values.yaml: input of a kustomize build"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("1 input of builds skipped"),
+        "{}",
+        stdout(&out)
+    );
+    let (_, report, _) = case("r17-generator-input");
+    assert_eq!(report["summary"]["skipped"], 1);
+    assert_eq!(report["summary"]["gitops"]["buildFiles"], 1);
+    assert_eq!(report["summary"]["gitops"]["generated"], 1);
+}

@@ -303,3 +303,50 @@ fn a_harbor_url_with_credentials_is_refused() {
         ran.output
     );
 }
+
+#[test]
+fn an_incomplete_run_is_never_pushed() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let router = Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { StatusCode::INTERNAL_SERVER_ERROR }
+    });
+    let server = Server::http(router);
+    let (_dir, root) = demo_repo("");
+    std::fs::create_dir_all(root.join("policy")).unwrap();
+    std::fs::write(
+        root.join("policy/stop.rego"),
+        "package main\nimport rego.v1\n\ndeny contains \"x\" if count(numbers.range(1, 50000000)) > 0\n",
+    )
+    .unwrap();
+    let ran = run(
+        tollgate()
+            .current_dir(&root)
+            .env("DEFECTDOJO_TOKEN", TOKEN)
+            .args([
+                "scan",
+                ".",
+                "--policy",
+                "policy",
+                "--defectdojo",
+                "--dd-url",
+            ])
+            .arg(server.url())
+            .args(["--format", "sarif", "--output", "run.sarif"]),
+        &root,
+    );
+    assert_eq!(ran.code, 2, "{}", ran.output);
+    assert!(
+        ran.output.contains("not pushed to DefectDojo"),
+        "{}",
+        ran.output
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("run.sarif")).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+}

@@ -96,3 +96,90 @@ fn workloads_say_their_controller_cannot_create_pods() {
     assert_eq!(dev.len(), 1);
     assert_eq!(dev[0].severity, Severity::Medium);
 }
+
+fn tollgate() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("tollgate").unwrap()
+}
+
+fn ids(stdout: &[u8]) -> Vec<String> {
+    let rules: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+    rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn profiles_list_and_select_the_rules_of_a_level() {
+    let baseline = tollgate()
+        .args(["rules", "--profile", "pss-baseline", "--format", "json"])
+        .output()
+        .unwrap();
+    let baseline = ids(&baseline.stdout);
+    for id in ["host-namespaces", "privileged-container", "pss-sysctls"] {
+        assert!(baseline.contains(&id.to_string()), "{baseline:?}");
+    }
+    for id in [
+        "privilege-escalation",
+        "pss-seccomp-restricted",
+        "image-pinned",
+    ] {
+        assert!(!baseline.contains(&id.to_string()), "{baseline:?}");
+    }
+    let restricted = tollgate()
+        .args(["rules", "--profile", "pss-restricted", "--format", "json"])
+        .output()
+        .unwrap();
+    let restricted = ids(&restricted.stdout);
+    assert!(baseline.iter().all(|id| restricted.contains(id)));
+    assert!(restricted.contains(&"run-as-non-root".to_string()));
+    assert!(!restricted.contains(&"rbac-wildcard".to_string()));
+
+    let scanned = |profile: &str| -> Vec<String> {
+        let out = tollgate()
+            .args([
+                "scan",
+                "fixtures/rules/privilege-escalation/fail.yaml",
+                "--format",
+                "json",
+                "--profile",
+                profile,
+            ])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let found = scanned("pss-baseline");
+    assert!(
+        found.contains(&"privileged-container".to_string()),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|id| baseline.contains(id)), "{found:?}");
+    let found = scanned("pss-restricted");
+    assert!(
+        found.contains(&"privilege-escalation".to_string()),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|id| restricted.contains(id)), "{found:?}");
+
+    // --select outside the profile selects nothing: a usage error, not a silent pass.
+    tollgate()
+        .args([
+            "scan",
+            "fixtures/rules/privilege-escalation/fail.yaml",
+            "--profile",
+            "pss-baseline",
+            "--select",
+            "image-pinned",
+        ])
+        .assert()
+        .code(2);
+}

@@ -172,3 +172,61 @@ fn r8_daily_and_weekly_schedules_are_judged_together() {
         "{report:#}"
     );
 }
+
+#[test]
+fn malformed_role_rule_is_a_warning_at_its_line() {
+    let dir = tree(&[(
+        "rbac.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: broken, namespace: shop-prod}
+rules:
+  - apiGroups: [\"\"]
+    resources: secrets
+    verbs: [create]
+  - just-a-string
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: broken, namespace: shop-prod}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: broken}
+subjects: [{kind: ServiceAccount, name: default}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop-prod}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          envFrom: [{secretRef: {name: web-env}}]
+",
+    )]);
+    let out = tollgate()
+        .current_dir(dir.path())
+        .args(["scan", ".", "--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let warned = warnings(&report);
+    for line in [6, 8] {
+        assert!(
+            warned.iter().any(|(path, l, message)| path == "rbac.yaml"
+                && *l == line
+                && message.contains("Role shop-prod/broken")),
+            "line {line}: {warned:?}"
+        );
+    }
+    // The broken rule grants nothing, so the reference is still unmanaged, and says what was
+    // searched.
+    let found = of_rule(&report, "secret-ref-unmanaged");
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert!(
+        message(found[0]).contains("ServiceAccount"),
+        "{}",
+        message(found[0])
+    );
+}

@@ -16,7 +16,9 @@ use crate::sink;
 use crate::source::cluster::ClusterOptions;
 
 pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Result<u8, Error> {
-    let sub = matches.subcommand_matches("audit").expect("audit matched");
+    let sub = matches
+        .subcommand_matches("audit")
+        .ok_or_else(|| Error::usage("internal: `audit` dispatched without its arguments"))?;
     let plans = cli::output_plans(sub, &args.output)?;
     let options = AuditOptions {
         contexts: args.contexts.clone(),
@@ -36,7 +38,7 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             &plans,
             args.policies.options(&args.rego_namespaces),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     let defectdojo = wants_defectdojo(&args.defectdojo)?;
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));

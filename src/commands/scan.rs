@@ -11,7 +11,9 @@ use crate::scan::{self, ScanOptions};
 use crate::sink;
 
 pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Result<u8, Error> {
-    let sub = matches.subcommand_matches("scan").expect("scan matched");
+    let sub = matches
+        .subcommand_matches("scan")
+        .ok_or_else(|| Error::usage("internal: `scan` dispatched without its arguments"))?;
     let plans = cli::output_plans(sub, &args.output)?;
     let options = ScanOptions {
         paths: args.paths.clone(),
@@ -25,7 +27,7 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
             &plans,
             args.policies.options(&args.conftest.namespace),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     // Settle DefectDojo's settings (server, token) before the work, so that a missing
     // token fails in a second rather than after the scan.
@@ -50,6 +52,11 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
         &options.start(),
     )?;
     let mut outcome = scan::scan(&options, Vec::new())?;
+    if args.verbose {
+        for (path, reason) in &outcome.stats.skipped {
+            eprintln!("skipped {path}: {reason}");
+        }
+    }
     morning::compare(&mut outcome, &args.output, false);
     let mut code = emit(&outcome, &plans, &args.output, cli.color)?;
     let mut links = Vec::new();

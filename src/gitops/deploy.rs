@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::object::Object;
-use crate::source::spans::Pos;
+use crate::model::spans::Pos;
 
 /// How a deploy sets the namespace of what it deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

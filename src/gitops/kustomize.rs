@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::gitops::paths::{is_remote, join};
 use crate::model::object::{Instance, Object, Origin, is_cluster_scoped};
+use crate::model::spans::{Pos, SpanTree, pointer};
 use crate::notice::Notice;
-use crate::source::spans::{Pos, SpanTree, pointer};
 use crate::source::yaml::parse_stream;
 
 /// File names kustomize reads in a directory, in its order of preference.
@@ -546,7 +546,7 @@ fn rewrite_images(
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
                 let len = at.len();
-                crate::source::spans::push_token(at, key);
+                crate::model::spans::push_token(at, key);
                 let is_list = matches!(
                     key.as_str(),
                     "containers" | "initContainers" | "ephemeralContainers"

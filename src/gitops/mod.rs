@@ -194,13 +194,16 @@ pub fn build(objects: Vec<Object>, input: &BuildInput<'_>) -> Built {
         remote_bases: 0,
         dir_cache: HashMap::new(),
     };
+    // A file called kustomization.yaml that holds other objects (a Flux Kustomization) is
+    // not kustomize's.
+    let other_objects: HashSet<&str> = objects
+        .iter()
+        .filter(|o| !kustomize::is_build_file_api(&o.api_version))
+        .filter_map(|o| o.path())
+        .filter(|p| build_paths.contains(*p))
+        .collect();
     for path in &build_paths {
-        // A file called kustomization.yaml that holds other objects (a Flux Kustomization)
-        // is not kustomize's.
-        let is_other = objects.iter().any(|o| {
-            o.path() == Some(path.as_str()) && !kustomize::is_build_file_api(&o.api_version)
-        });
-        if !is_other {
+        if !other_objects.contains(path.as_str()) {
             builder.load_kustomization(path);
         }
     }
@@ -459,6 +462,21 @@ impl Builder<'_> {
         stack.pop();
     }
 
+    /// The scanned files inside `dir`, in order (a range of the sorted list).
+    fn files_inside(&self, dir: &str) -> Vec<String> {
+        if dir.is_empty() {
+            return self.files.clone();
+        }
+        let prefix = format!("{dir}/");
+        let start = self.files.partition_point(|f| f.as_str() < prefix.as_str());
+        self.files[start..]
+            .iter()
+            .take_while(|f| f.starts_with(&prefix))
+            .filter(|f| is_inside(f, dir))
+            .cloned()
+            .collect()
+    }
+
     fn is_scanned_file(&self, display: &str) -> bool {
         self.files
             .binary_search_by(|f| f.as_str().cmp(display))
@@ -526,12 +544,7 @@ impl Builder<'_> {
             return;
         }
         // A plain folder: its manifests (and, recursing, the builds of its subfolders).
-        let files: Vec<String> = self
-            .files
-            .iter()
-            .filter(|f| is_inside(f, &dir))
-            .cloned()
-            .collect();
+        let files = self.files_inside(&dir);
         let mut build_dirs: Vec<String> = Vec::new();
         for file in files {
             let folder = parent(&file).to_string();

@@ -84,7 +84,7 @@ fn overlays_make_one_instance_each_with_their_namespace_and_images() {
         prod.source_of("/spec/template/spec/containers/0/name"),
         Some((
             "base/deploy.yaml",
-            crate::source::spans::Pos {
+            crate::model::spans::Pos {
                 line: 10,
                 column: 11
             }
@@ -129,7 +129,7 @@ fn generators_make_objects_at_their_lines_and_inputs_are_not_manifests() {
         secret.source_of("/data/PASSWORD").unwrap(),
         (
             "app/creds.env",
-            crate::source::spans::Pos { line: 2, column: 1 }
+            crate::model::spans::Pos { line: 2, column: 1 }
         )
     );
     assert!(secret.instance.as_ref().unwrap().generated);

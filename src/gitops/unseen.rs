@@ -6,29 +6,18 @@ use std::collections::BTreeSet;
 use globset::GlobBuilder;
 
 use crate::config::Config;
-use crate::model::environment::Environments;
-use crate::model::inventory::Inventory;
 use crate::notice::Notice;
 
-/// One notice per namespace rule whose configured environments hold no namespace of the scan
-/// (only when the scan has namespaces at all). `enabled` tells which rules run.
+/// One notice per namespace rule whose configured environments hold none of the scan's
+/// namespaces (only when the scan has namespaces at all): `namespaces` are the scan's, and
+/// `namespace_envs` the environments they have. `enabled` tells which rules run.
 pub fn rules_with_nothing_to_check(
     config: &Config,
-    envs: &Environments,
-    inventories: &[&Inventory],
+    namespaces: &BTreeSet<String>,
+    namespace_envs: &BTreeSet<String>,
     enabled: &dyn Fn(&str) -> bool,
 ) -> Vec<Notice> {
-    let mut namespace_envs: BTreeSet<String> = BTreeSet::new();
-    let mut any_namespace = false;
-    for inventory in inventories {
-        for ns in inventory.namespace_names() {
-            any_namespace = true;
-            if let Some(env) = inventory.namespace_env(ns, envs) {
-                namespace_envs.insert(env.to_string());
-            }
-        }
-    }
-    if !any_namespace {
+    if namespaces.is_empty() {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -138,6 +127,28 @@ pub fn globs_matching_nothing(
         }
     }
     out
+}
+
+/// When no `clusters:` is configured but the repository has several `clusters/<name>/`
+/// folders, a warning that they are checked as one cluster.
+pub fn unnamed_clusters(files: &[String]) -> Option<Notice> {
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    for file in files {
+        let parts: Vec<&str> = file.split('/').collect();
+        if let Some(i) = parts.iter().position(|p| *p == "clusters")
+            && i + 2 < parts.len()
+        {
+            folders.insert(parts[..=i + 1].join("/"));
+        }
+    }
+    (folders.len() > 1).then(|| {
+        let list: Vec<String> = folders.into_iter().take(5).collect();
+        Notice::warning(format!(
+            "{} look like several clusters but are checked as one: name them in `clusters:` of \
+             tollgate.yaml so that one cluster's backups, stores and policies never satisfy another's",
+            list.join(", ")
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -401,6 +401,10 @@ fn prepare_test(
     }
     let templates = vec![template];
     let constraint = gatekeeper::constraint(constraint_object, 0, &templates, &display);
+    #[allow(
+        clippy::expect_used,
+        reason = "`templates` was built with one element above"
+    )]
     let template = templates.into_iter().next().expect("one template");
     Ok((template, constraint))
 }

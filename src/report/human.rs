@@ -153,7 +153,9 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     if !suppressed.is_empty() {
         writeln!(out, "Suppressed:")?;
         for f in &suppressed {
-            let s = f.suppressed.as_ref().expect("filtered on suppressed");
+            let Some(s) = f.suppressed.as_ref() else {
+                continue;
+            };
             let place = match f.location.line() {
                 Some(line) => format!("{}:{line}", f.location.path()),
                 None => f.location.path().to_string(),
@@ -223,6 +225,13 @@ pub fn summary(report: &Report<'_>) -> String {
             plural(stats.files),
             stats.objects,
             plural(stats.objects)
+        ));
+    }
+    if !stats.skipped.is_empty() {
+        text.push_str(&format!(
+            ", {} input{} of builds skipped",
+            stats.skipped.len(),
+            plural(stats.skipped.len())
         ));
     }
     if let Some(threshold) = report.fail_on {

@@ -31,6 +31,9 @@
 //!     "active", "suppressed",            split of the above
 //!     "bySeverity": {"critical": n, …}   unsuppressed findings per severity
 //!     "byRule": {"image-pinned": n, …}   unsuppressed findings per rule
+//!     "skipped",                         files not read as manifests (inputs of builds)
+//!     "gitops": {"buildFiles", "deploys", "instances", "generated", "helmNotRendered",
+//!                "remoteBases"}          what the GitOps model followed (docs/gitops.md)
 //!     "notEvaluated": ["image-scan"]     rules that could not run (their source was
 //!                                        unreachable); they reported nothing, not a pass
 //!   },
@@ -123,6 +126,21 @@ struct Summary<'a> {
     by_severity: BTreeMap<&'static str, usize>,
     by_rule: BTreeMap<String, usize>,
     not_evaluated: &'a [String],
+    /// Files not read as manifests (inputs of builds).
+    skipped: usize,
+    gitops: Gitops,
+}
+
+/// What the GitOps model followed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Gitops {
+    build_files: usize,
+    deploys: usize,
+    instances: usize,
+    generated: usize,
+    helm_not_rendered: usize,
+    remote_bases: usize,
 }
 
 fn finding(f: &Finding) -> JsonFinding<'_> {
@@ -178,6 +196,15 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
                 .collect(),
             by_rule,
             not_evaluated: &report.outcome.not_evaluated,
+            skipped: stats.skipped.len(),
+            gitops: Gitops {
+                build_files: stats.gitops.build_files,
+                deploys: stats.gitops.deploys,
+                instances: stats.gitops.instances,
+                generated: stats.gitops.generated,
+                helm_not_rendered: stats.gitops.helm_sources,
+                remote_bases: stats.gitops.remote_bases,
+            },
         },
         errors: &report.outcome.notices,
         previous: report.outcome.changes.as_ref().map(|c| {

@@ -22,17 +22,23 @@ use crate::source::redact::MASK;
 /// the snippet renders exactly as it would from the whole file.
 const WINDOW_CONTEXT: usize = 2;
 
+// The patterns below are literals, compiled by the unit tests: they cannot fail at run time.
+
 /// A `kind:` naming a Secret (YAML or JSON, possibly a list item or one-line JSON).
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static SECRET_KIND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"["']?\bkind["']?\s*:\s*["']?[A-Za-z0-9]*Secret\b"#).expect("valid regex")
 });
 /// A key whose value holds Secret values: YAML block key or JSON member.
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static VALUE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^(\s*)(?:-\s+)?["']?(data|stringData)["']?\s*:"#).expect("valid regex")
 });
 /// The same key anywhere on a line (one-line JSON, flow mappings).
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static INLINE_VALUE_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"["']?\b(?:data|stringData)["']?\s*:"#).expect("valid regex"));
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static LAST_APPLIED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^(\s*)["']?kubectl\.kubernetes\.io/last-applied-configuration["']?\s*:"#)
         .expect("valid regex")

@@ -16,6 +16,7 @@ use crate::model::environment::Environments;
 use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
+use crate::model::pod_security::Level;
 use crate::notice::Notice;
 
 pub mod env_isolation;
@@ -299,6 +300,16 @@ impl RuleInfo {
     pub fn summary(&self) -> &str {
         self.doc.split("\n\n").next().unwrap_or(&self.title).trim()
     }
+}
+
+/// The built-in rules of a Pod Security Standards profile: those of `level` and of the levels
+/// below it (restricted includes baseline), in registry order.
+pub fn profile_rules(level: Level) -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|r| support::pod_security::rule_level(r.meta()).is_some_and(|l| l <= level))
+        .map(|r| r.meta().id)
+        .collect()
 }
 
 /// The built-in rule with this id.

@@ -73,8 +73,8 @@ compared exactly, as admission does (`all` is not `ALL`).
 ### Compared with other tools
 
 Polaris `insecureCapabilities` is satisfied by `drop: ["ALL"]` or by dropping a list of 15
-named capabilities; tollgate follows the standard and wants `ALL`, so a container dropping
-the 15 names is reported by tollgate only (no Polaris fixture does that). kube-linter
+named capabilities; tollgate follows the standard and wants `ALL`, so its three fixtures
+that drop the 15 names pass there and fail here, by design. kube-linter
 `drop-net-raw-capability` asks only for `NET_RAW` (or `ALL`) to be dropped: its fixtures
 that drop `NET_RAW` alone pass there and fail here, by design. kube-score has no
 capabilities check.

@@ -69,8 +69,9 @@ that really need cluster-wide rights (Argo CD, Flux) ship scoped ClusterRoles; u
 
 Agrees with kube-linter `cluster-admin-role-binding` and Polaris
 `clusterrolebindingClusterAdmin`, `rolebindingClusterAdminClusterRole` and
-`rolebindingClusterAdminRole`, except that Polaris exempts bindings *named* `system:…`:
-tollgate judges the subject, because anyone can name a binding (by design).
+`rolebindingClusterAdminRole`, except that Polaris exempts bindings *named* `system:…`,
+`cluster-admin` or `gce:podsecuritypolicy:calico-sa`: tollgate judges the subject, because
+anyone can name a binding (by design).
 "#,
 };
 

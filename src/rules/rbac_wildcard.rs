@@ -56,7 +56,9 @@ current role, or the audit log, shows them).
 ### Compared with other tools
 
 Agrees with kube-linter `wildcard-in-rules`. Polaris reports wildcards only as part of its
-pod exec/attach checks, compared with `rbac-escalation` and this rule together.
+pod exec/attach checks, compared with `rbac-escalation` and this rule together; Polaris
+also exempts GKE's `gce:podsecuritypolicy:calico-sa` role by name, tollgate does not (by
+design: only Kubernetes' own roles are exempt).
 "#,
 };
 

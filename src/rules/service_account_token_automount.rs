@@ -89,7 +89,9 @@ impl Rule for ServiceAccountTokenAutomount {
         if pod_setting.is_none() {
             let off = ctx
                 .inventory
-                .find("ServiceAccount", Some(namespace), account)
+                // Same namespace as the pod, also when neither names one (both land in the
+                // namespace they are applied to).
+                .find("ServiceAccount", object.namespace.as_deref(), account)
                 .any(|sa| sa.group().is_empty() && service_account_automount(sa) == Some(false));
             if off {
                 return;

@@ -1013,6 +1013,10 @@ pub fn sarif_bytes(outcome: &ScanOutcome, fail_on: Option<Severity>) -> Vec<u8> 
         fail_on,
         sarif_limits: None,
     };
+    #[allow(
+        clippy::expect_used,
+        reason = "writing to a Vec cannot fail, and SARIF serialises plain structs"
+    )]
     report::sarif::write(&report, &mut bytes).expect("writing to memory does not fail");
     bytes
 }

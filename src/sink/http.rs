@@ -347,6 +347,10 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
 }
 
 /// An `Authorization` header value: scheme, then credentials.
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by the unit tests"
+)]
 static AUTHORIZATION_VALUE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
         r"(?i)\b(?P<scheme>Token|Bearer|Basic)\s+(?P<credential>[A-Za-z0-9+/=._~-]{6,})",
