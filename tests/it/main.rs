@@ -13,6 +13,8 @@ mod cli_reports;
 mod defectdojo;
 mod demo;
 mod harbor;
+mod html_report;
+mod morning;
 mod peer_agreement;
 mod policy_fixtures;
 mod pre_commit;

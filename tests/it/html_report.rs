@@ -7,9 +7,6 @@
 //! Without a browser the test is skipped locally, and fails when `CI=true`.
 //! `TOLLGATE_UPDATE_SCREENSHOT=1` rewrites `docs/html-report.png` from the demo report.
 
-mod common;
-mod support;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::tollgate;
+use crate::common::{self, tollgate};
+use crate::support;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TOLLGATE_CHROMIUM") {
@@ -39,7 +37,7 @@ fn chromium() -> Option<PathBuf> {
 fn browser_or_skip() -> Option<PathBuf> {
     match chromium() {
         Some(path) => Some(path),
-        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+        None if common::in_ci() => {
             panic!("CI=true but no chromium in PATH: .ci/run installs Debian's `chromium`")
         }
         None => {
