@@ -65,9 +65,14 @@ pub fn shape_bytes(bytes: &[u8]) -> Vec<u8> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut log) => {
             shape(&mut log);
-            let mut out = serde_json::to_vec_pretty(&log).expect("JSON values serialise");
-            out.push(b'\n');
-            out
+            // A Value always serialises; should it not, the unshaped report still goes out.
+            match serde_json::to_vec_pretty(&log) {
+                Ok(mut out) => {
+                    out.push(b'\n');
+                    out
+                }
+                Err(_) => bytes.to_vec(),
+            }
         }
         Err(_) => bytes.to_vec(),
     }

@@ -3,11 +3,11 @@
 //! and `--notify` (Telegram and a webhook as loopback fake servers that record what they
 //! received; failures are warnings that never change the exit code; tokens never shown).
 
+use crate::support;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::common::tollgate;
-use crate::support::*;
 use assert_cmd::Command;
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use fakeapi::{ADMIN_TOKEN, FakeCluster, HttpsServer, Kubeconfig};
 use serde_json::{Value, json};
+use support::*;
 use tempfile::TempDir;
 
 const TELEGRAM_TOKEN: &str = "987654:telegram-SECRET-token";
@@ -48,7 +49,7 @@ fn copy_demo() -> TempDir {
 }
 
 fn scan(dir: &Path) -> Command {
-    let mut cmd = tollgate();
+    let mut cmd = crate::common::tollgate();
     cmd.current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("TELEGRAM_BOT_TOKEN")
@@ -435,7 +436,7 @@ fn an_audit_compares_per_cluster_and_an_unread_cluster_fixes_nothing() {
     ));
     std::fs::write(&config, text).unwrap();
     let audit = |contexts: &[&str], extra: &[&str]| {
-        let mut cmd = tollgate();
+        let mut cmd = crate::common::tollgate();
         cmd.current_dir(dir.path())
             .env_remove("KUBECONFIG")
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -539,8 +540,10 @@ fn the_cronjob_keeps_its_last_report_and_notifies() {
     assert!(config.contains("notify:"));
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("tollgate.yaml"), config).unwrap();
-    let ran = run(tollgate()
-        .current_dir(dir.path())
-        .args(["rules", "--config", "tollgate.yaml"]));
+    let ran = run(crate::common::tollgate().current_dir(dir.path()).args([
+        "rules",
+        "--config",
+        "tollgate.yaml",
+    ]));
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }

@@ -24,23 +24,29 @@ pub enum NotPlain {
 }
 
 /// `op://vault/item/field` (1Password CLI `op inject` / the 1Password operator).
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static ONE_PASSWORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"op://[^/\s]+/[^\s]+").expect("valid regex"));
 /// `ref+vault://path#key`, `ref+awssecrets://…` (helmfile/vals).
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static VALS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ref\+[a-z0-9]+://\S+").expect("valid regex"));
 /// argocd-vault-plugin's inline path placeholder `<path:secret/data/x#key>`.
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static AVP_PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<path:[^<>#\s]+#[^<>\s]+>").expect("valid regex"));
 /// argocd-vault-plugin's generic placeholder `<key>`, used with `avp.kubernetes.io/path`.
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static AVP_GENERIC: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^<[A-Za-z0-9_.\-]+>$").expect("valid regex"));
 /// `${VAR}` (Flux `postBuild.substitute`, envsubst) and Kubernetes' `$(VAR)` in env values.
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static SUBSTITUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_.:\-=]*\}|\$\([A-Za-z_][A-Za-z0-9_]*\)")
         .expect("valid regex")
 });
 /// A URL carrying a password: `scheme://user:pass@host`.
+#[allow(clippy::expect_used, reason = "a literal pattern")]
 static URL_WITH_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:([^\s/@]+)@[^\s/@]").expect("valid regex")
 });

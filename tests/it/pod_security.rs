@@ -98,7 +98,7 @@ fn workloads_say_their_controller_cannot_create_pods() {
 }
 
 fn tollgate() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("tollgate").unwrap()
+    crate::common::tollgate()
 }
 
 fn ids(stdout: &[u8]) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! the real-world reproductions of `fixtures/real-world/` (each behaves as a platform
 //! engineer expects, see its README line) and the model's pieces on small trees.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

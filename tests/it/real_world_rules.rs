@@ -2,7 +2,7 @@
 //! scanned end to end from the CLI the way a user runs it: from inside the case's folder, with
 //! the folder's own `tollgate.yaml`. Each test states what a platform engineer expects there.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

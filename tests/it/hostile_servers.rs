@@ -4,7 +4,7 @@
 //! ends. No credential may reach the output, no redirect is followed, no non-import counts as
 //! an import, and memory stays bounded.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
