@@ -159,6 +159,9 @@ pub fn audit_targets(
 
     let (sender, receiver) = std::sync::mpsc::channel::<(String, Fetched)>();
     let cluster_options = options.cluster.clone();
+    // Every target must report; one whose task died (a panic) makes the run incomplete.
+    let mut silent: std::collections::BTreeSet<String> =
+        targets.iter().map(|t| t.name.clone()).collect();
     runtime.spawn(async move {
         let cluster_options = &cluster_options;
         futures::stream::iter(targets)
@@ -190,8 +193,10 @@ pub fn audit_targets(
     let mut not_evaluated = Vec::new();
     let mut notices = Vec::new();
     for (context, fetched) in receiver {
+        silent.remove(&context);
         setup.notices.extend(fetched.notices);
         if !fetched.reachable {
+            stats.unread.push(context);
             continue;
         }
         stats.clusters += 1;
@@ -223,7 +228,15 @@ pub fn audit_targets(
         ));
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
+    for context in silent {
+        stats.unread.push(context.clone());
+        setup.notices.push(
+            Notice::error("not audited: reading this cluster stopped without an answer")
+                .at(context, None),
+        );
+    }
     stats.contexts.sort();
+    stats.unread.sort();
     not_evaluated.sort();
     not_evaluated.dedup();
     setup.notices.extend(notices);

@@ -5,6 +5,10 @@
 //! suppression ([`suppress`]) → outcome ([`outcome`]) → reports ([`report`]) and sinks
 //! ([`sink`]). [`scan`] and [`audit`] tie it together for files and clusters; [`commands`]
 //! is the command line ([`run`]).
+//!
+//! Hostile input must never panic the scanner: `expect`/`unwrap` are denied outside tests,
+//! and each remaining one carries an `allow` that says why it cannot fail.
+#![cfg_attr(not(test), warn(clippy::expect_used, clippy::unwrap_used))]
 
 /// `tollgate audit`: the pipeline over live clusters.
 pub mod audit;
@@ -22,6 +26,8 @@ pub mod error;
 pub mod external;
 /// Findings, severities, locations and fingerprints.
 pub mod finding;
+/// GitOps repositories as the cluster will see them: kustomize, Argo CD, Flux, clusters.
+pub mod gitops;
 /// Objects, the inventory, environments, workloads, spans.
 pub mod model;
 /// Warnings and errors about the run itself.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::finding::{Finding, Location, Severity};
 use crate::model::object::{Object, ObjectRef};
 use crate::notice::Notice;
+use crate::report::previous::Changes;
 use crate::rules::RuleInfo;
 use crate::source::redact;
 
@@ -22,6 +23,12 @@ pub struct Stats {
     pub clusters: usize,
     /// Names of the contexts audited, sorted.
     pub contexts: Vec<String>,
+    /// Files not read as manifests, with why (inputs of builds), sorted.
+    pub skipped: Vec<(String, String)>,
+    /// What the GitOps model followed (DESIGN §13).
+    pub gitops: crate::gitops::Summary,
+    /// Contexts asked for that could not be read (no connection, no answer), sorted.
+    pub unread: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for
@@ -36,6 +43,15 @@ pub struct Sources {
     rendered: HashMap<String, String>,
 }
 
+/// A scanned file read again for snippets, under the same rules as the scan (regular files
+/// only, no kernel pseudo-file, capped): the file may have changed since.
+fn read_source(path: &std::path::Path) -> Option<String> {
+    match crate::source::files::read_capped(path).ok()? {
+        crate::source::files::Capped::Bytes(bytes) => String::from_utf8(bytes).ok(),
+        crate::source::files::Capped::TooBig => None,
+    }
+}
+
 impl Sources {
     /// The text of a reported path, read from disk when needed.
     /// Secret values are masked (`password: ***`), so snippets never show them.
@@ -44,7 +60,7 @@ impl Sources {
             Some(text) => text.clone(),
             None => {
                 let path = self.paths.get(display)?;
-                Arc::from(std::fs::read_to_string(path).ok()?)
+                Arc::from(read_source(path)?)
             }
         };
         match self.redactions.get(display) {
@@ -66,10 +82,7 @@ impl Sources {
         for (path, secrets) in by_path {
             let text = match self.texts.get(path) {
                 Some(text) => Some(text.to_string()),
-                None => self
-                    .paths
-                    .get(path)
-                    .and_then(|p| std::fs::read_to_string(p).ok()),
+                None => self.paths.get(path).and_then(|p| read_source(p)),
             };
             let Some(text) = text else {
                 continue;
@@ -78,6 +91,25 @@ impl Sources {
             for secret in secrets {
                 redact::secret_value_lines(secret, &text, entry);
             }
+        }
+    }
+
+    /// Masks the values of Secrets made by kustomize `secretGenerator`s where they are
+    /// written (literals in the build file, env files, whole input files).
+    pub fn redact_generated_secrets<'a>(&mut self, objects: impl Iterator<Item = &'a Object>) {
+        let mut found: HashMap<String, redact::Redactions> = HashMap::new();
+        for secret in objects {
+            let text_of = |path: &str| match self.texts.get(path) {
+                Some(text) => Some(text.to_string()),
+                None => self
+                    .paths
+                    .get(path)
+                    .and_then(|p| std::fs::read_to_string(p).ok()),
+            };
+            redact::generated_secret_lines(secret, &text_of, &mut found);
+        }
+        for (path, lines) in found {
+            self.redactions.entry(path).or_default().extend(lines);
         }
     }
 
@@ -178,6 +210,8 @@ pub struct ScanOutcome {
     pub checks: Checks,
     /// Rules that could not be evaluated this run (`image-scan` with Harbor unreachable).
     pub not_evaluated: Vec<String>,
+    /// The comparison with `--previous` (fixed findings; each finding carries its change).
+    pub changes: Option<Changes>,
 }
 
 impl ScanOutcome {
@@ -206,6 +240,7 @@ impl ScanOutcome {
                 ..Stats::default()
             },
             not_evaluated: self.not_evaluated.clone(),
+            changes: self.changes.as_ref().map(|c| c.for_cluster(context)),
             ..ScanOutcome::default()
         }
     }

@@ -76,6 +76,8 @@ impl CompiledExemption {
 pub struct Suppressor {
     exemptions: Vec<CompiledExemption>,
     baseline: Option<(String, std::collections::HashSet<String>)>,
+    /// The baseline holds `tollgate/v1` fingerprints (list items by position).
+    legacy_baseline: bool,
 }
 
 impl Suppressor {
@@ -113,8 +115,19 @@ impl Suppressor {
                 reason: e.reason.clone(),
             });
         }
+        let legacy_baseline = baseline.as_ref().is_some_and(|b| b.version == 1);
+        if let Some(b) = baseline.as_ref().filter(|_| legacy_baseline) {
+            notices.push(Notice::warning(format!(
+                "baseline {} has tollgate/v1 fingerprints, which name list items by position; \
+                 they still match, but write the baseline again (--write-baseline) to move to \
+                 {}, which survives added sidecars and init containers",
+                b.source,
+                crate::finding::FINGERPRINT_SCHEME
+            )));
+        }
         Suppressor {
             exemptions: active,
+            legacy_baseline,
             baseline: baseline.map(|b| {
                 let set = b.findings.into_iter().map(|f| f.fingerprint).collect();
                 (b.source, set)
@@ -141,8 +154,18 @@ impl Suppressor {
             });
             return;
         }
+        let known_as_v1 = |known: &std::collections::HashSet<String>| {
+            self.legacy_baseline
+                && object.is_some_and(|o| {
+                    known.contains(&crate::finding::object_fingerprint_v1(
+                        &finding.rule,
+                        o,
+                        &finding.pointer,
+                    ))
+                })
+        };
         if let Some((source, known)) = &self.baseline
-            && known.contains(&finding.fingerprint)
+            && (known.contains(&finding.fingerprint) || known_as_v1(known))
         {
             finding.suppressed = Some(Suppression {
                 reason: format!("known in baseline {source}"),
@@ -151,6 +174,10 @@ impl Suppressor {
         }
     }
 }
+
+/// Version of the baselines written: 2 holds `tollgate/v2` fingerprints; 1 (`tollgate/v1`)
+/// is still read.
+pub const BASELINE_VERSION: u32 = 2;
 
 /// A baseline file: the fingerprints of findings accepted at some point.
 #[derive(Debug, Serialize, Deserialize)]
@@ -187,9 +214,9 @@ impl Baseline {
                 e.column()
             ))
         })?;
-        if baseline.version != 1 {
+        if !matches!(baseline.version, 1 | BASELINE_VERSION) {
             return Err(Error::usage(format!(
-                "{}: baseline version {} is not supported (expected 1)",
+                "{}: baseline version {} is not supported (expected 1 or 2)",
                 path.display(),
                 baseline.version
             )));
@@ -222,14 +249,17 @@ impl Baseline {
                 });
         }
         Baseline {
-            version: 1,
+            version: BASELINE_VERSION,
             findings: unique.into_values().collect(),
             source: String::new(),
         }
     }
 
     pub fn write(&self, path: &PathBuf) -> Result<(), Error> {
-        let mut text = serde_json::to_string_pretty(self).expect("baselines serialise");
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::Output {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
         text.push('\n');
         std::fs::write(path, text).map_err(|source| Error::Output {
             path: path.clone(),

@@ -69,7 +69,7 @@ pub fn emit(
     });
     if !human_on_stdout {
         for notice in &outcome.notices {
-            eprintln!("{notice}");
+            eprintln!("{}", report::printable(&notice.to_string()));
         }
     }
     if plans.iter().all(|p| p.path.is_some()) {
@@ -80,7 +80,7 @@ pub fn emit(
             fail_on,
             sarif_limits,
         };
-        eprintln!("{}", report::human::summary(&report));
+        eprintln!("{}", report::printable(&report::human::summary(&report)));
     }
     Ok(if outcome.has_errors() {
         exit::ERROR

@@ -14,6 +14,16 @@ pub(crate) fn run(args: &RulesArgs) -> Result<u8, Error> {
         &args.policies,
         &args.conftest.namespace,
     )?;
+    let infos: Vec<RuleInfo> = match args.profile {
+        Some(profile) => {
+            let ids = rules::profile_rules(profile.into());
+            infos
+                .into_iter()
+                .filter(|r| ids.contains(&r.id.as_str()))
+                .collect()
+        }
+        None => infos,
+    };
     print_rules(&infos, args.format)?;
     Ok(exit::OK)
 }
@@ -41,7 +51,8 @@ pub(crate) fn all_rules(
 fn print_rules(infos: &[RuleInfo], format: RulesFormat) -> Result<(), Error> {
     let text = match format {
         RulesFormat::Json => {
-            let mut t = serde_json::to_string_pretty(infos).expect("rules serialise");
+            let mut t = serde_json::to_string_pretty(infos)
+                .map_err(|e| Error::usage(format!("cannot write the rules as JSON: {e}")))?;
             t.push('\n');
             t
         }

@@ -9,6 +9,10 @@
 //! - `yaml.unmarshal` with Kubernetes' YAML 1.1 typing (`yes` is `true`, as in OPA), through
 //!   tollgate's own YAML parser instead of regorus' YAML 1.2 one.
 //!
+//! - `numbers.range` and `numbers.range_step` refusing more than [`MAX_RANGE_ELEMENTS`]:
+//!   regorus allocates the whole array at once, before `rego.timeout` can act
+//!   (`numbers.range(1, 1e8)` took gigabytes). The refusal stops the policy like a timeout.
+//!
 //! Extensions are looked up before builtins, so a name here replaces regorus' builtin.
 //! `policies/COMPATIBILITY.md` lists what is still missing.
 
@@ -35,7 +39,47 @@ pub const NAMES: &[&str] = &[
     "crypto.sha256",
     "yaml.unmarshal",
     "time.add_date",
+    "numbers.range",
+    "numbers.range_step",
 ];
+
+/// Most elements a policy may build with `numbers.range`/`numbers.range_step`.
+pub const MAX_RANGE_ELEMENTS: i128 = 1_000_000;
+
+/// The words every resource-limit refusal carries: the run treats it as a stopped policy.
+pub const RESOURCE_LIMIT: &str = "tollgate resource limit";
+
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) if n.is_integer() => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// `from`, `from ± step`, … up to `to` included, as OPA's `numbers.range_step` (and
+/// `numbers.range` with a step of 1); undefined for non-integers, as regorus is lenient.
+fn bounded_range(name: &str, from: &Value, to: &Value, step: &Value) -> Result<Value> {
+    let (Some(from), Some(to), Some(step)) = (integer(from), integer(to), integer(step)) else {
+        return Ok(Value::Undefined);
+    };
+    if step <= 0 {
+        bail!("{name}: step must be a positive integer");
+    }
+    let (from, to, step) = (i128::from(from), i128::from(to), i128::from(step));
+    let count = (to - from).abs() / step + 1;
+    if count > MAX_RANGE_ELEMENTS {
+        bail!(
+            "{name}: {count} elements is more than the {MAX_RANGE_ELEMENTS} a policy may build \
+             ({RESOURCE_LIMIT})"
+        );
+    }
+    let direction = if to >= from { 1 } else { -1 };
+    Ok(Value::from(
+        (0..count)
+            .map(|i| Value::from((from + direction * i * step) as i64))
+            .collect::<Vec<_>>(),
+    ))
+}
 
 /// Functions regorus defines but tollgate refuses, with the reason.
 pub const REFUSED: &[(&str, &str)] = &[(
@@ -247,6 +291,20 @@ pub fn install(engine: &mut Engine) -> Result<()> {
     )?;
     engine.add_extension("time.add_date".into(), 4, Box::new(add_date))?;
     engine.add_extension(
+        "numbers.range".into(),
+        2,
+        Box::new(|args: Vec<Value>| {
+            bounded_range("numbers.range", &args[0], &args[1], &Value::from(1i64))
+        }),
+    )?;
+    engine.add_extension(
+        "numbers.range_step".into(),
+        3,
+        Box::new(|args: Vec<Value>| {
+            bounded_range("numbers.range_step", &args[0], &args[1], &args[2])
+        }),
+    )?;
+    engine.add_extension(
         "yaml.unmarshal".into(),
         1,
         Box::new(|args: Vec<Value>| {
@@ -275,6 +333,48 @@ mod tests {
             .add_policy("t.rego".into(), format!("package t\nx = {expr}\n"))
             .unwrap();
         engine.eval_rule("data.t.x".into()).unwrap()
+    }
+
+    #[test]
+    fn ranges_are_opa_ranges_up_to_a_bound() {
+        assert_eq!(
+            eval("numbers.range(1, 3)"),
+            Value::from(vec![
+                Value::from(1i64),
+                Value::from(2i64),
+                Value::from(3i64)
+            ])
+        );
+        assert_eq!(
+            eval("numbers.range(3, 1)"),
+            Value::from(vec![
+                Value::from(3i64),
+                Value::from(2i64),
+                Value::from(1i64)
+            ])
+        );
+        assert_eq!(
+            eval("numbers.range_step(2, 9, 3)"),
+            Value::from(vec![
+                Value::from(2i64),
+                Value::from(5i64),
+                Value::from(8i64)
+            ])
+        );
+        assert_eq!(
+            eval("count(numbers.range(1, 1000000))"),
+            Value::from(1_000_000i64)
+        );
+        let mut engine = Engine::new();
+        install(&mut engine).unwrap();
+        engine
+            .add_policy(
+                "t.rego".into(),
+                "package t\nx := numbers.range(1, 100000000)\n".into(),
+            )
+            .unwrap();
+        let error = engine.eval_rule("data.t.x".into()).unwrap_err();
+        assert!(format!("{error:#}").contains(RESOURCE_LIMIT), "{error:#}");
     }
 
     #[test]

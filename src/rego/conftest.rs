@@ -196,6 +196,10 @@ pub fn discover(
 
         let mut rules = Vec::new();
         for rule in rule_names {
+            #[allow(
+                clippy::expect_used,
+                reason = "rule_names holds only the names `classify` accepted"
+            )]
             let (failure, exception_name) = classify(rule).expect("filtered above");
             let own = rule_notes.get(rule);
             let id = own

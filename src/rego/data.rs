@@ -70,9 +70,23 @@ pub fn redact(message: &str, secret_values: &[String]) -> String {
     out
 }
 
-/// Every object converted once, in inventory order (in parallel).
-pub fn convert_all(objects: &[Object]) -> Vec<Value> {
-    objects.par_iter().map(|o| to_rego(&o.value)).collect()
+/// Every object converted once, in inventory order (in parallel), as [`policy_value`] gives it.
+pub fn convert_all(objects: &[Object], secret_values: bool) -> Vec<Value> {
+    objects
+        .par_iter()
+        .map(|o| policy_value(o, secret_values))
+        .collect()
+}
+
+/// What policies see of `object`: a Secret's `data`/`stringData` values are emptied unless
+/// `secret_values` (`rego.secret_values: true`), so that no policy output (a message, a
+/// transformed value, `print()`) can carry one.
+pub fn policy_value(object: &Object, secret_values: bool) -> Value {
+    if is_secret(object) && !secret_values {
+        to_rego(&without_secret_values(&object.value))
+    } else {
+        to_rego(&object.value)
+    }
 }
 
 type Names = BTreeMap<String, Value>;
@@ -232,7 +246,7 @@ mod tests {
             ),
             obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "loose"}})),
         ];
-        let converted = convert_all(&objects);
+        let converted = convert_all(&objects, true);
         let inv = inventory(objects.iter().zip(&converted));
         assert_eq!(
             inv["cluster"]["v1"]["Namespace"]["shop-prod"]["metadata"]["name"],

@@ -137,6 +137,10 @@ pub struct Located {
     pub message: String,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
 fn location_pattern() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| regex::Regex::new(r"-->\s*(.+):(\d+):(\d+)").expect("valid pattern"))
@@ -214,6 +218,10 @@ pub fn is_timeout(error: &anyhow::Error) -> bool {
 }
 
 /// A new engine with tollgate's builtins, OPA's lenient builtin errors and the time limit.
+#[allow(
+    clippy::expect_used,
+    reason = "32 is not zero, and the builtins are added once to a fresh engine (no name clash)"
+)]
 pub fn new_engine(timeout: Duration) -> Engine {
     let mut engine = Engine::new();
     // OPA makes a failing builtin (`to_number("x")`) undefined instead of an error.

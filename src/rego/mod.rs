@@ -9,8 +9,14 @@
 //! prepared engines. Each object is converted to a Rego value once and shared by every policy.
 //!
 //! A policy that fails on one object becomes a warning naming the policy and the object; the
-//! rest goes on. An evaluation is stopped after `rego.timeout`; a policy that keeps timing out
-//! is skipped for the rest of the pass.
+//! rest goes on. An evaluation is stopped after `rego.timeout`, or when it asks for more than a
+//! resource limit allows (see [`builtins`]); either is an error (the run is incomplete: exit 2,
+//! no DefectDojo push), and a policy that keeps being stopped is skipped for the rest of the
+//! pass.
+//!
+//! Secret values: policies see a Secret's `data`/`stringData` keys with empty values unless
+//! `rego.secret_values: true`; then messages and `print()` output (gathered, not written by
+//! regorus) are redacted of the values as written and base64-decoded.
 
 pub mod ast;
 pub mod builtins;
@@ -101,6 +107,8 @@ pub struct Policies {
     constraints: Vec<Constraint>,
     units: Vec<Unit>,
     timeout: Duration,
+    /// `rego.secret_values`: policies see Secret values.
+    secret_values: bool,
     load_notices: Mutex<Vec<Notice>>,
     notices: Mutex<Vec<Notice>>,
     /// Rule ids first seen in results (conftest results carrying an `id`).
@@ -150,13 +158,15 @@ impl Policies {
             .iter()
             .map(|p| sources::data_file(p).map(|d| (p.clone(), d)))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::build(
+        let mut policies = Self::build(
             &files,
             &data,
             &namespaces,
             options.rego_v0,
             config.config.rego.timeout.0,
-        )
+        )?;
+        policies.secret_values = config.config.rego.secret_values;
+        Ok(policies)
     }
 
     /// Compiles `files` (policy modules and manifests) with `data` documents.
@@ -311,6 +321,7 @@ impl Policies {
             constraints: loaded.constraints,
             units,
             timeout,
+            secret_values: false,
             load_notices: Mutex::new(notices),
             notices: Mutex::new(Vec::new()),
             dynamic_rules: Mutex::new(BTreeMap::new()),
@@ -451,7 +462,7 @@ impl<'a> Pass<'a> {
         };
         let objects = ctx.inventory.objects();
         let inventory = needs_inventory.then(|| {
-            let converted = data::convert_all(objects);
+            let converted = data::convert_all(objects, policies.secret_values);
             let inventory = data::inventory(objects.iter().zip(&converted));
             pass.converted = Some(converted);
             inventory
@@ -513,20 +524,32 @@ impl<'a> Pass<'a> {
         let stats = &self.stats[unit];
         let policy = &self.policies.units[unit];
         let count = stats.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        let (level_error, text) = if engine::is_timeout(error) {
+        let resource_limit = format!("{error:#}").contains(builtins::RESOURCE_LIMIT);
+        let (level_error, text) = if engine::is_timeout(error) || resource_limit {
             let timeouts = stats.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
             let skipping = timeouts >= TIMEOUTS_BEFORE_SKIPPING;
             if skipping {
                 stats.skipped.store(true, Ordering::Relaxed);
             }
-            (
-                false,
+            let stopped = if resource_limit {
                 format!(
-                    "policy `{}` ({}) was stopped after the time limit of {} (rego.timeout) on \
-                     {}; its findings for that object are missing{}",
+                    "was stopped by a resource limit ({})",
+                    engine::summarize(&format!("{error:#}"), origins)
+                )
+            } else {
+                format!(
+                    "was stopped after the time limit of {} (rego.timeout)",
+                    humantime::format_duration(self.policies.timeout)
+                )
+            };
+            // Stopped: its findings are missing, so the run is incomplete (exit 2, no push).
+            (
+                true,
+                format!(
+                    "policy `{}` ({}) {stopped} on {}; its findings for that object are \
+                     missing{}",
                     policy.name,
                     policy.file,
-                    humantime::format_duration(self.policies.timeout),
                     object.display(),
                     if skipping && timeouts == TIMEOUTS_BEFORE_SKIPPING {
                         "; the policy is skipped for the rest of the run"
@@ -598,10 +621,19 @@ impl Policies {
 
 impl EvaluatorPass for Pass<'_> {
     fn worker(&self) -> Box<dyn EvaluatorWorker + '_> {
+        // print() output is gathered and written redacted (see `write_prints`), not by regorus.
+        let gathering = |mut engine: Engine| {
+            engine.set_gather_prints(true);
+            engine
+        };
         Box::new(Worker {
             pass: self,
-            main: self.main.clone(),
-            templates: self.templates.clone(),
+            main: self.main.clone().map(gathering),
+            templates: self
+                .templates
+                .iter()
+                .map(|t| t.clone().map(gathering))
+                .collect(),
         })
     }
 }
@@ -652,7 +684,7 @@ impl EvaluatorWorker for Worker<'_> {
             converted
                 .get_or_insert_with(|| match &pass.converted {
                     Some(all) => all[index].clone(),
-                    None => to_rego(&object.value),
+                    None => data::policy_value(object, policies.secret_values),
                 })
                 .clone()
         };
@@ -785,6 +817,28 @@ impl EvaluatorWorker for Worker<'_> {
                 }
             }
         }
+        let engines = self
+            .main
+            .iter_mut()
+            .chain(self.templates.iter_mut().flatten());
+        for engine in engines {
+            write_prints(engine, secrets.as_deref());
+        }
+    }
+}
+
+/// Writes what `print()` gathered in `engine` to standard error, as OPA does, with the
+/// evaluated object's Secret values redacted and terminal controls made visible.
+fn write_prints(engine: &mut Engine, secrets: Option<&[String]>) {
+    let Ok(prints) = engine.take_prints() else {
+        return;
+    };
+    for line in prints {
+        let line = match secrets {
+            Some(secrets) => data::redact(&line, secrets),
+            None => line,
+        };
+        eprintln!("{}", crate::report::printable(&line));
     }
 }
 

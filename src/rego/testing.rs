@@ -401,6 +401,10 @@ fn prepare_test(
     }
     let templates = vec![template];
     let constraint = gatekeeper::constraint(constraint_object, 0, &templates, &display);
+    #[allow(
+        clippy::expect_used,
+        reason = "`templates` was built with one element above"
+    )]
     let template = templates.into_iter().next().expect("one template");
     Ok((template, constraint))
 }
@@ -451,7 +455,7 @@ fn run_case(
     }
     let mut engine = template.engine.clone();
     if template.needs_inventory {
-        let converted = data::convert_all(&inventory_objects);
+        let converted = data::convert_all(&inventory_objects, false);
         let inventory = data::inventory(inventory_objects.iter().zip(&converted));
         engine
             .add_data(super::value::object([("inventory", inventory)]))

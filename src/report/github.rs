@@ -14,7 +14,8 @@
 //! - the run's warnings and errors follow as `::warning::` / `::error::`, then the summary as
 //!   plain text.
 //!
-//! Escaping follows the Actions toolkit: in the message `%`, `\r`, `\n` become `%25`, `%0D`,
+//! Terminal controls are made visible (`\x1b`, see [`crate::report::printable`]); then escaping
+//! follows the Actions toolkit: in the message `%`, `\r`, `\n` become `%25`, `%0D`,
 //! `%0A`; in properties also `:` and `,` become `%3A` and `%2C`.
 
 use std::io::{self, Write};
@@ -32,9 +33,10 @@ pub fn command(severity: Severity) -> &'static str {
     }
 }
 
-/// Escapes a command's message.
+/// Escapes a command's message (terminal controls made visible first: CI logs are terminals).
 pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    crate::report::printable(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -114,7 +116,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     for notice in &report.outcome.notices {
         writeln!(out, "{}", notice_command(notice))?;
     }
-    writeln!(out, "{}", human::summary(report))
+    writeln!(out, "{}", crate::report::printable(&human::summary(report)))
 }
 
 #[cfg(test)]

@@ -3,17 +3,17 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::Arc;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
-    SourceSpan,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, SourceSpan,
 };
 use owo_colors::OwoColorize;
 
 use crate::finding::{Finding, Location, Severity};
 use crate::notice::NoticeLevel;
-use crate::report::{Report, counts_by_severity};
+use crate::report::snippet::{SnippetFile, Window};
+use crate::report::{Report, counts_by_severity, printable};
+use crate::rules::manifest_parse_error;
 
 /// One finding as a miette diagnostic.
 struct FindingDiagnostic {
@@ -21,7 +21,7 @@ struct FindingDiagnostic {
     rule: String,
     severity: Severity,
     help: Option<String>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Window>,
     span: Option<SourceSpan>,
     label: String,
 }
@@ -72,37 +72,7 @@ impl Diagnostic for FindingDiagnostic {
     }
 }
 
-/// Byte span of the text at `line`:`column` (1-based, column in characters) to the end of the
-/// line's content. A position past the end (an error at end of file) is the last line.
-fn span_at(text: &str, line: u32, column: u32) -> Option<SourceSpan> {
-    let line_count = text.split_inclusive('\n').count() as u32;
-    let (line, column) = if line > line_count {
-        (line_count, u32::MAX)
-    } else {
-        (line, column)
-    };
-    let mut offset = 0usize;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        if i + 1 == line as usize {
-            let content = l.trim_end_matches(['\n', '\r']);
-            let start = content
-                .char_indices()
-                .nth(column.saturating_sub(1) as usize)
-                .map_or(content.len(), |(b, _)| b);
-            let rest = content[start..].trim_end();
-            // Keep comments out of the underline.
-            let rest = match rest.find(" #") {
-                Some(i) => rest[..i].trim_end(),
-                None => rest,
-            };
-            return Some(SourceSpan::new((offset + start).into(), rest.len()));
-        }
-        offset += l.len();
-    }
-    None
-}
-
-fn diagnostic(finding: &Finding, source: Option<Arc<str>>) -> FindingDiagnostic {
+fn diagnostic(finding: &Finding, source: Option<&SnippetFile>) -> FindingDiagnostic {
     let label = match (&finding.object, &finding.environment) {
         (Some(object), Some(env)) => format!("{} ({env})", object.display()),
         (Some(object), None) => object.display(),
@@ -112,10 +82,13 @@ fn diagnostic(finding: &Finding, source: Option<Arc<str>>) -> FindingDiagnostic 
     if let Some(template) = &finding.helm_source {
         help = format!("{help}\nrendered from {template}");
     }
-    let (named, span) = match (&finding.location, source) {
-        (Location::File { path, line, column }, Some(text)) => {
-            let span = span_at(&text, *line, *column);
-            (Some(NamedSource::new(path, text)), span)
+    let parse_error = finding.rule == manifest_parse_error::ID;
+    let (window, span) = match (&finding.location, source) {
+        (Location::File { path, line, column }, Some(file)) => {
+            match file.window(path, *line, *column, parse_error) {
+                Some((window, span)) => (Some(window), Some(span)),
+                None => (None, None),
+            }
         }
         _ => (None, None),
     };
@@ -126,13 +99,13 @@ fn diagnostic(finding: &Finding, source: Option<Arc<str>>) -> FindingDiagnostic 
         message.push_str(&format!("\n  at {path}:{line}:{column}"));
     }
     FindingDiagnostic {
-        message,
-        rule: finding.rule.clone(),
+        message: printable(&message).into_owned(),
+        rule: printable(&finding.rule).into_owned(),
         severity: finding.severity,
-        help: (!help.is_empty()).then_some(help),
-        source: named,
+        help: (!help.is_empty()).then(|| printable(&help).into_owned()),
+        source: window,
         span,
-        label,
+        label: printable(&label).into_owned(),
     }
 }
 
@@ -148,15 +121,17 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         .with_links(false);
     let findings = report.findings();
     let mut current_file: Option<&str> = None;
-    let mut source: Option<Arc<str>> = None;
+    // Indexed once per file: a file with thousands of findings stays linear.
+    let mut source: Option<SnippetFile> = None;
     for finding in findings.iter().filter(|f| f.is_active()) {
         let file = finding.location.path();
         if current_file != Some(file) {
             current_file = Some(file);
             source = match finding.location {
-                Location::File { .. } => report.outcome.sources.text(file),
+                Location::File { .. } => report.outcome.sources.text(file).map(SnippetFile::new),
                 Location::Cluster { .. } => None,
             };
+            let file = printable(file);
             if report.color {
                 writeln!(out, "{}", file.bold().underline())?;
             } else {
@@ -165,12 +140,12 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         }
         let mut rendered = String::new();
         handler
-            .render_report(&mut rendered, &diagnostic(finding, source.clone()))
+            .render_report(&mut rendered, &diagnostic(finding, source.as_ref()))
             .map_err(io::Error::other)?;
         if let Location::Cluster { uri, .. } = &finding.location
             && !finding.pointer.is_empty()
         {
-            rendered.push_str(&format!("  at {uri} {}\n", finding.pointer));
+            rendered.push_str(&printable(&format!("  at {uri} {}\n", finding.pointer)));
         }
         out.write_all(rendered.as_bytes())?;
     }
@@ -178,30 +153,27 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     if !suppressed.is_empty() {
         writeln!(out, "Suppressed:")?;
         for f in &suppressed {
-            let s = f.suppressed.as_ref().expect("filtered on suppressed");
+            let Some(s) = f.suppressed.as_ref() else {
+                continue;
+            };
             let place = match f.location.line() {
                 Some(line) => format!("{}:{line}", f.location.path()),
                 None => f.location.path().to_string(),
             };
-            writeln!(
-                out,
-                "  {place} {} ({}: {})",
-                f.rule,
-                s.source.as_str(),
-                s.reason
-            )?;
+            let line = format!("  {place} {} ({}: {})", f.rule, s.source.as_str(), s.reason);
+            writeln!(out, "{}", printable(&line))?;
         }
         writeln!(out)?;
     }
     for notice in &report.outcome.notices {
-        let line = notice.to_string();
+        let line = printable(&notice.to_string()).into_owned();
         match (report.color, notice.level) {
             (true, NoticeLevel::Error) => writeln!(out, "{}", line.red())?,
             (true, NoticeLevel::Warning) => writeln!(out, "{}", line.yellow())?,
             _ => writeln!(out, "{line}")?,
         }
     }
-    writeln!(out, "{}", summary(report))
+    writeln!(out, "{}", printable(&summary(report)))
 }
 
 /// `3 findings (1 high, 2 medium) in 2 files, 1 suppressed; scanned 12 files, 40 objects.`
@@ -255,6 +227,13 @@ pub fn summary(report: &Report<'_>) -> String {
             plural(stats.objects)
         ));
     }
+    if !stats.skipped.is_empty() {
+        text.push_str(&format!(
+            ", {} input{} of builds skipped",
+            stats.skipped.len(),
+            plural(stats.skipped.len())
+        ));
+    }
     if let Some(threshold) = report.fail_on {
         let failing = active.iter().filter(|f| f.severity >= threshold).count();
         if failing > 0 {
@@ -264,25 +243,16 @@ pub fn summary(report: &Report<'_>) -> String {
     for rule in &report.outcome.not_evaluated {
         text.push_str(&format!("; {rule}: not evaluated"));
     }
+    if let Some(changes) = &report.outcome.changes {
+        text.push_str(&format!(
+            "; {}",
+            crate::report::previous::describe(findings, changes, &stats.contexts)
+        ));
+    }
     text.push('.');
     text
 }
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::span_at;
-
-    #[test]
-    fn spans_cover_the_rest_of_the_line_without_comments() {
-        let text = "a: 1\n  image: nginx  # pinned later\n";
-        let span = span_at(text, 2, 3).unwrap();
-        assert_eq!(
-            &text[span.offset()..span.offset() + span.len()],
-            "image: nginx"
-        );
-    }
 }

@@ -7,12 +7,51 @@ use crate::outcome::ScanOutcome;
 
 pub mod github;
 pub mod gitlab;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod previous;
 pub mod sarif;
+mod snippet;
 #[cfg(test)]
 pub(crate) mod testdata;
+
+/// `text` with the characters a terminal would act on made visible: C0 controls but tab and
+/// line feed, a carriage return not followed by a line feed, DEL, C1 controls, and the Unicode
+/// bidirectional overrides ("Trojan Source"). A file name or a YAML string must not move the
+/// cursor, recolour, retitle or reorder what a CI log shows.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let acts = |c: char, next: Option<char>| match c {
+        '\t' | '\n' => false,
+        '\r' => next != Some('\n'),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        c => c.is_control(),
+    };
+    let mut chars = text.chars().peekable();
+    let mut clean = true;
+    while let Some(c) = chars.next() {
+        if acts(c, chars.peek().copied()) {
+            clean = false;
+            break;
+        }
+    }
+    if clean {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !acts(c, chars.peek().copied()) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +68,8 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// One self-contained HTML page: charts, heatmap, a filterable table.
+    Html,
 }
 
 impl Format {
@@ -37,6 +78,8 @@ impl Format {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
             Some(Format::Sarif)
+        } else if name.ends_with(".html") || name.ends_with(".htm") {
+            Some(Format::Html)
         } else if name.ends_with(".xml") {
             Some(Format::Junit)
         } else if name.ends_with(".json") {
@@ -73,6 +116,7 @@ pub fn write(format: Format, report: &Report<'_>, out: &mut dyn Write) -> io::Re
         Format::Gitlab => gitlab::write(report, out),
         Format::Junit => junit::write(report, out),
         Format::Github => github::write(report, out),
+        Format::Html => html::write(report, out),
     }
 }
 
@@ -127,3 +171,17 @@ pub fn repo_location<'a>(outcome: &'a ScanOutcome, finding: &'a Finding) -> Repo
 
 /// The version reports carry.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_controls_are_made_visible() {
+        assert_eq!(printable("plain: text\tok\r\n"), "plain: text\tok\r\n");
+        assert_eq!(
+            printable("a\u{1b}]0;owned\u{7}b\u{9b}c\rd\u{202e}e"),
+            "a\\x1b]0;owned\\x07b\\x9bc\\x0dd\\u{202e}e"
+        );
+    }
+}

@@ -52,6 +52,11 @@ impl Token {
         value.set_sensitive(true);
         Ok(value)
     }
+
+    /// Takes the token out of a text built from the server's answer (an echoed header).
+    fn scrub(&self, text: &str) -> String {
+        http::scrub(text, &[&self.0])
+    }
 }
 
 impl fmt::Debug for Token {
@@ -102,6 +107,9 @@ pub struct Settings {
     pub test_title: String,
     pub minimum_severity: Severity,
     pub tags: Vec<String>,
+    /// DefectDojo's `service` of every finding, only when configured: it is part of the
+    /// close scope, so turning it on for an existing Test leaves its earlier findings open.
+    pub service: Option<String>,
     pub version: String,
     pub branch_tag: String,
     pub commit_hash: String,
@@ -146,6 +154,7 @@ impl Settings {
             ("deduplication_execution_mode", "async_wait".to_string()),
         ];
         fields.extend(self.tags.iter().map(|t| ("tags", t.clone())));
+        fields.extend(self.service.iter().map(|s| ("service", s.clone())));
         fields
     }
 
@@ -373,6 +382,11 @@ pub fn resolve(
             .or(config.test_title.as_deref())
             .unwrap_or("tollgate"),
     )?;
+    let service = config
+        .service
+        .as_deref()
+        .map(|template| expand("service", template))
+        .transpose()?;
     let mut tags = vec!["tollgate".to_string(), target.kind.as_str().to_string()];
     for tag in &config.tags {
         if !tags.contains(tag) {
@@ -398,6 +412,7 @@ pub fn resolve(
         test_title,
         minimum_severity: config.minimum_severity.unwrap_or(Severity::Info),
         tags,
+        service,
         version: options.version.clone().or(info.version).unwrap_or_default(),
         branch_tag: options
             .branch_tag
@@ -876,6 +891,9 @@ fn transport_hint(error: &TransportError) -> Option<String> {
                 .into(),
         ),
         TransportKind::Connect => Some("check --dd-url and that DefectDojo is running".into()),
+        TransportKind::TooLarge => Some(
+            "the server sent an answer far larger than an import result; check --dd-url".into(),
+        ),
         TransportKind::Closed | TransportKind::Other => None,
     }
 }
@@ -909,6 +927,9 @@ pub async fn push_async(
     .map_err(PushError::Setup)?;
     let endpoint = settings.endpoint();
     let authorization = settings.token.header()?;
+    // Short titles and a readable description (see `dojo_findings`); identity unchanged.
+    let shaped = super::dojo_findings::shape_bytes(sarif);
+    let sarif = shaped.as_slice();
     let make = || {
         client
             .post(&endpoint)
@@ -918,21 +939,35 @@ pub async fn push_async(
     };
     let (exchange, attempts) =
         http::send(make, settings.retry, settings.timeout, "DefectDojo").await;
+    let scrub = |text: &str| settings.token.scrub(text);
     match exchange {
-        Exchange::Answer { status, json, body } if status.is_success() => {
-            serde_json::from_slice::<ImportResult>(&body).map_err(|e| PushError::Unexpected {
-                status: status.to_string(),
-                message: if json {
-                    e.to_string()
-                } else {
-                    plain_text_message(&String::from_utf8_lossy(&body))
-                },
-            })
-        }
-        Exchange::Answer { status, body, .. } => {
-            let message = server_message(&body);
+        Exchange::Answer {
+            status, json, body, ..
+        } if status.is_success() => import_result(&body).map_err(|e| PushError::Unexpected {
+            status: status.to_string(),
+            message: scrub(&if json {
+                e
+            } else {
+                plain_text_message(&String::from_utf8_lossy(&body))
+            }),
+        }),
+        Exchange::Answer {
+            status,
+            body,
+            location,
+            ..
+        } => {
+            let message = scrub(&server_message(&body));
+            let hint = match location {
+                Some(to) if status.is_redirection() => Some(format!(
+                    "DefectDojo redirected the upload to {}; redirects are not followed (a POST \
+                     would become a GET), so give the final URL with --dd-url",
+                    scrub(&to)
+                )),
+                _ => hint(status.as_u16(), &message, settings, sarif.len()),
+            };
             Err(PushError::Refused {
-                hint: hint(status.as_u16(), &message, settings, sarif.len()),
+                hint,
                 status: status.to_string(),
                 message,
                 attempts,
@@ -947,6 +982,27 @@ pub async fn push_async(
     }
 }
 
+/// Reads a success answer as an import result: DefectDojo's always names the test and carries
+/// `statistics`. Any other 2xx JSON (a login page's API, a proxy's `{}`) did not import anything.
+fn import_result(body: &[u8]) -> Result<ImportResult, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let has_test = ["test_id", "test"]
+        .iter()
+        .any(|k| value.get(k).is_some_and(Value::is_u64));
+    let has_statistics = value.get("statistics").is_some_and(Value::is_object);
+    if !has_test || !has_statistics {
+        return Err(format!(
+            "no {} in the answer",
+            match (has_test, has_statistics) {
+                (false, false) => "test id and no statistics",
+                (false, true) => "test id",
+                _ => "statistics",
+            }
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
 /// The SARIF report of a run as `--format sarif` writes it, but never cut to GitHub's size
 /// limits: a reimport of a cut report would close the findings left out.
 pub fn sarif_bytes(outcome: &ScanOutcome, fail_on: Option<Severity>) -> Vec<u8> {
@@ -957,6 +1013,10 @@ pub fn sarif_bytes(outcome: &ScanOutcome, fail_on: Option<Severity>) -> Vec<u8> 
         fail_on,
         sarif_limits: None,
     };
+    #[allow(
+        clippy::expect_used,
+        reason = "writing to a Vec cannot fail, and SARIF serialises plain structs"
+    )]
     report::sarif::write(&report, &mut bytes).expect("writing to memory does not fail");
     bytes
 }
@@ -1179,6 +1239,25 @@ mod tests {
             assert!(get(always).is_some(), "{always} is not sent");
         }
         assert!(fields.iter().all(|(_, v)| !v.contains(SECRET)));
+        // `service` changes the close scope of existing Tests: sent only when configured.
+        assert_eq!(get("service"), None);
+        let config = DefectDojoConfig {
+            service: Some("{cluster}".into()),
+            ..DefectDojoConfig::default()
+        };
+        let settings = resolve(
+            &options("http://127.0.0.1:1"),
+            Some(&config),
+            None,
+            &target(RunKind::Audit, Some("dev-a")),
+            &vars,
+        )
+        .unwrap();
+        assert!(
+            settings
+                .fields()
+                .contains(&("service", "dev-a".to_string()))
+        );
     }
 
     #[test]

@@ -76,6 +76,13 @@ impl HarborSettings {
         let url = config.url.trim().trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| format!("harbor.url `{}` is not a URL: {e}", config.url))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            // The URL is shown in messages and reports; credentials come from the environment.
+            return Err(format!(
+                "harbor.url must not carry credentials; set {} and {} instead",
+                config.username_env, config.password_env
+            ));
+        }
         let host = parsed
             .host_str()
             .ok_or_else(|| format!("harbor.url `{}` has no host", config.url))?;
@@ -112,6 +119,16 @@ impl HarborSettings {
 
     fn has_credentials(&self) -> bool {
         self.credentials.is_some()
+    }
+
+    /// Takes the credentials (user, password, their basic-auth encoding) out of a text built
+    /// from Harbor's answer: a server or proxy may echo the request's headers.
+    fn scrub(&self, text: &str) -> String {
+        let Some((user, password)) = &self.credentials else {
+            return http::scrub(text, &[]);
+        };
+        let basic = data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes());
+        http::scrub(text, &[user, password, &basic])
     }
 }
 
@@ -200,7 +217,7 @@ pub async fn lookup_async(
         .buffer_unordered(settings.concurrency);
     while let Some((artifact, result)) = lookups.next().await {
         // Dropping the stream on the first failure cancels the lookups still running.
-        results.insert(artifact.clone(), result?);
+        results.insert(artifact.clone(), result.map_err(|e| settings.scrub(&e))?);
     }
     Ok(results)
 }

@@ -2,6 +2,12 @@
 //! timeouts and private CAs, bounded retries with exponential backoff, and errors that say
 //! what went wrong on the way (no answer in time, refused connection, TLS, closed connection).
 //!
+//! Nothing a server sends can exhaust the machine or leak a credential: answers are read up to
+//! [`MAX_RESPONSE_BYTES`] (an endless body is an error, not gigabytes in memory); redirects are
+//! never followed (a 302 turns a POST into a GET whose 2xx would look like success, and the
+//! credentials must not follow to wherever it points); and [`scrub`] takes credentials out of
+//! every text built from an answer (a server that echoes the `Authorization` header).
+//!
 //! The rest of tollgate is synchronous (rayon); the clients are async inside and run on a
 //! small current-thread tokio runtime created where they are needed ([`runtime`]).
 
@@ -13,6 +19,13 @@ use std::time::Duration;
 
 /// Longest wait between two attempts, whatever the backoff says.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Largest answer read. DefectDojo's import result and a Harbor artifact or vulnerability
+/// list are far smaller; anything bigger is a broken or hostile server.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What replaces a credential in a text.
+pub const SCRUBBED: &str = "***";
 
 /// How a client reaches its server.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +44,7 @@ pub fn client(options: &ClientOptions<'_>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
         .timeout(options.timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(options.timeout.min(Duration::from_secs(10)));
     if let Some(path) = options.ca_cert {
         let pem = std::fs::read(path)
@@ -92,13 +106,15 @@ pub enum TransportKind {
     Tls,
     /// The server closed the connection before answering.
     Closed,
+    /// The answer was larger than [`MAX_RESPONSE_BYTES`].
+    TooLarge,
     Other,
 }
 
 impl TransportKind {
-    /// Failures that may go away on their own. A certificate does not.
+    /// Failures that may go away on their own. A certificate or an endless answer does not.
     pub fn is_retryable(self) -> bool {
-        !matches!(self, TransportKind::Tls)
+        !matches!(self, TransportKind::Tls | TransportKind::TooLarge)
     }
 }
 
@@ -209,6 +225,8 @@ pub enum Exchange {
         /// True when the server said the body is JSON.
         json: bool,
         body: Vec<u8>,
+        /// Where a redirect pointed (never followed).
+        location: Option<String>,
     },
     NoAnswer(TransportError),
 }
@@ -228,18 +246,24 @@ pub async fn send(
         let exchange = match make().send().await {
             Ok(response) => {
                 let status = response.status();
-                let json = response
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("json"));
-                match response.bytes().await {
+                let header = |name| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let json =
+                    header(reqwest::header::CONTENT_TYPE).is_some_and(|v| v.contains("json"));
+                let location = header(reqwest::header::LOCATION);
+                match read_capped(response, timeout).await {
                     Ok(body) => Exchange::Answer {
                         status,
                         json,
-                        body: body.to_vec(),
+                        body,
+                        location,
                     },
-                    Err(error) => Exchange::NoAnswer(classify(&error, timeout)),
+                    Err(error) => Exchange::NoAnswer(error),
                 }
             }
             Err(error) => Exchange::NoAnswer(classify(&error, timeout)),
@@ -262,6 +286,77 @@ pub async fn send(
         tokio::time::sleep(delay).await;
     }
 }
+
+/// The body of `response`, at most [`MAX_RESPONSE_BYTES`]: a longer one is an error, whatever
+/// `Content-Length` claimed.
+async fn read_capped(
+    mut response: reqwest::Response,
+    timeout: Duration,
+) -> Result<Vec<u8>, TransportError> {
+    let too_large = || TransportError {
+        kind: TransportKind::TooLarge,
+        message: format!(
+            "the answer is larger than {} MiB; not read",
+            MAX_RESPONSE_BYTES / (1024 * 1024)
+        ),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, timeout))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `text` without any of `secrets` (a token, a password, a user name, a basic-auth header
+/// value) nor anything that looks like an `Authorization` header value. For every text built
+/// from a server's answer before it is shown or stored: a server or proxy may echo the request.
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    let mut secrets: Vec<&str> = secrets
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| s.len() >= 3)
+        .collect();
+    // Longest first: a password inside a longer secret must not leave the rest readable.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
+        out = out.replace(secret, SCRUBBED);
+    }
+    AUTHORIZATION_VALUE
+        .replace_all(&out, |c: &regex::Captures<'_>| {
+            let credential = &c["credential"];
+            // "Token expired" is English; a credential has digits or symbols, or is long.
+            let looks_secret =
+                credential.len() >= 20 || credential.bytes().any(|b| !b.is_ascii_alphabetic());
+            if looks_secret {
+                format!("{} {SCRUBBED}", &c["scheme"])
+            } else {
+                c[0].to_string()
+            }
+        })
+        .into_owned()
+}
+
+/// An `Authorization` header value: scheme, then credentials.
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by the unit tests"
+)]
+static AUTHORIZATION_VALUE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(?P<scheme>Token|Bearer|Basic)\s+(?P<credential>[A-Za-z0-9+/=._~-]{6,})",
+    )
+    .expect("valid regex")
+});
 
 /// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters).
 pub fn encode_segment(segment: &str) -> String {
@@ -300,6 +395,28 @@ mod tests {
         for status in [400, 401, 403, 404, 413, 415] {
             assert!(!is_retryable_status(status), "{status}");
         }
+    }
+
+    #[test]
+    fn credentials_are_scrubbed_from_texts() {
+        let text = "echo: Authorization: Token 0123456789abcdef, user robot$ci pw s3cr3t-pw, \
+                    Basic cm9ib3QkY2k6czNjcjN0LXB3, Bearer eyJhbGciOi.x.y";
+        let clean = scrub(text, &["0123456789abcdef", "robot$ci", "s3cr3t-pw"]);
+        for secret in [
+            "0123456789abcdef",
+            "robot$ci",
+            "s3cr3t-pw",
+            "cm9ib3Qk",
+            "eyJhbGci",
+        ] {
+            assert!(!clean.contains(secret), "{clean}");
+        }
+        assert!(
+            clean.contains("Token ***") && clean.contains("Basic ***"),
+            "{clean}"
+        );
+        assert_eq!(scrub("Token expired", &[]), "Token expired");
+        assert_eq!(scrub("Invalid token.", &[]), "Invalid token.");
     }
 
     #[test]

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::model::object::{Object, Origin};
 use crate::notice::Notice;
+use crate::sink::http::encode_segment;
 use crate::source::spans::SpanTree;
 
 /// Types not listed: events and leases churn and describe nothing a person configures,
@@ -59,8 +60,8 @@ const ACCEPT_AGGREGATED: &str =
 /// How objects are read from a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Only these namespaces (and their Namespace objects); empty means every namespace and
-    /// every cluster-scoped type.
+    /// Only these namespaces (and their Namespace objects, ClusterRoles and
+    /// ClusterRoleBindings); empty means every namespace and every cluster-scoped type.
     pub namespaces: Vec<String>,
     /// Keep Pods, ReplicaSets and Jobs that a controller owns.
     pub include_owned: bool,
@@ -103,6 +104,12 @@ impl ApiType {
         }
     }
 
+    /// ClusterRoles and ClusterRoleBindings.
+    fn is_cluster_rbac(&self) -> bool {
+        self.group == "rbac.authorization.k8s.io"
+            && matches!(self.plural.as_str(), "clusterroles" | "clusterrolebindings")
+    }
+
     /// `secrets`, `backups.velero.io` (as kubectl names resources).
     pub fn display(&self) -> String {
         if self.group.is_empty() {
@@ -114,26 +121,36 @@ impl ApiType {
 
     fn group_version_path(&self) -> String {
         if self.group.is_empty() {
-            format!("/api/{}", self.version)
+            format!("/api/{}", encode_segment(&self.version))
         } else {
-            format!("/apis/{}/{}", self.group, self.version)
+            format!(
+                "/apis/{}/{}",
+                encode_segment(&self.group),
+                encode_segment(&self.version)
+            )
         }
     }
 
-    /// The list path, in one namespace or across all.
+    /// The list path, in one namespace or across all. Every segment is percent-encoded: names
+    /// come from the command line and from the server, and none may change the path.
     fn list_path(&self, namespace: Option<&str>) -> String {
         match namespace {
             Some(ns) => format!(
-                "{}/namespaces/{ns}/{}",
+                "{}/namespaces/{}/{}",
                 self.group_version_path(),
-                self.plural
+                encode_segment(ns),
+                encode_segment(&self.plural)
             ),
-            None => format!("{}/{}", self.group_version_path(), self.plural),
+            None => format!(
+                "{}/{}",
+                self.group_version_path(),
+                encode_segment(&self.plural)
+            ),
         }
     }
 
     fn object_path(&self, namespace: Option<&str>, name: &str) -> String {
-        format!("{}/{name}", self.list_path(namespace))
+        format!("{}/{}", self.list_path(namespace), encode_segment(name))
     }
 
     /// Secrets are read as metadata only.
@@ -161,9 +178,42 @@ pub struct Fetched {
     pub reachable: bool,
 }
 
+/// Why `namespace` is not a namespace name (a DNS-1123 label: at most 63 lowercase letters,
+/// digits and `-`, starting and ending with a letter or digit), or `None` when it is one.
+pub fn invalid_namespace(namespace: &str) -> Option<String> {
+    let valid = !namespace.is_empty()
+        && namespace.len() <= 63
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    (!valid).then(|| {
+        format!(
+            "`{}` is not a namespace name (at most 63 lowercase letters, digits and `-`, \
+             starting and ending with a letter or digit)",
+            namespace.escape_debug()
+        )
+    })
+}
+
 /// Reads every listable object of the cluster behind `client`, reported as `context`.
 pub async fn fetch(client: &Client, context: &str, options: &ClusterOptions) -> Fetched {
     let mut fetched = Fetched::default();
+    let invalid: Vec<String> = options
+        .namespaces
+        .iter()
+        .filter_map(|ns| invalid_namespace(ns))
+        .collect();
+    if !invalid.is_empty() {
+        // Asking for something else than what was asked would be a wrong answer.
+        for reason in invalid {
+            fetched
+                .notices
+                .push(Notice::error(format!("cannot audit: {reason}")).at(context, None));
+        }
+        return fetched;
+    }
     let types = match discover(client, options, &mut fetched.notices).await {
         Ok(types) => types,
         Err(e) => {
@@ -191,6 +241,10 @@ pub async fn fetch(client: &Client, context: &str, options: &ClusterOptions) -> 
             for ns in &options.namespaces {
                 jobs.push(Job::Get(api_type.clone(), ns.clone()));
             }
+        } else if api_type.is_cluster_rbac() {
+            // ClusterRoles and their bindings decide what the namespaces' ServiceAccounts may
+            // do (Secret access, whether a token is needed at all).
+            jobs.push(Job::List(api_type.clone(), None));
         }
     }
     fetched.types = wanted.len();
@@ -261,6 +315,8 @@ struct Listed {
 pub enum FetchError {
     Kube(kube::Error),
     Timeout(Duration),
+    /// The request could not even be built (a name no URL can carry).
+    Request(String),
 }
 
 impl FetchError {
@@ -275,6 +331,7 @@ impl FetchError {
     fn is_transient(&self) -> bool {
         match self {
             FetchError::Timeout(_) => true,
+            FetchError::Request(_) => false,
             FetchError::Kube(kube::Error::Api(status)) => status.code == 429 || status.code >= 500,
             FetchError::Kube(kube::Error::SerdeError(_)) => false,
             FetchError::Kube(_) => true,
@@ -287,6 +344,7 @@ impl FetchError {
             FetchError::Timeout(after) => {
                 format!("no answer within {}", humantime::format_duration(*after))
             }
+            FetchError::Request(why) => format!("cannot build the request: {why}"),
             // kube's stand-in when the body was not a `Status`: a proxy, a load balancer or
             // something else that is not an API server answered.
             FetchError::Kube(kube::Error::Api(status))
@@ -335,10 +393,10 @@ pub fn chain(error: &dyn StdError) -> String {
 
 async fn request<T: serde::de::DeserializeOwned>(
     client: &Client,
-    request: http::Request<Vec<u8>>,
+    request: Result<http::Request<Vec<u8>>, FetchError>,
     timeout: Duration,
 ) -> Result<T, FetchError> {
-    match tokio::time::timeout(timeout, client.request::<T>(request)).await {
+    match tokio::time::timeout(timeout, client.request::<T>(request?)).await {
         Ok(result) => result.map_err(FetchError::Kube),
         Err(_) => Err(FetchError::Timeout(timeout)),
     }
@@ -347,7 +405,7 @@ async fn request<T: serde::de::DeserializeOwned>(
 /// [`request`], tried again after a short pause when the failure is transient.
 async fn request_with_retries<T: serde::de::DeserializeOwned>(
     client: &Client,
-    build: impl Fn() -> http::Request<Vec<u8>>,
+    build: impl Fn() -> Result<http::Request<Vec<u8>>, FetchError>,
     timeout: Duration,
 ) -> Result<T, FetchError> {
     let mut attempt = 1;
@@ -362,14 +420,14 @@ async fn request_with_retries<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn get_request(path: &str, accept: Option<&str>) -> http::Request<Vec<u8>> {
+fn get_request(path: &str, accept: Option<&str>) -> Result<http::Request<Vec<u8>>, FetchError> {
     let mut builder = http::Request::get(path);
     if let Some(accept) = accept {
         builder = builder.header(http::header::ACCEPT, accept);
     }
     builder
         .body(Vec::new())
-        .expect("a GET request with a valid path")
+        .map_err(|e| FetchError::Request(format!("{path}: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,9 +622,13 @@ async fn discover_legacy(
     let lists: Vec<_> = futures::stream::iter(wanted)
         .map(|(group, version)| async move {
             let path = if group.is_empty() {
-                format!("/api/{version}")
+                format!("/api/{}", encode_segment(&version))
             } else {
-                format!("/apis/{group}/{version}")
+                format!(
+                    "/apis/{}/{}",
+                    encode_segment(&group),
+                    encode_segment(&version)
+                )
             };
             let result: Result<ResourceList, FetchError> =
                 request_with_retries(client, || get_request(&path, None), timeout).await;
@@ -676,7 +738,7 @@ impl Reader<'_> {
 
     async fn send_with_retries<T: serde::de::DeserializeOwned>(
         &self,
-        build: impl Fn() -> http::Request<Vec<u8>>,
+        build: impl Fn() -> Result<http::Request<Vec<u8>>, FetchError>,
     ) -> Result<T, FetchError> {
         request_with_retries(self.client, build, self.options.request_timeout).await
     }
@@ -704,7 +766,7 @@ impl Reader<'_> {
                         } else {
                             request.list(&params)
                         };
-                        built.expect("list parameters are valid")
+                        built.map_err(|e| FetchError::Request(e.to_string()))
                     })
                     .await;
                 let page = match page {
@@ -813,6 +875,7 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
         helm_source: None,
         identity_env: None,
         placement_env: None,
+        instance: None,
     }))
 }
 
@@ -861,6 +924,20 @@ mod tests {
             plural: "secrets".into(),
             namespaced: true,
         }
+    }
+
+    #[test]
+    fn names_are_checked_and_path_segments_encoded() {
+        assert!(invalid_namespace("shop-prod").is_none());
+        for bad in ["shop prod", "", "Shop", "-a", "a/b", "..", &"a".repeat(64)] {
+            assert!(invalid_namespace(bad).is_some(), "{bad}");
+        }
+        assert_eq!(
+            secrets().object_path(Some("a b"), "x/y"),
+            "/api/v1/namespaces/a%20b/secrets/x%2Fy"
+        );
+        let built = get_request("/api/v1/namespaces/a b/pods", None);
+        assert!(matches!(built, Err(FetchError::Request(_))));
     }
 
     #[test]

@@ -4,8 +4,15 @@
 //! skips hidden directories, and leaves out files that are not manifests even though they look
 //! like YAML: Helm chart templates (`templates/` beside a `Chart.yaml`) and the patch files a
 //! `kustomization.yaml` lists. Files named on the command line are always read.
+//!
+//! What is read stays inside what was asked for: a symbolic link whose target is outside every
+//! scanned directory is skipped with a warning (a link to `/proc/self/environ` must not put the
+//! process environment into a report), and only regular files are ever opened: no FIFO, device
+//! or kernel pseudo-file (`/proc`, `/sys`, `/dev`), even through a link or named on the command
+//! line. Reads are capped in bytes, not by the size `stat` reports (procfs files say 0).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -84,17 +91,25 @@ pub fn collect(
     let found: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let walk_notices: Mutex<Vec<Notice>> = Mutex::new(Vec::new());
     let mut explicit = Vec::new();
+    // Where links may point: the directories asked for, as the file system sees them.
+    let roots: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
         })?;
-        if meta.is_file() {
+        let pseudo = std::fs::canonicalize(path).is_ok_and(|p| is_pseudo_file_system(&p));
+        if meta.is_file() && !pseudo {
             explicit.push(path.clone());
             continue;
         }
-        if !meta.is_dir() {
-            // A FIFO or device would block or never end; a socket cannot be read.
+        if !meta.is_dir() || pseudo {
+            // A FIFO or device would block or never end; a socket cannot be read; a kernel
+            // pseudo-file is no manifest and may hold the process environment.
             notices.push(
                 Notice::error("not a regular file or directory; not scanned")
                     .at(display_path(path, root), None),
@@ -111,12 +126,32 @@ pub fn collect(
             Box::new(|entry| {
                 match entry {
                     Ok(entry) => {
+                        if entry.path_is_symlink()
+                            && let Some(reason) = link_leaves_roots(entry.path(), &roots)
+                        {
+                            walk_notices.lock().unwrap_or_else(|e| e.into_inner()).push(
+                                Notice::warning(format!("skipped: {reason}"))
+                                    .at(display_path(entry.path(), root), None),
+                            );
+                            return WalkState::Skip;
+                        }
                         let is_file = entry.file_type().is_some_and(|t| t.is_file());
-                        if is_file && has_manifest_extension(entry.path()) {
+                        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                        if !has_manifest_extension(entry.path()) || is_dir {
+                            return WalkState::Continue;
+                        }
+                        if is_file {
                             found
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .push(entry.into_path());
+                        } else {
+                            walk_notices.lock().unwrap_or_else(|e| e.into_inner()).push(
+                                Notice::warning(
+                                    "skipped: not a regular file (a FIFO, socket or device)",
+                                )
+                                .at(display_path(entry.path(), root), None),
+                            );
                         }
                     }
                     Err(err) => {
@@ -153,9 +188,37 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// Why the link at `path` must not be followed: its target is outside every scan root, or is
+/// a kernel pseudo-file. `None` when it may be.
+fn link_leaves_roots(path: &Path, roots: &[PathBuf]) -> Option<String> {
+    // A dangling link: the walk reports it when it tries to follow it.
+    let target = std::fs::canonicalize(path).ok()?;
+    if is_pseudo_file_system(&target) {
+        return Some("symbolic link to a kernel pseudo-file; not followed".into());
+    }
+    if roots.iter().any(|r| target.starts_with(r)) {
+        return None;
+    }
+    Some("symbolic link to a path outside the scanned directories; not followed".into())
+}
+
+/// Paths of the Linux kernel's pseudo file systems: never manifests, sometimes endless, and
+/// some hold secrets (`/proc/self/environ`).
+fn is_pseudo_file_system(canonical: &Path) -> bool {
+    ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|p| canonical.starts_with(p))
+}
+
 fn walk_notice(err: &ignore::Error, root: &Path) -> Notice {
     let (path, message) = walk_error_parts(err);
-    let notice = Notice::warning(format!("skipped: {message}"));
+    // A link loop or a dangling link leaves nothing out; a directory that cannot be read does,
+    // and a run that did not look at part of its input cannot be trusted.
+    let notice = if is_unreadable(err) {
+        Notice::error(format!("cannot read: {message}"))
+    } else {
+        Notice::warning(format!("skipped: {message}"))
+    };
     match path {
         Some(p) => notice.at(display_path(&p, root), None),
         None => notice,
@@ -173,6 +236,18 @@ fn walk_error_parts(err: &ignore::Error) -> (Option<PathBuf>, String) {
             walk_error_parts(err)
         }
         other => (None, other.to_string()),
+    }
+}
+
+/// True when the walk could not read something that exists (not a loop, not a dangling link).
+fn is_unreadable(err: &ignore::Error) -> bool {
+    match err {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => is_unreadable(err),
+        ignore::Error::Io(io) => io.kind() != std::io::ErrorKind::NotFound,
+        ignore::Error::Partial(errors) => errors.iter().any(is_unreadable),
+        _ => false,
     }
 }
 
@@ -257,28 +332,59 @@ pub fn load_file(file: &SourceFile) -> LoadedFile {
         display: file.display.clone(),
         ..Default::default()
     };
-    match std::fs::metadata(&file.path) {
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+    match read_capped(&file.path) {
+        Ok(Capped::Bytes(bytes)) => load_bytes(&file.display, &bytes),
+        Ok(Capped::TooBig) => {
             loaded.notice = Some(
                 Notice::warning(format!(
-                    "skipped: {} MiB is more than the {} MiB a manifest may have",
-                    meta.len() / (1024 * 1024),
+                    "skipped: more than the {} MiB a manifest may have",
                     MAX_FILE_BYTES / (1024 * 1024)
                 ))
                 .at(&file.display, None),
             );
-            return loaded;
+            loaded
         }
-        _ => {}
-    }
-    match std::fs::read(&file.path) {
-        Ok(bytes) => load_bytes(&file.display, &bytes),
         Err(e) => {
             loaded.notice =
                 Some(Notice::error(format!("cannot read: {e}")).at(&file.display, None));
             loaded
         }
     }
+}
+
+/// What reading a file gave.
+pub enum Capped {
+    Bytes(Vec<u8>),
+    /// More than [`MAX_FILE_BYTES`]; nothing kept.
+    TooBig,
+}
+
+/// Reads a regular file, at most [`MAX_FILE_BYTES`]. The size `stat` reports is not trusted
+/// (procfs and FUSE files report 0 and may never end); FIFOs, devices and kernel pseudo-files
+/// are refused before they are opened.
+pub fn read_capped(path: &Path) -> std::io::Result<Capped> {
+    let refuse = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    if std::fs::canonicalize(path).is_ok_and(|p| is_pseudo_file_system(&p)) {
+        return Err(refuse("a kernel pseudo-file, not a manifest"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Ok(Capped::TooBig);
+    }
+    let file = std::fs::File::open(path)?;
+    // Swapped for something else between the check and the open: still refused.
+    if !file.metadata()?.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Capped::TooBig);
+    }
+    Ok(Capped::Bytes(bytes))
 }
 
 /// Reads manifests from bytes (a file's or standard input's).
@@ -431,6 +537,38 @@ mod tests {
         assert_eq!(loaded.problems[0].pos, (2, 1));
         let loaded = load_bytes("b.yaml", b"kind: A\nname: \xff\xfe\n");
         assert_eq!(loaded.problems[0].pos, (2, 7));
+    }
+
+    #[test]
+    fn an_unreadable_directory_is_an_error_and_a_loop_is_not() {
+        let denied = ignore::Error::WithPath {
+            path: PathBuf::from("/repo/locked"),
+            err: Box::new(ignore::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::PermissionDenied,
+            ))),
+        };
+        assert!(walk_notice(&denied, Path::new("/repo")).is_error());
+        let dangling = ignore::Error::WithPath {
+            path: PathBuf::from("/repo/gone.yaml"),
+            err: Box::new(ignore::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::NotFound,
+            ))),
+        };
+        assert!(!walk_notice(&dangling, Path::new("/repo")).is_error());
+        let looped = ignore::Error::Loop {
+            ancestor: PathBuf::from("/repo"),
+            child: PathBuf::from("/repo/a/loop"),
+        };
+        assert!(!walk_notice(&looped, Path::new("/repo")).is_error());
+    }
+
+    #[test]
+    fn reads_stop_at_the_cap_whatever_stat_says() {
+        assert!(matches!(
+            read_capped(Path::new("/proc/self/pagemap")),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput
+        ));
+        assert!(read_capped(Path::new("/dev/zero")).is_err());
     }
 
     #[test]

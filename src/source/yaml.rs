@@ -5,7 +5,9 @@
 //!
 //! - nesting deeper than [`MAX_DEPTH`] is an error, so hostile input cannot overflow the stack
 //!   (here, or later when the value is dropped or serialised);
-//! - aliases are expanded against a per-file node budget, which stops "billion laughs";
+//! - aliases are expanded against a per-file budget of bytes (every node counted at
+//!   [`ALIAS_NODE_BYTES`], plus the text of its strings), which stops "billion laughs" and a
+//!   1 MiB scalar aliased thousands of times alike;
 //! - plain scalars are typed the way Kubernetes reads YAML (go-yaml v2, YAML 1.1): `yes`/`on`
 //!   are booleans and `0644` is octal, so `privileged: yes` cannot slip past a rule. Fields the
 //!   API defines as strings (labels, annotations, env values, args, image, ConfigMap data…)
@@ -23,8 +25,13 @@ use crate::model::spans::{SpanNode, SpanTree};
 
 /// Deepest nesting accepted; real manifests (CRD schemas included) stay well below.
 pub const MAX_DEPTH: usize = 200;
-/// Nodes that alias expansion may create per file.
-pub const MAX_ALIAS_NODES: usize = 1_000_000;
+/// Bytes that alias expansion may create per file.
+pub const MAX_ALIAS_BYTES: usize = 64 * 1024 * 1024;
+/// What one expanded node costs, besides the text of a string: a value and its position.
+pub const ALIAS_NODE_BYTES: usize = 64;
+/// Bytes of a document that fixing quoted scalars may re-parse, besides twice the document
+/// itself: each fix parses the document again, so the work stays linear in its size.
+const QUOTED_SCALAR_FIX_BYTES: usize = 16 * 1024 * 1024;
 
 /// One YAML document with its value and positions.
 #[derive(Debug)]
@@ -63,7 +70,7 @@ pub struct ParsedStream {
 pub fn parse_stream(text: &str) -> ParsedStream {
     let helm_sources = helm_source_comments(text);
     let mut out = ParsedStream::default();
-    let mut budget = MAX_ALIAS_NODES;
+    let mut budget = MAX_ALIAS_BYTES;
     let mut doc_index = 0usize;
     for (range, line_offset) in segments(text) {
         let segment = &text[range];
@@ -72,6 +79,7 @@ pub fn parse_stream(text: &str) -> ParsedStream {
         // those lines further changes neither the value nor any line number: fix, parse again.
         let mut patched: Option<String> = None;
         let budget_before = budget;
+        let mut reparse_budget = QUOTED_SCALAR_FIX_BYTES.saturating_add(2 * segment.len());
         for attempt in 0.. {
             let current = patched.as_deref().unwrap_or(segment);
             let mut builder = Builder::new(current, line_offset, &mut budget);
@@ -80,8 +88,10 @@ pub fn parse_stream(text: &str) -> ParsedStream {
             if let Err(e) = &result
                 && e.message == QUOTED_SCALAR_INDENTATION
                 && attempt < MAX_QUOTED_SCALAR_FIXES
+                && reparse_budget >= current.len()
                 && let Some(fixed) = indent_quoted_scalar(current, e.line - line_offset, e.column)
             {
+                reparse_budget -= current.len();
                 patched = Some(fixed);
                 budget = budget_before;
                 continue;
@@ -278,6 +288,30 @@ impl Field {
 struct Anchored {
     value: Value,
     spans: Vec<SpanNode>,
+    /// What expanding an alias to it costs ([`expanded_bytes`]).
+    bytes: usize,
+}
+
+/// The memory an expanded copy of `value` takes, roughly: [`ALIAS_NODE_BYTES`] per node plus
+/// the text of strings and keys.
+fn expanded_bytes(value: &Value) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        total = total.saturating_add(ALIAS_NODE_BYTES);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len()),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    total = total.saturating_add(k.len());
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    total
 }
 
 struct Builder<'a, 'b> {
@@ -574,12 +608,13 @@ impl<'a, 'b> Builder<'a, 'b> {
         let Some(anchored) = self.anchors.get(&id) else {
             return Err(self.error_at(span, "alias to an unknown anchor"));
         };
-        let cost = anchored.spans.len();
+        let cost = anchored.bytes;
         if cost > *self.budget {
             return Err(self.error_at(
                 span,
                 format!(
-                    "alias expansion exceeds {MAX_ALIAS_NODES} nodes (a YAML alias bomb?); file not scanned further"
+                    "alias expansion exceeds {} MiB (a YAML alias bomb?); file not scanned further",
+                    MAX_ALIAS_BYTES / (1024 * 1024)
                 ),
             ));
         }
@@ -601,6 +636,7 @@ impl<'a, 'b> Builder<'a, 'b> {
         self.anchors.insert(
             anchor,
             Anchored {
+                bytes: expanded_bytes(value),
                 value: value.clone(),
                 spans,
             },
@@ -848,6 +884,23 @@ mod tests {
         }
         let parsed = parse_stream(&text);
         assert!(parsed.errors[0].message.contains("alias expansion"));
+    }
+
+    #[test]
+    fn aliases_of_a_large_scalar_count_their_bytes() {
+        let big = "x".repeat(1024 * 1024);
+        let mut text = format!("a: &a \"{big}\"\nb: [");
+        text.push_str(&vec!["*a"; 2000].join(", "));
+        text.push_str("]\n");
+        let parsed = parse_stream(&text);
+        assert!(
+            parsed.errors[0].message.contains("alias expansion"),
+            "{:?}",
+            parsed.errors
+        );
+        // A few aliases of it are fine.
+        let text = format!("a: &a \"{big}\"\nb: [*a, *a, *a]\n");
+        assert!(parse_stream(&text).errors.is_empty());
     }
 
     #[test]

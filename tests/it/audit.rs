@@ -164,18 +164,28 @@ fn audit_and_scan_agree_on_findings_and_fingerprints_but_the_cluster() {
     );
 
     // …whose fingerprints differ only by the cluster: recomputing the file fingerprints with
-    // the context as cluster gives exactly the audit's.
+    // the context as cluster gives exactly the audit's. (The node names list items by their
+    // key, so the object's value is needed, not only its identity.)
+    let values = manifest_values(CLUSTER_FIXTURE);
     let with_cluster: BTreeSet<String> = scanned
         .findings
         .iter()
         .map(|f| {
             let r = f.object.as_ref().expect("object findings");
-            let mut metadata = json!({"name": r.name});
-            if let Some(ns) = &r.namespace {
-                metadata["namespace"] = json!(ns);
-            }
+            let value = values
+                .iter()
+                .find(|v| {
+                    v["kind"] == r.kind.as_str()
+                        && v["metadata"]["name"] == r.name.as_str()
+                        && v["metadata"]["namespace"].as_str() == r.namespace.as_deref()
+                })
+                .cloned()
+                .unwrap_or_else(|| {
+                    json!({"apiVersion": r.api_version, "kind": r.kind,
+                    "metadata": {"name": r.name, "namespace": r.namespace}})
+                });
             let object = Object::from_value(
-                json!({"apiVersion": r.api_version, "kind": r.kind, "metadata": metadata}),
+                value,
                 Origin::Cluster {
                     context: "production".into(),
                     api_path: String::new(),
@@ -630,7 +640,18 @@ fn namespaces_restrict_what_is_read() {
         .filter(|o| o.namespace.is_none())
         .map(|o| format!("{} {}", o.kind, o.name))
         .collect();
-    assert_eq!(cluster_scoped, ["Namespace shop-prod"]);
+    // ClusterRoles and their bindings are read too: they decide what the namespace's
+    // ServiceAccounts may do.
+    assert!(cluster_scoped.contains(&"Namespace shop-prod".to_string()));
+    assert!(
+        fetched
+            .objects
+            .iter()
+            .filter(|o| o.namespace.is_none())
+            .all(|o| o.kind == "Namespace" || o.kind.starts_with("ClusterRole")),
+        "{cluster_scoped:?}"
+    );
+    assert!(cluster_scoped.iter().any(|o| o.starts_with("ClusterRole ")));
     let secret_lists = lists_of(&api.requests(), "/api/v1/namespaces/shop-prod/secrets");
     assert_eq!(secret_lists.len(), 1);
     assert!(secret_lists[0].is_metadata_only());

@@ -178,7 +178,7 @@ fn sarif_validates_against_the_official_schema() {
     let run = &report["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "tollgate");
     let result = &run["results"][0];
-    assert!(result["partialFingerprints"]["tollgate/v1"].is_string());
+    assert!(result["partialFingerprints"]["tollgate/v2"].is_string());
     assert!(
         result["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64(),
         "{result}"
@@ -348,7 +348,7 @@ fn baseline_suppresses_known_findings_only() {
 
 #[test]
 fn inventory_root_sees_everything_but_reports_only_the_paths() {
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: team-dev}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers:\n    - name: c\n      image: harbor.example.com/x/y:1.0.0\n      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}\n      livenessProbe: {tcpSocket: {port: 80}}\n      readinessProbe: {tcpSocket: {port: 80}}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: team-dev}\nspec:\n  automountServiceAccountToken: false\n  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}\n  containers:\n    - name: c\n      image: harbor.example.com/x/y:1.0.0\n      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}\n      livenessProbe: {tcpSocket: {port: 80}}\n      readinessProbe: {tcpSocket: {port: 80}}\n";
     let limits = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: d, namespace: team-dev}\nspec:\n  limits:\n    - type: Container\n      default: {cpu: 100m, memory: 64Mi}\n";
     let other = DEPLOYMENT_LATEST;
     let dir = tree(&[

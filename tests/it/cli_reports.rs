@@ -41,7 +41,7 @@ fn sarif_of_the_demo_repo_validates_against_the_schema() {
             .as_str()
             .unwrap();
         assert!(
-            uri.starts_with("clusters/"),
+            uri.starts_with("clusters/") || uri.starts_with("apps/"),
             "relative to the scan root: {uri}"
         );
     }
@@ -232,7 +232,7 @@ fn identities(dir: &Path, format: &str) -> Vec<(String, String, String)> {
                         .as_str()
                         .unwrap()
                         .to_string(),
-                    r["partialFingerprints"]["tollgate/v1"]
+                    r["partialFingerprints"]["tollgate/v2"]
                         .as_str()
                         .unwrap()
                         .to_string(),

@@ -187,11 +187,14 @@ fn nightly_runs_create_close_and_reactivate_findings() {
     // No git in a temporary copy: sent anyway, empty, so the last value is not kept.
     assert_eq!(request.field("version"), Some(""));
     assert_eq!(request.all("tags"), ["tollgate", "scan"]);
-    // The pushed report is the --output report, byte for byte, under a .sarif name.
+    // The pushed report is the --output report shaped for DefectDojo (short titles, details
+    // in the description, identity unchanged), under a .sarif name.
     assert_eq!(request.file_name.as_deref(), Some("out.sarif"));
     assert_eq!(
         request.file,
-        std::fs::read(repo.root.join("out.sarif")).unwrap()
+        tollgate::sink::dojo_findings::shape_bytes(
+            &std::fs::read(repo.root.join("out.sarif")).unwrap()
+        )
     );
     assert!(
         first.stderr.contains("report: out.sarif"),
@@ -215,8 +218,16 @@ fn nightly_runs_create_close_and_reactivate_findings() {
             finding.mitigation.as_deref().is_some_and(|m| !m.is_empty()),
             "every finding carries its remediation as mitigation: {finding:?}"
         );
-        assert!(finding.title.chars().count() <= 150);
+        assert!(finding.title.chars().count() <= 100, "{}", finding.title);
         assert_ne!(finding.title, "[...]", "a title that says nothing");
+        for part in ["**Snippet:**", "Remediation: ", "Location: ", "Rule: "] {
+            assert!(
+                finding.description.contains(part),
+                "{part} in {}",
+                finding.description
+            );
+        }
+        assert!(finding.tags.iter().any(|t| t == "security"), "{finding:?}");
     }
     let suppressed = results
         .iter()
@@ -234,7 +245,7 @@ fn nightly_runs_create_close_and_reactivate_findings() {
     let pinned = test
         .findings
         .values()
-        .find(|f| f.title.contains("without an @sha256 digest"))
+        .find(|f| f.description.contains("without an @sha256 digest"))
         .unwrap();
     assert_eq!(pinned.severity, "High");
     for result in results {
@@ -270,7 +281,8 @@ fn nightly_runs_create_close_and_reactivate_findings() {
     let closed: Vec<_> = test.findings.values().filter(|f| f.is_mitigated).collect();
     assert_eq!(closed.len(), 1);
     assert!(
-        closed[0].title.contains("`worker`") && closed[0].title.contains("no memory limit"),
+        closed[0].title.ends_with(": Deployment shop-prod/worker")
+            && closed[0].description.contains("no memory limit"),
         "{closed:?}"
     );
 

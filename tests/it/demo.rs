@@ -33,6 +33,11 @@ const CHECKED_RULES: &[&str] = &[
     "host-path-volume",
     "liveness-probe",
     "readiness-probe",
+    "pss-capabilities-restricted",
+    "pss-seccomp-restricted",
+    "rbac-cross-env-subject",
+    "rbac-secret-read",
+    "service-account-token-automount",
 ];
 
 /// Rules that cannot fire on files (they read live state), exempt from "fires at least once".
@@ -43,6 +48,17 @@ type Expected = (&'static str, &'static str, u64, Option<&'static str>, bool);
 
 #[rustfmt::skip]
 const EXPECTED: &[Expected] = &[
+    // The GitOps model: the base is deployed twice (Argo CD → production, Flux → dev-a); each
+    // finding points at the overlay line that produced the value.
+    ("image-registry", "apps/catalog/overlays/dev/kustomization.yaml", 7, Some("Deployment catalog-dev/catalog"), false),
+    ("plain-secret", "apps/catalog/overlays/dev/kustomization.yaml", 16, Some("Secret catalog-dev/catalog-db"), false),
+    ("env-isolation", "apps/catalog/overlays/prod/kustomization.yaml", 15, Some("ConfigMap catalog-prod/catalog-config"), false),
+    ("pss-capabilities-restricted", "apps/catalog/base/deployment.yaml", 19, Some("Deployment catalog-dev/catalog"), false),
+    ("pss-capabilities-restricted", "apps/catalog/base/deployment.yaml", 19, Some("Deployment catalog-prod/catalog"), false),
+    ("pss-seccomp-restricted", "apps/catalog/base/deployment.yaml", 19, Some("Deployment catalog-dev/catalog"), false),
+    ("pss-seccomp-restricted", "apps/catalog/base/deployment.yaml", 19, Some("Deployment catalog-prod/catalog"), false),
+    ("service-account-token-automount", "apps/catalog/base/deployment.yaml", 17, Some("Deployment catalog-dev/catalog"), false),
+    ("service-account-token-automount", "apps/catalog/base/deployment.yaml", 17, Some("Deployment catalog-prod/catalog"), false),
     ("manifest-parse-error", "clusters/dev-a/shop-dev/broken.yaml", 9, None, false),
     ("host-namespaces", "clusters/dev-a/shop-dev/debug-pod.yaml", 10, Some("Pod shop-dev/netshoot-debug"), false),
     ("privilege-escalation", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
@@ -77,14 +93,48 @@ const EXPECTED: &[Expected] = &[
     ("host-namespaces", "clusters/production/platform/node-exporter.yaml", 20, Some("DaemonSet monitoring/node-exporter"), true),
     ("host-path-volume", "clusters/production/platform/node-exporter.yaml", 46, Some("DaemonSet monitoring/node-exporter"), true),
     ("host-path-volume", "clusters/production/platform/node-exporter.yaml", 48, Some("DaemonSet monitoring/node-exporter"), true),
+    ("velero-schedule-policy", "clusters/production/search-prod/namespace.yaml", 1, Some("Namespace search-prod"), false),
     ("image-pinned", "clusters/production/shop-prod/api.yaml", 41, Some("Deployment shop-prod/api"), false),
     ("image-registry", "clusters/production/shop-prod/api.yaml", 41, Some("Deployment shop-prod/api"), false),
     ("resource-limits", "clusters/production/shop-prod/api.yaml", 52, Some("Deployment shop-prod/api"), false),
     ("resource-limits", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
     ("resource-requests", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), true),
-    ("image-pinned", "clusters/production/shop-prod/worker.yaml", 20, Some("Deployment shop-prod/worker"), false),
-    ("velero-schedule-policy", "clusters/production/velero/schedules.yaml", 26, Some("Schedule velero/search-weekly"), false),
-    ("velero-schedule-policy", "clusters/production/velero/schedules.yaml", 30, Some("Schedule velero/search-weekly"), false),
+    ("image-pinned", "clusters/production/shop-prod/worker.yaml", 20, Some("Deployment shop-prod/worker"), false),    // Pod Security Standards (restricted), RBAC and ServiceAccount tokens.
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/debug-pod.yaml", 8, Some("Pod shop-dev/netshoot-debug"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/debug-pod.yaml", 12, Some("Pod shop-dev/netshoot-debug"), false),
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/seed-job.yaml", 9, Some("Job shop-dev/seed-catalog"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/seed-job.yaml", 12, Some("Job shop-dev/seed-catalog"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/seed-job.yaml", 12, Some("Job shop-dev/seed-catalog"), false),
+    ("service-account-token-automount", "clusters/dev-a/shop-dev/web.yaml", 15, Some("Deployment shop-dev/web"), false),
+    ("pss-capabilities-restricted", "clusters/dev-a/shop-dev/web.yaml", 17, Some("Deployment shop-dev/web"), false),
+    ("pss-seccomp-restricted", "clusters/dev-a/shop-dev/web.yaml", 17, Some("Deployment shop-dev/web"), false),
+    ("service-account-token-automount", "clusters/production/orders-prod/api.yaml", 17, Some("Deployment orders-prod/orders-api"), false),
+    ("service-account-token-automount", "clusters/production/pay-prod/gateway.yaml", 19, Some("Deployment pay-prod/gateway"), false),
+    ("service-account-token-automount", "clusters/production/pay-prod/ledger.yaml", 18, Some("StatefulSet pay-prod/ledger"), false),
+    ("pss-capabilities-restricted", "clusters/production/pay-prod/ledger.yaml", 23, Some("StatefulSet pay-prod/ledger"), false),
+    ("pss-seccomp-restricted", "clusters/production/pay-prod/ledger.yaml", 23, Some("StatefulSet pay-prod/ledger"), false),
+    ("rbac-cross-env-subject", "clusters/production/pay-prod/rbac.yaml", 13, Some("RoleBinding pay-prod/dev-ci-deploy"), false),
+    ("rbac-secret-read", "clusters/production/pay-prod/rbac.yaml", 13, Some("RoleBinding pay-prod/dev-ci-deploy"), false),
+    ("service-account-token-automount", "clusters/production/platform/kube-system.yaml", 14, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("pss-capabilities-restricted", "clusters/production/platform/kube-system.yaml", 16, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("pss-seccomp-restricted", "clusters/production/platform/kube-system.yaml", 16, Some("DaemonSet kube-system/svclb-traefik"), true),
+    ("service-account-token-automount", "clusters/production/platform/node-exporter.yaml", 18, Some("DaemonSet monitoring/node-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/platform/node-exporter.yaml", 25, Some("DaemonSet monitoring/node-exporter"), false),
+    ("pss-seccomp-restricted", "clusters/production/platform/node-exporter.yaml", 25, Some("DaemonSet monitoring/node-exporter"), false),
+    ("service-account-token-automount", "clusters/production/search-prod/exporter.yaml", 17, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/search-prod/exporter.yaml", 21, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-seccomp-restricted", "clusters/production/search-prod/exporter.yaml", 21, Some("Deployment search-prod/es-exporter"), false),
+    ("pss-capabilities-restricted", "clusters/production/secure-prod/report-export.yaml", 15, Some("Pod secure-prod/report-export"), false),
+    ("pss-seccomp-restricted", "clusters/production/secure-prod/report-export.yaml", 15, Some("Pod secure-prod/report-export"), false),
+    ("service-account-token-automount", "clusters/production/shop-prod/api.yaml", 17, Some("Deployment shop-prod/api"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/api.yaml", 22, Some("Deployment shop-prod/api"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/api.yaml", 22, Some("Deployment shop-prod/api"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/api.yaml", 40, Some("Deployment shop-prod/api"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/api.yaml", 40, Some("Deployment shop-prod/api"), false),
+    ("service-account-token-automount", "clusters/production/shop-prod/worker.yaml", 17, Some("Deployment shop-prod/worker"), false),
+    ("pss-capabilities-restricted", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
+    ("pss-seccomp-restricted", "clusters/production/shop-prod/worker.yaml", 19, Some("Deployment shop-prod/worker"), false),
 ];
 
 type Found = (String, String, u64, Option<String>, bool);
@@ -164,6 +214,37 @@ fn demo_gives_exactly_the_planted_findings() {
     }
 }
 
+/// secure-prod enforces the restricted Pod Security Standard: its pod that misses a seccomp
+/// profile and dropped capabilities is reported as rejected by admission, at high severity.
+#[test]
+fn demo_names_the_pod_admission_would_reject() {
+    let (report, _) = scan_demo();
+    let rejected: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| describe(&f["object"]).as_deref() == Some("Pod secure-prod/report-export"))
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    for f in rejected {
+        assert_eq!(f["severity"], "high");
+        assert!(
+            f["message"].as_str().unwrap().ends_with(
+                "rejected by Pod Security admission in namespace secure-prod (enforce=restricted, enforce-version=latest)"
+            ),
+            "{f}"
+        );
+    }
+    // Its clean twin passes every Pod Security rule.
+    let twin = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| describe(&f["object"]).as_deref() == Some("Deployment secure-prod/portal"))
+        .count();
+    assert_eq!(twin, 0);
+}
+
 #[test]
 fn demo_never_prints_secret_values() {
     let (report, _) = scan_demo();
@@ -183,4 +264,39 @@ fn demo_never_prints_secret_values() {
     let human = String::from_utf8_lossy(&human.stdout);
     assert!(human.contains("Secret pay-prod/ledger-db holds keys `password`, `username`"));
     assert!(!human.contains("s3cr3t-do-not-commit"));
+    // A secretGenerator literal is reported at its line, its value masked there.
+    assert!(human.contains("Secret catalog-dev/catalog-db holds key `password`"));
+    assert!(!human.contains("catalog-dev-only") && !text.contains("catalog-dev-only"));
+}
+
+/// The demo as the clusters see it: one base, two instances in two clusters, each with the
+/// namespace its deploy gives it, and fingerprints that tell them apart.
+#[test]
+fn demo_base_reaches_both_clusters_as_two_instances() {
+    let (report, _) = scan_demo();
+    let catalog: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["file"].as_str().unwrap().contains("apps/catalog/"))
+        .collect();
+    let namespaces: BTreeSet<&str> = catalog
+        .iter()
+        .filter_map(|f| f["object"]["namespace"].as_str())
+        .collect();
+    assert_eq!(namespaces, BTreeSet::from(["catalog-dev", "catalog-prod"]));
+    let fingerprints: BTreeSet<&str> = catalog
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(fingerprints.len(), catalog.len());
+    // Build files are instructions, not objects: nothing is reported on them as objects.
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["kind"] != "Kustomization"
+                || f["object"]["apiVersion"] != "kustomize.config.k8s.io/v1beta1")
+    );
 }

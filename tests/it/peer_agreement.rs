@@ -267,6 +267,146 @@ const MAPPINGS: &[Mapping] = &[
         &["host-path-volume"],
         None,
     ),
+    // Pod Security Standards controls beyond the ones above.
+    map(
+        "pod_security",
+        KL,
+        "drop-net-raw-capability",
+        &["pss-capabilities-restricted", "pss-capabilities-baseline"],
+        None,
+    ),
+    map(
+        "pod_security",
+        PO,
+        "dangerousCapabilities",
+        &["pss-capabilities-baseline"],
+        None,
+    ),
+    map(
+        "pod_security",
+        PO,
+        "insecureCapabilities",
+        &["pss-capabilities-restricted"],
+        None,
+    ),
+    map("pod_security", PO, "hostPortSet", &["pss-host-ports"], None),
+    map(
+        "pod_security",
+        PO,
+        "hostProcess",
+        &["pss-host-process"],
+        None,
+    ),
+    map("pod_security", PO, "procMount", &["pss-proc-mount"], None),
+    map(
+        "pod_security",
+        KL,
+        "unsafe-proc-mount",
+        &["pss-proc-mount"],
+        None,
+    ),
+    map("pod_security", KL, "unsafe-sysctls", &["pss-sysctls"], None),
+    map(
+        "pod_security",
+        KS,
+        "Container Seccomp Profile",
+        &["pss-seccomp-restricted"],
+        None,
+    ),
+    // RBAC. Polaris's exec/attach checks count wildcard grants, which tollgate reports as
+    // `rbac-wildcard`; explicit grants are `rbac-escalation`; its binding variants also fail a
+    // binding to a role granting everything, `rbac-cluster-admin-binding`.
+    map("rbac", KL, "wildcard-in-rules", &["rbac-wildcard"], None),
+    map(
+        "rbac",
+        KL,
+        "cluster-admin-role-binding",
+        &["rbac-cluster-admin-binding"],
+        None,
+    ),
+    map("rbac", KL, "access-to-secrets", &["rbac-secret-read"], None),
+    map(
+        "rbac",
+        KL,
+        "access-to-create-pods",
+        &["rbac-escalation"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "clusterrolePodExecAttach",
+        &["rbac-escalation", "rbac-wildcard"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "rolePodExecAttach",
+        &["rbac-escalation", "rbac-wildcard"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "clusterrolebindingPodExecAttach",
+        &[
+            "rbac-escalation",
+            "rbac-wildcard",
+            "rbac-cluster-admin-binding",
+        ],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "rolebindingClusterRolePodExecAttach",
+        &[
+            "rbac-escalation",
+            "rbac-wildcard",
+            "rbac-cluster-admin-binding",
+        ],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "rolebindingRolePodExecAttach",
+        &[
+            "rbac-escalation",
+            "rbac-wildcard",
+            "rbac-cluster-admin-binding",
+        ],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "clusterrolebindingClusterAdmin",
+        &["rbac-cluster-admin-binding"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "rolebindingClusterAdminClusterRole",
+        &["rbac-cluster-admin-binding"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "rolebindingClusterAdminRole",
+        &["rbac-cluster-admin-binding"],
+        None,
+    ),
+    map(
+        "rbac",
+        PO,
+        "automountServiceAccountToken",
+        &["service-account-token-automount"],
+        None,
+    ),
     // Probes. kube-score's `Pod Probes` covers liveness and readiness together.
     map("probes", KL, "no-liveness-probe", &["liveness-probe"], None),
     map(
@@ -298,6 +438,16 @@ const MAPPINGS: &[Mapping] = &[
         None,
     ),
 ];
+
+// Reasons shared by several Pod Security and RBAC differences.
+const WHY_ANNOT: &str = "the seccomp.security.alpha.kubernetes.io annotations were never a pod setting the standard accepts (the kubelet ignores them since v1.27); only seccompProfile counts";
+const WHY_SAME_NS: &str = "tollgate reports Secret read access only where it crosses a namespace (ClusterRoleBinding) or an environment; a namespaced RoleBinding within one environment is the normal way to grant it";
+const WHY_DROP_ALL: &str = "the restricted standard requires `drop: [ALL]`; dropping a list of named capabilities leaves the ones not listed (and future ones)";
+const WHY_GCE: &str = "Polaris exempts GKE add-on roles and bindings by name; tollgate exempts only Kubernetes' own (bootstrapping label, `system:` ClusterRoles, kube-system subjects) and reports a wildcard role whatever its name";
+const WHY_NAME: &str = "Polaris exempts bindings by their name (`system:…`, `cluster-admin`); tollgate judges the subject, since anyone can name a binding";
+const WHY_MISSING: &str = "the binding's role is not in the inventory: tollgate cannot judge what it grants and reports nothing rather than guess";
+const WHY_PODS: &str = "the role grants `create` on pods in a namespace Pod Security admission does not hold to baseline, which rbac-escalation reports (a privileged pod is the node)";
+const WHY_WILD: &str = "the RoleBinding binds a ClusterRole granting everything; tollgate reports the role (rbac-wildcard) and the binding (rbac-cluster-admin-binding) whichever kind of role it is";
 
 /// Outcome differences that follow from a deliberate decision: (tool, fixture, check, why).
 const BY_DESIGN: &[(&str, &str, &str, &str)] = &[
@@ -331,10 +481,194 @@ const BY_DESIGN: &[(&str, &str, &str, &str)] = &[
         "Pod Probes",
         "kube-score is satisfied by a liveness probe on any container; the kubelet restarts each container on its own probe only, so tollgate checks each long-running container",
     ),
+    (
+        KL,
+        "tests/checks/access-to-secrets.yml",
+        "access-to-secrets",
+        WHY_SAME_NS,
+    ),
+    (
+        KS,
+        "score/testdata/pod-seccomp-annotated-annotation-optional.yaml",
+        "Container Seccomp Profile",
+        WHY_ANNOT,
+    ),
+    (
+        KS,
+        "score/testdata/pod-seccomp-annotated.yaml",
+        "Container Seccomp Profile",
+        WHY_ANNOT,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolePodExecAttach/success.gce_calico_clusterrole.yaml",
+        "clusterrolePodExecAttach",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingClusterAdmin/success.gce_calico_binding.yaml",
+        "clusterrolebindingClusterAdmin",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingClusterAdmin/success.system_prefix_binding.yaml",
+        "clusterrolebindingClusterAdmin",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingPodExecAttach/failure.binding_points_to_missing_ref.yaml",
+        "clusterrolebindingPodExecAttach",
+        WHY_MISSING,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingPodExecAttach/success.defaultclusterrolebinding_clusteradmin.yaml",
+        "clusterrolebindingPodExecAttach",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingPodExecAttach/success.gce_calico_binding.yaml",
+        "clusterrolebindingPodExecAttach",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/clusterrolebindingPodExecAttach/success.system_prefix_binding.yaml",
+        "clusterrolebindingPodExecAttach",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/insecureCapabilities/success.case.yaml",
+        "insecureCapabilities",
+        WHY_DROP_ALL,
+    ),
+    (
+        PO,
+        "test/checks/insecureCapabilities/success.pod.yaml",
+        "insecureCapabilities",
+        WHY_DROP_ALL,
+    ),
+    (
+        PO,
+        "test/checks/insecureCapabilities/success.yaml",
+        "insecureCapabilities",
+        WHY_DROP_ALL,
+    ),
+    (
+        PO,
+        "test/checks/rolePodExecAttach/success.allow_unrelated_perms.yaml",
+        "rolePodExecAttach",
+        WHY_PODS,
+    ),
+    (
+        PO,
+        "test/checks/rolePodExecAttach/success.gce_calico_binding.yaml",
+        "rolePodExecAttach",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterAdminClusterRole/success.gce_calico_binding.yaml",
+        "rolebindingClusterAdminClusterRole",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterAdminClusterRole/success.system_prefix_binding.yaml",
+        "rolebindingClusterAdminClusterRole",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterAdminRole/success.gce_calico_binding.yaml",
+        "rolebindingClusterAdminRole",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterAdminRole/success.system_prefix_binding.yaml",
+        "rolebindingClusterAdminRole",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterRolePodExecAttach/failure.binding_points_to_missing_ref.yaml",
+        "rolebindingClusterRolePodExecAttach",
+        WHY_MISSING,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterRolePodExecAttach/success.binding_references_role.yaml",
+        "rolebindingClusterRolePodExecAttach",
+        WHY_PODS,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterRolePodExecAttach/success.gce_calico_binding.yaml",
+        "rolebindingClusterRolePodExecAttach",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingClusterRolePodExecAttach/success.system_prefix_binding.yaml",
+        "rolebindingClusterRolePodExecAttach",
+        WHY_NAME,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/failure.binding_points_to_missing_ref.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_MISSING,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/success.allow_unrelated_perms.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_PODS,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/success.binding_references_role.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_PODS,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/success.gce_calico_binding.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_GCE,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/success.role_binding_cluster_role_binding.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_WILD,
+    ),
+    (
+        PO,
+        "test/checks/rolebindingRolePodExecAttach/success.system_prefix_binding.yaml",
+        "rolebindingRolePodExecAttach",
+        WHY_NAME,
+    ),
 ];
 
 /// kube-linter violation counts tollgate differs from on purpose: (fixture, check, why).
 const COUNT_BY_DESIGN: &[(&str, &str, &str)] = &[
+    (
+        "tests/checks/access-to-secrets.yml",
+        "access-to-secrets",
+        "its violation is a namespaced RoleBinding within one environment, which tollgate does not report (see BY_DESIGN)",
+    ),
+    (
+        "tests/checks/drop-net-raw-capability.yml",
+        "drop-net-raw-capability",
+        "tollgate reports the missing `drop: [ALL]` of each container and, separately, each added NET_RAW (a baseline violation)",
+    ),
     (
         "tests/checks/run-as-non-root.yml",
         "run-as-non-root",
@@ -387,6 +721,7 @@ fn kube_score_config(config: &str) -> String {
         (false, false) => {
             let known = config.contains("(testExpectedScore default)")
                 || config.contains("EnabledOptionalTests")
+                || config.contains("UseOptionalChecksAnnotation: true")
                 || config.contains("IgnoreContainerCpuLimitRequirement: false");
             assert!(known, "unknown kube-score config: {config}");
             String::new()

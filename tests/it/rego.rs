@@ -334,7 +334,10 @@ deny_seen contains sprintf("%s %s seen", [input.kind, input.metadata.name]) if t
             .any(|m| m.contains("time limit") && m.contains("Service shop-dev/web")),
         "{messages:#?}"
     );
-    assert!(!outcome.has_errors());
+    assert!(
+        outcome.has_errors(),
+        "a stopped policy's findings are missing: the run is incomplete"
+    );
     // The package's other rules still report on every object, the failing ones included.
     let seen: BTreeSet<String> = outcome
         .findings
@@ -377,6 +380,23 @@ deny contains msg if {
     let manifests = dir.path().join("m.yaml").to_string_lossy().to_string();
     let mut o = options(&[&manifests], &[&policy]);
     o.run.policy.data_files = vec![dir.path().join("teams.yaml")];
+    let outcome = scan(&o, Vec::new()).unwrap();
+    let messages: BTreeSet<String> = findings(&outcome).into_iter().map(|f| f.3).collect();
+    // Policies see a Secret's keys, not its values.
+    assert_eq!(
+        messages,
+        BTreeSet::from([
+            "password holds  ()".to_string(),
+            "ConfigMap c has no known team".to_string(),
+        ])
+    );
+    // Opted in: the values are there, and redacted from messages.
+    write(
+        dir.path(),
+        "tollgate.yaml",
+        "rego:\n  secret_values: true\n",
+    );
+    o.run.config = Some(dir.path().join("tollgate.yaml"));
     let outcome = scan(&o, Vec::new()).unwrap();
     let messages: BTreeSet<String> = findings(&outcome).into_iter().map(|f| f.3).collect();
     assert_eq!(

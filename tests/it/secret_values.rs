@@ -26,7 +26,7 @@ items:
 fn no_report_format_shows_a_secret_value() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secrets.yaml"), SECRETS).unwrap();
-    for format in ["human", "json", "sarif"] {
+    for format in ["human", "json", "sarif", "html"] {
         let output = crate::common::tollgate()
             .current_dir(dir.path())
             .args([

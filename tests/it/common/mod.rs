@@ -143,6 +143,7 @@ spec:
           securityContext:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
           livenessProbe:
             httpGet: {path: /healthz, port: 8080}
           readinessProbe:
@@ -150,6 +151,8 @@ spec:
       securityContext:
         runAsNonRoot: true
         runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";
 
 pub const DEPLOYMENT_CLEAN: &str = "apiVersion: apps/v1
@@ -169,6 +172,7 @@ spec:
           securityContext:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
           livenessProbe:
             httpGet: {path: /healthz, port: 8080}
           readinessProbe:
@@ -176,4 +180,6 @@ spec:
       securityContext:
         runAsNonRoot: true
         runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      automountServiceAccountToken: false
 ";

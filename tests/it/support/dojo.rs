@@ -72,6 +72,10 @@ pub struct DojoFinding {
     pub file_path: Option<String>,
     pub line: Option<u64>,
     pub mitigation: Option<String>,
+    /// Built like the SARIF parser's: message, snippet, rule name and descriptions.
+    pub description: String,
+    /// The rule's tags and the result's, de-duplicated.
+    pub tags: Vec<String>,
     pub false_p: bool,
     pub active: bool,
     pub is_mitigated: bool,
@@ -592,7 +596,48 @@ fn parse_sarif(log: &Value) -> Result<Parsed, SarifProblem> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_else(|| vec![Value::Null]);
+            let mut tags: Vec<String> = Vec::new();
+            for tag in [
+                rule.and_then(|r| r.pointer("/properties/tags")),
+                result.pointer("/properties/tags"),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(Value::as_str)
+            {
+                if !tags.iter().any(|t| t == tag) {
+                    tags.push(tag.to_string());
+                }
+            }
             for location in &locations {
+                let mut description = format!("**Result message:** {message}");
+                if let Some(snippet) = location
+                    .pointer("/physicalLocation/region/snippet/text")
+                    .and_then(Value::as_str)
+                {
+                    description.push_str(&format!("\n**Snippet:**\n```\n{snippet}\n```"));
+                }
+                let rule_text = |pointer: &str| {
+                    rule.and_then(|r| r.pointer(pointer))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let name = rule_text("/name");
+                if !name.is_empty() {
+                    description.push_str(&format!("\n**Rule name:** {name}"));
+                }
+                for (label, pointer) in [
+                    ("Rule short description", "/shortDescription/text"),
+                    ("Rule full description", "/fullDescription/text"),
+                ] {
+                    let text = rule_text(pointer);
+                    if !text.is_empty() && text != message {
+                        description.push_str(&format!("\n**{label}:** {text}"));
+                    }
+                }
                 findings.push((
                     uid.clone().ok_or(SarifProblem::Bad(
                         "the test server needs fingerprints to match findings".into(),
@@ -608,6 +653,8 @@ fn parse_sarif(log: &Value) -> Result<Parsed, SarifProblem> {
                             .pointer("/physicalLocation/region/startLine")
                             .and_then(Value::as_u64),
                         mitigation: mitigation.clone(),
+                        description,
+                        tags: tags.clone(),
                         false_p,
                         active: !false_p,
                         is_mitigated: false,
