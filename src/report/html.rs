@@ -7,7 +7,8 @@
 //! relative to the scan root, message, remediation), the suppressed findings apart, and with
 //! `--previous` which findings are new and which were fixed.
 //!
-//! Filters also live in the address fragment (`report.html#severity=high&q=api&cluster=prod`)
+//! The text filter searches every cell of a row (rule, object, file:line, message,
+//! remediation). Filters also live in the address fragment (`report.html#severity=high&q=api&cluster=prod`)
 //! so a filtered view can be shared as a link. Rendering is deterministic: no timestamp, rows
 //! in the report's order.
 
@@ -139,6 +140,8 @@ const SCRIPT: &str = r#"
   if(!table)return;
   var body=table.tBodies[0];
   var rows=Array.prototype.slice.call(body.rows);
+  // What the text filter searches: every cell of the row, once.
+  rows.forEach(function(r){r.searchText=r.textContent.toLowerCase();});
   var q=document.getElementById('q'),sev=document.getElementById('severity'),chg=document.getElementById('change');
   var shown=document.getElementById('shown');
   var tabs=Array.prototype.slice.call(document.querySelectorAll('.tabs button'));
@@ -159,7 +162,7 @@ const SCRIPT: &str = r#"
   function apply(write){
     var text=q.value.trim().toLowerCase(),s=sev.value,c=chg?chg.value:'';var n=0;
     rows.forEach(function(r){
-      var ok=(!text||r.dataset.text.indexOf(text)>=0)&&(!s||r.dataset.severity===s)&&(!c||r.dataset.change===c)&&(cluster===null||cluster==='*'||r.dataset.cluster===cluster);
+      var ok=(!text||r.searchText.indexOf(text)>=0)&&(!s||r.dataset.severity===s)&&(!c||r.dataset.change===c)&&(cluster===null||cluster==='*'||r.dataset.cluster===cluster);
       r.hidden=!ok;if(ok)n++;
     });
     shown.textContent=String(n);
@@ -467,24 +470,14 @@ fn location_cell(report: &Report<'_>, f: &Finding) -> String {
 
 fn finding_row(html: &mut String, report: &Report<'_>, f: &Finding, order: usize, compare: bool) {
     let object = object_text(f);
-    let text = format!(
-        "{} {} {} {} {}",
-        f.rule,
-        object,
-        f.location.path(),
-        f.message,
-        f.environment.as_deref().unwrap_or("")
-    )
-    .to_lowercase();
     let change = f.change.map(Change::as_str).unwrap_or("");
     let _ = write!(
         html,
         "<tr data-order=\"{order}\" data-severity=\"{}\" data-cluster=\"{}\" data-change=\"{change}\" \
-         data-rule=\"{}\" data-text=\"{}\">{}<td><code>{}</code></td>",
+         data-rule=\"{}\">{}<td><code>{}</code></td>",
         f.severity,
         escape(cluster_of(f)),
         escape(&f.rule),
-        escape(&text),
         severity_cell(f.severity),
         escape(&f.rule)
     );

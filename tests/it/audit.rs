@@ -640,7 +640,18 @@ fn namespaces_restrict_what_is_read() {
         .filter(|o| o.namespace.is_none())
         .map(|o| format!("{} {}", o.kind, o.name))
         .collect();
-    assert_eq!(cluster_scoped, ["Namespace shop-prod"]);
+    // ClusterRoles and their bindings are read too: they decide what the namespace's
+    // ServiceAccounts may do.
+    assert!(cluster_scoped.contains(&"Namespace shop-prod".to_string()));
+    assert!(
+        fetched
+            .objects
+            .iter()
+            .filter(|o| o.namespace.is_none())
+            .all(|o| o.kind == "Namespace" || o.kind.starts_with("ClusterRole")),
+        "{cluster_scoped:?}"
+    );
+    assert!(cluster_scoped.iter().any(|o| o.starts_with("ClusterRole ")));
     let secret_lists = lists_of(&api.requests(), "/api/v1/namespaces/shop-prod/secrets");
     assert_eq!(secret_lists.len(), 1);
     assert!(secret_lists[0].is_metadata_only());

@@ -7,9 +7,6 @@
 //! Without a browser the test is skipped locally, and fails when `CI=true`.
 //! `TOLLGATE_UPDATE_SCREENSHOT=1` rewrites `docs/html-report.png` from the demo report.
 
-use crate::common;
-use crate::support;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::tollgate;
+use crate::common::{self, tollgate};
+use crate::support;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TOLLGATE_CHROMIUM") {
@@ -39,7 +37,7 @@ fn chromium() -> Option<PathBuf> {
 fn browser_or_skip() -> Option<PathBuf> {
     match chromium() {
         Some(path) => Some(path),
-        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+        None if common::in_ci() => {
             panic!("CI=true but no chromium in PATH: .ci/run installs Debian's `chromium`")
         }
         None => {
@@ -176,7 +174,8 @@ impl Browser {
     }
 }
 
-/// Rows of the findings table: (visible, data-severity, data-text).
+/// Rows of the findings table: (visible, data-severity, the row's text in lower case, as the
+/// page's text filter sees it).
 fn rows(dom: &str) -> Vec<(bool, String, String)> {
     let body = dom
         .split("<table id=\"findings\">")
@@ -195,13 +194,35 @@ fn rows(dom: &str) -> Vec<(bool, String, String)> {
                     .unwrap_or("")
                     .to_string()
             };
+            let inner = &row[tag.len()..];
+            let inner = inner.split("</tr>").next().unwrap_or(inner);
             (
                 !tag.contains(" hidden"),
                 attr("data-severity"),
-                attr("data-text"),
+                text_of(inner),
             )
         })
         .collect()
+}
+
+/// The text of an HTML fragment: tags dropped, the escapes the report uses undone.
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .to_lowercase()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
