@@ -201,6 +201,7 @@ pub fn audit_targets(
         silent.remove(&context);
         setup.notices.extend(fetched.notices);
         if !fetched.reachable {
+            stats.unread.push(context);
             continue;
         }
         stats.clusters += 1;
@@ -233,12 +234,14 @@ pub fn audit_targets(
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     for context in silent {
+        stats.unread.push(context.clone());
         setup.notices.push(
             Notice::error("not audited: reading this cluster stopped without an answer")
                 .at(context, None),
         );
     }
     stats.contexts.sort();
+    stats.unread.sort();
     not_evaluated.sort();
     not_evaluated.dedup();
     setup.notices.extend(notices);

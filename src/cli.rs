@@ -7,6 +7,7 @@ use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use crate::finding::Severity;
+use crate::model::pod_security::Level;
 use crate::report::Format;
 
 #[derive(Debug, Parser)]
@@ -304,6 +305,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     pub trivy_reports: Option<PathBuf>,
 
+    /// List the files skipped (inputs of builds: patches, generator files, values files) and
+    /// why, on standard error.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
     #[command(flatten)]
     pub policies: PolicyArgs,
 
@@ -484,6 +490,11 @@ pub struct OutputArgs {
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub ignore: Vec<String>,
 
+    /// Run only the rules of a Pod Security Standards level (restricted includes baseline),
+    /// and `manifest-parse-error`; combined with --select, the rules in both.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    pub profile: Option<ProfileArg>,
+
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -493,6 +504,17 @@ pub struct OutputArgs {
     /// other consumers that must see everything.
     #[arg(long)]
     pub no_sarif_limits: bool,
+
+    /// Compare with an earlier tollgate report (JSON or SARIF): findings become new or
+    /// unchanged, and the report's findings that are gone are listed as fixed. A missing file
+    /// (the first run) is a warning.
+    #[arg(long, value_name = "REPORT")]
+    pub previous: Option<PathBuf>,
+
+    /// After the run, send its summary to every channel under `notify:` in tollgate.yaml
+    /// (Telegram, webhook). A failed notification is a warning; it never changes the exit code.
+    #[arg(long)]
+    pub notify: bool,
 }
 
 /// `--format`: the command line's names of the report formats ([`Format`], which knows no
@@ -511,6 +533,8 @@ pub enum FormatArg {
     Junit,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// One self-contained HTML page: charts, heatmap, a filterable table.
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -522,6 +546,7 @@ impl From<FormatArg> for Format {
             FormatArg::Gitlab => Format::Gitlab,
             FormatArg::Junit => Format::Junit,
             FormatArg::Github => Format::Github,
+            FormatArg::Html => Format::Html,
         }
     }
 }
@@ -537,11 +562,35 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
     }
 }
 
+/// `--profile`: a Pod Security Standards level's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// host namespaces, privileged, capabilities, hostPath, host ports, AppArmor, SELinux,
+    /// /proc mount, seccomp, sysctls, HostProcess.
+    PssBaseline,
+    /// Baseline plus volume types, privilege escalation, non-root, seccomp required,
+    /// capabilities dropped.
+    PssRestricted,
+}
+
+impl From<ProfileArg> for Level {
+    fn from(arg: ProfileArg) -> Level {
+        match arg {
+            ProfileArg::PssBaseline => Level::Baseline,
+            ProfileArg::PssRestricted => Level::Restricted,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
     pub format: RulesFormat,
+
+    /// List only the rules of a Pod Security Standards level (restricted includes baseline).
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    pub profile: Option<ProfileArg>,
 
     /// Configuration file (for its `policies:`).
     #[arg(long)]

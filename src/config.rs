@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::{ConfigError, Error};
 use crate::finding::Severity;
+use crate::model::pod_security::Level;
 
 /// File names looked for, in order, in each directory from the scan root upwards.
 pub const CONFIG_FILE_NAMES: [&str; 2] = ["tollgate.yaml", ".tollgate.yaml"];
@@ -23,13 +24,32 @@ pub struct Config {
     pub resources: ResourcesConfig,
     pub velero: VeleroConfig,
     pub network: NetworkConfig,
+    pub pod_security: PodSecurityConfig,
     pub harbor: Option<HarborConfig>,
     pub rules: RulesConfig,
     pub exemptions: Vec<Exemption>,
     pub defectdojo: Option<DefectDojoConfig>,
+    /// Where `--notify` sends the run's summary.
+    pub notify: Option<crate::sink::notify::NotifyConfig>,
     /// Directories of Rego policies, relative to the config file.
     pub policies: Vec<PathBuf>,
     pub rego: RegoConfig,
+    /// Which folders and Argo CD destinations are which cluster (DESIGN §13); without it the
+    /// repository is one cluster.
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// One cluster of a GitOps repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub name: String,
+    /// Globs on file paths (relative to the config file's folder) whose objects go to it.
+    #[serde(default, deserialize_with = "globs")]
+    pub paths: Vec<String>,
+    /// Argo CD `destination.server` or `destination.name` values that mean this cluster.
+    #[serde(default)]
+    pub destinations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +123,15 @@ impl Default for NetworkConfig {
             require_default_deny: vec!["prod".into()],
         }
     }
+}
+
+/// The Pod Security Standards level environments are held to where their namespaces carry no
+/// `pod-security.kubernetes.io/enforce` label.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PodSecurityConfig {
+    pub level: Option<Level>,
+    pub envs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +239,11 @@ pub struct DefectDojoConfig {
     pub minimum_severity: Option<Severity>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The findings' `service` (placeholders `{cluster}`, `{repo}`). Off by default: it is
+    /// part of DefectDojo's close scope, so setting it on an existing Test leaves the findings
+    /// imported before it open for good (docs/defectdojo.md).
+    #[serde(default)]
+    pub service: Option<String>,
     /// Time limit of one upload (DefectDojo answers after processing the whole report).
     #[serde(default = "default_dd_timeout")]
     pub timeout: HumanDuration,
@@ -235,6 +269,7 @@ impl Default for DefectDojoConfig {
             test_title: None,
             minimum_severity: None,
             tags: Vec::new(),
+            service: None,
             timeout: default_dd_timeout(),
             retries: default_dd_retries(),
             retry_backoff: default_retry_backoff(),
@@ -324,7 +359,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let patterns = Vec::<String>::deserialize(d)?;
+    // `./clusters/**` means `clusters/**`: paths are relative to the config's folder anyway.
+    let patterns: Vec<String> = Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|p| p.strip_prefix("./").map(str::to_string).unwrap_or(p))
+        .collect();
     for p in &patterns {
         globset::Glob::new(p)
             .map_err(|e| serde::de::Error::custom(format!("invalid glob `{p}`: {}", e.kind())))?;
@@ -371,6 +410,35 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Checks that every scan root finds the same `tollgate.yaml` (or none): a run applies one
+/// configuration, so roots with their own are refused, saying which (exit 2).
+pub fn one_config_for(roots: &[PathBuf], cwd: &Path) -> Result<(), Error> {
+    let mut found: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    for root in roots {
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        let config = discover(&absolute);
+        if !found.iter().any(|(_, c)| *c == config) {
+            found.push((root.clone(), config));
+        }
+    }
+    if found.len() < 2 {
+        return Ok(());
+    }
+    let show = |p: &Path| crate::source::files::display_path(p, cwd);
+    let described: Vec<String> = found
+        .iter()
+        .map(|(root, config)| match config {
+            Some(c) => format!("{} uses {}", show(root), show(c)),
+            None => format!("{} has no tollgate.yaml", show(root)),
+        })
+        .collect();
+    Err(Error::usage(format!(
+        "the scan roots have different configurations ({}); a run applies one: scan each root \
+         on its own, or choose one with --config",
+        described.join(", ")
+    )))
 }
 
 /// Reads and validates a configuration file.
@@ -469,6 +537,9 @@ velero:
   min_ttl: 168h
 network:
   require_default_deny: [prod]
+pod_security:
+  level: restricted
+  envs: [prod]
 harbor:
   url: https://harbor.example.com
   username_env: HARBOR_USERNAME
@@ -488,10 +559,16 @@ defectdojo:
   token_env: DEFECTDOJO_TOKEN
   product: "{cluster}"
   engagement: "nightly-audit"
+clusters:
+  - name: production
+    paths: ["clusters/production/**"]
+    destinations: ["https://prod.k3s.internal:6443", "production"]
 "#,
         );
+        assert_eq!(config.clusters[0].destinations[1], "production");
         assert_eq!(config.environments[0].paths, ["clusters/production/**"]);
         assert!(!config.resources.require_cpu_limit);
+        assert_eq!(config.pod_security.level, Some(Level::Restricted));
         assert_eq!(config.velero.min_ttl.0, Duration::from_secs(168 * 3600));
         assert_eq!(
             config.harbor.unwrap().max_scan_age.0,

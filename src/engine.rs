@@ -188,6 +188,16 @@ impl Evaluation<'_> {
         inventory: &Inventory,
         report_on: &(dyn Fn(&Object) -> bool + Sync),
     ) -> Vec<(usize, Finding)> {
+        self.run_with_warnings(inventory, report_on).0
+    }
+
+    /// [`Evaluation::run`], with the warnings rules raised about input they could not fully
+    /// understand (file:line of the object).
+    pub fn run_with_warnings(
+        &self,
+        inventory: &Inventory,
+        report_on: &(dyn Fn(&Object) -> bool + Sync),
+    ) -> (Vec<(usize, Finding)>, Vec<Notice>) {
         let ctx = Context::new(inventory, self.config, self.environments, self.now)
             .with_image_scans(self.external.image_scans.as_ref());
         let enabled = |id: &str| self.rules.is_enabled(id);
@@ -197,7 +207,7 @@ impl Evaluation<'_> {
             .iter()
             .map(|e| e.begin(&ctx, &enabled))
             .collect();
-        inventory
+        let findings = inventory
             .objects()
             .par_iter()
             .enumerate()
@@ -231,7 +241,8 @@ impl Evaluation<'_> {
                 },
             )
             .flatten_iter()
-            .collect()
+            .collect();
+        (findings, ctx.take_warnings())
     }
 
     /// What every rule checked among the objects `report_on` accepts (for JUnit), and the
@@ -364,6 +375,8 @@ pub struct Setup {
     pub pool: rayon::ThreadPool,
     pub now: jiff::Timestamp,
     pub notices: Vec<Notice>,
+    /// Warnings rules raised while evaluating (see [`crate::rules::Context::warn`]).
+    rule_warnings: std::sync::Mutex<Vec<Notice>>,
 }
 
 /// What every run that evaluates rules is told, whatever it reads (files or clusters).
@@ -428,6 +441,7 @@ impl Setup {
             pool,
             now,
             notices,
+            rule_warnings: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -440,7 +454,14 @@ impl Setup {
         external: &External,
     ) -> Vec<(usize, Finding)> {
         let evaluation = self.evaluation(external);
-        self.pool.install(|| evaluation.run(inventory, report_on))
+        let (findings, warnings) = self
+            .pool
+            .install(|| evaluation.run_with_warnings(inventory, report_on));
+        self.rule_warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(warnings);
+        findings
     }
 
     /// What every rule checked, for JUnit reports; `files` are the files read.
@@ -483,6 +504,12 @@ impl Setup {
             Baseline::of(&outcome.findings).write(&path.to_path_buf())?;
         }
         self.notices.append(&mut outcome.notices);
+        let warnings = std::mem::take(
+            self.rule_warnings
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        self.notices.extend(warnings);
         self.notices.sort();
         self.notices.dedup();
         outcome.rules = self.rules.infos();

@@ -137,6 +137,25 @@ impl SuppressionSource {
     }
 }
 
+/// How a finding compares with the previous report (`--previous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Not in the previous report.
+    New,
+    /// In the previous report too (same fingerprint).
+    Unchanged,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
 /// One reported problem.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -154,6 +173,8 @@ pub struct Finding {
     pub suppressed: Option<Suppression>,
     /// The chart template a rendered document came from (`# Source:`).
     pub helm_source: Option<String>,
+    /// Against `--previous`; None without it.
+    pub change: Option<Change>,
 }
 
 impl Finding {
@@ -168,9 +189,12 @@ impl Finding {
     ) -> Finding {
         let location = match &object.origin {
             Origin::File { path, .. } => {
-                let Pos { line, column } = object.locate(pointer);
+                // The build-file line that produced the value, when a GitOps build did.
+                let (path, Pos { line, column }) = object
+                    .source_of(pointer)
+                    .unwrap_or((path, object.locate(pointer)));
                 Location::File {
-                    path: path.clone(),
+                    path: path.to_string(),
                     line,
                     column,
                 }
@@ -192,6 +216,7 @@ impl Finding {
             fingerprint: object_fingerprint(rule, object, pointer),
             suppressed: None,
             helm_source: object.helm_source.clone(),
+            change: None,
         }
     }
 
@@ -221,6 +246,7 @@ impl Finding {
             fingerprint: fingerprint(&[rule, "file", path, &document.to_string()]),
             suppressed: None,
             helm_source: None,
+            change: None,
         }
     }
 
@@ -274,7 +300,8 @@ impl<'a> FingerprintInput<'a> {
             name: &object.name,
             cluster: match &object.origin {
                 Origin::Cluster { context, .. } => context.as_str(),
-                Origin::File { .. } => "",
+                // Instances of one file in two clusters are two findings.
+                Origin::File { .. } => object.gitops_cluster().unwrap_or(""),
             },
             node: keyed_path(&object.value, pointer),
         }

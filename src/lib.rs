@@ -26,6 +26,8 @@ pub mod error;
 pub mod external;
 /// Findings, severities, locations and fingerprints.
 pub mod finding;
+/// GitOps repositories as the cluster will see them: kustomize, Argo CD, Flux, clusters.
+pub mod gitops;
 /// Objects, the inventory, environments, workloads, spans.
 pub mod model;
 /// Warnings and errors about the run itself.

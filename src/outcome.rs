@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::finding::{Finding, Location, Severity};
 use crate::model::object::{Object, ObjectRef};
 use crate::notice::Notice;
+use crate::report::previous::Changes;
 use crate::rules::RuleInfo;
 use crate::source::redact;
 
@@ -22,6 +23,12 @@ pub struct Stats {
     pub clusters: usize,
     /// Names of the contexts audited, sorted.
     pub contexts: Vec<String>,
+    /// Files not read as manifests, with why (inputs of builds), sorted.
+    pub skipped: Vec<(String, String)>,
+    /// What the GitOps model followed (DESIGN §13).
+    pub gitops: crate::gitops::Summary,
+    /// Contexts asked for that could not be read (no connection, no answer), sorted.
+    pub unread: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for
@@ -84,6 +91,25 @@ impl Sources {
             for secret in secrets {
                 redact::secret_value_lines(secret, &text, entry);
             }
+        }
+    }
+
+    /// Masks the values of Secrets made by kustomize `secretGenerator`s where they are
+    /// written (literals in the build file, env files, whole input files).
+    pub fn redact_generated_secrets<'a>(&mut self, objects: impl Iterator<Item = &'a Object>) {
+        let mut found: HashMap<String, redact::Redactions> = HashMap::new();
+        for secret in objects {
+            let text_of = |path: &str| match self.texts.get(path) {
+                Some(text) => Some(text.to_string()),
+                None => self
+                    .paths
+                    .get(path)
+                    .and_then(|p| std::fs::read_to_string(p).ok()),
+            };
+            redact::generated_secret_lines(secret, &text_of, &mut found);
+        }
+        for (path, lines) in found {
+            self.redactions.entry(path).or_default().extend(lines);
         }
     }
 
@@ -184,6 +210,8 @@ pub struct ScanOutcome {
     pub checks: Checks,
     /// Rules that could not be evaluated this run (`image-scan` with Harbor unreachable).
     pub not_evaluated: Vec<String>,
+    /// The comparison with `--previous` (fixed findings; each finding carries its change).
+    pub changes: Option<Changes>,
 }
 
 impl ScanOutcome {
@@ -212,6 +240,7 @@ impl ScanOutcome {
                 ..Stats::default()
             },
             not_evaluated: self.not_evaluated.clone(),
+            changes: self.changes.as_ref().map(|c| c.for_cluster(context)),
             ..ScanOutcome::default()
         }
     }

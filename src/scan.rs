@@ -1,7 +1,7 @@
 //! The file pipeline of `tollgate scan`: files (and stdin, rendered charts) → objects →
 //! inventory → rules ([`crate::engine`]) → findings → suppression → sorted outcome.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::finding::Finding;
+use crate::gitops;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 use crate::notice::Notice;
@@ -102,6 +103,9 @@ pub fn scan(
         .filter(|p| p.as_os_str() != "-")
         .cloned()
         .collect();
+    if options.run.config.is_none() {
+        crate::config::one_config_for(&disk_paths, &root)?;
+    }
     let loaded = load_config(options.run.config.as_deref(), &options.start())?;
     let environments = environments(&loaded, &root)?;
     // A missing renderer is a setup problem: say so before scanning anything.
@@ -209,10 +213,74 @@ pub fn scan(
         }
     }
 
-    let mut stats = Stats::default();
+    // The GitOps model (DESIGN §13): build files are instructions, their inputs are not
+    // manifests, and objects become the instances the clusters will run.
     let mut objects = Vec::new();
+    for file in &mut loaded_files {
+        objects.append(&mut file.objects);
+    }
+    let file_displays: Vec<String> = all_files.iter().map(|f| f.display.clone()).collect();
+    let config_dir = setup
+        .loaded
+        .base_dir()
+        .map(|dir| repo_display(&files::display_path(dir, &root)));
+    let clusters = gitops::Clusters::new(
+        &setup.loaded.config.clusters,
+        config_dir.as_deref().unwrap_or(""),
+    )
+    .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
+    let mut repo_roots: Vec<String> = config_dir.iter().cloned().collect();
+    repo_roots.extend(
+        disk_paths
+            .iter()
+            .chain(options.inventory_root.as_ref())
+            .filter(|p| p.is_dir())
+            .map(|p| repo_display(&files::display_path(p, &root))),
+    );
+    repo_roots.push(String::new());
+    repo_roots.dedup();
+    let built = setup.pool.install(|| {
+        gitops::build(
+            objects,
+            &gitops::BuildInput {
+                files: &file_displays,
+                root: &root,
+                repo_roots,
+                clusters: &clusters,
+            },
+        )
+    });
+    notices.extend(built.notices);
+    if clusters.is_empty()
+        && let Some(notice) = gitops::unseen::unnamed_clusters(&file_displays)
+    {
+        notices.push(notice);
+    }
+    if built.summary.helm_sources > 0 {
+        notices.push(Notice::warning(format!(
+            "{} Helm source(s) (Argo CD Applications with a chart, HelmReleases, kustomize \
+             helmCharts) not looked inside; render charts with --helm",
+            built.summary.helm_sources
+        )));
+    }
+    for input in built.inputs.keys() {
+        reported.remove(input);
+    }
+
+    let mut stats = Stats {
+        skipped: built
+            .inputs
+            .iter()
+            .map(|(path, why)| (path.clone(), why.to_string()))
+            .collect(),
+        gitops: built.summary.clone(),
+        ..Stats::default()
+    };
     let mut findings: Vec<(Option<usize>, Finding)> = Vec::new();
     for file in loaded_files {
+        if built.inputs.contains_key(&file.display) {
+            continue;
+        }
         if reported.contains(&file.display) {
             stats.files += 1;
             stats.documents += file.documents;
@@ -243,51 +311,109 @@ pub fn scan(
                 }
             }
         }
-        objects.extend(file.objects);
     }
-    setup.environments.assign(&mut objects);
-    let inventory = Inventory::new(objects);
     let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
-    sources.redact_secrets(inventory.of_kind("Secret").filter(|o| report_on(o)));
-    stats.objects = inventory.objects().iter().filter(|o| report_on(o)).count();
-
-    let external = gather_external(
-        &setup.loaded,
-        &setup.rules,
-        &inventory,
-        &report_on,
-        ExternalSources {
-            trivy_reports: options.run.trivy_reports.as_deref(),
-        },
-        &mut notices,
-    )?;
-    findings.extend(
-        setup
+    // Rules see the whole inventory of one cluster: every cross-object lookup stays inside it.
+    let mut checks = Checks::default();
+    let mut not_evaluated = Vec::new();
+    let mut namespace_envs = BTreeSet::new();
+    let mut namespaces = BTreeSet::new();
+    let mut file_findings = suppress(findings, &Inventory::default(), &setup.suppressor);
+    for (cluster_index, mut objects) in by_cluster(built.objects).into_iter().enumerate() {
+        setup.environments.assign(&mut objects);
+        let inventory = Inventory::new(objects);
+        let secrets = || inventory.of_kind("Secret").filter(|o| report_on(o));
+        sources.redact_secrets(secrets());
+        sources.redact_generated_secrets(secrets());
+        stats.objects += inventory.objects().iter().filter(|o| report_on(o)).count();
+        for namespace in inventory.namespace_names() {
+            namespaces.insert(namespace.to_string());
+            if let Some(env) = inventory.namespace_env(namespace, &setup.environments) {
+                namespace_envs.insert(env.to_string());
+            }
+        }
+        let external = gather_external(
+            &setup.loaded,
+            &setup.rules,
+            &inventory,
+            &report_on,
+            ExternalSources {
+                trivy_reports: options.run.trivy_reports.as_deref(),
+            },
+            &mut notices,
+        )?;
+        let evaluated = setup
             .evaluate(&inventory, &report_on, &external)
             .into_iter()
-            .map(|(i, f)| (Some(i), f)),
-    );
-    let checks = if options.run.record_checks {
-        let mut files: Vec<String> = reported.iter().cloned().collect();
-        files.sort();
-        setup.checks(&inventory, &report_on, &external, files)
-    } else {
-        Checks::default()
-    };
-    let findings = suppress(findings, &inventory, &setup.suppressor);
-    drop_in_background(inventory);
+            .map(|(i, f)| (Some(i), f))
+            .collect();
+        if options.run.record_checks {
+            let files = if cluster_index == 0 {
+                let mut files: Vec<String> = reported.iter().cloned().collect();
+                files.sort();
+                files
+            } else {
+                Vec::new()
+            };
+            checks.merge(setup.checks(&inventory, &report_on, &external, files));
+        }
+        file_findings.extend(suppress(evaluated, &inventory, &setup.suppressor));
+        not_evaluated.extend(external.not_evaluated);
+        drop_in_background(inventory);
+    }
+    not_evaluated.sort();
+    not_evaluated.dedup();
+    // What the configuration left unseen: said when there is a configuration to fix.
+    if let Some(path) = &setup.loaded.path {
+        notices.extend(gitops::unseen::rules_with_nothing_to_check(
+            &setup.loaded.config,
+            &namespaces,
+            &namespace_envs,
+            &|rule| setup.rules.is_enabled(rule),
+        ));
+        notices.extend(gitops::unseen::globs_matching_nothing(
+            &setup.loaded.config,
+            &files::display_path(path, &root),
+            config_dir.as_deref().unwrap_or(""),
+            &file_displays,
+            &namespaces,
+        ));
+    }
     setup.notices.extend(notices);
     setup.conclude(
         ScanOutcome {
-            findings,
+            findings: file_findings,
             stats,
             sources,
             checks,
-            not_evaluated: external.not_evaluated,
+            not_evaluated,
             ..ScanOutcome::default()
         },
         options.run.write_baseline.as_deref(),
     )
+}
+
+/// A display path as the GitOps model writes folders: `""` for the scan root.
+fn repo_display(display: &str) -> String {
+    if display == "." {
+        String::new()
+    } else {
+        display.to_string()
+    }
+}
+
+/// The instances grouped by cluster (`clusters:`), in the order of cluster names; objects no
+/// cluster claims (all of them, without `clusters:`) form the first group.
+fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
+    if objects.iter().all(|o| o.gitops_cluster().is_none()) {
+        return vec![objects];
+    }
+    let mut groups: BTreeMap<Option<String>, Vec<Object>> = BTreeMap::new();
+    for object in objects {
+        let cluster = object.gitops_cluster().map(str::to_string);
+        groups.entry(cluster).or_default().push(object);
+    }
+    groups.into_values().collect()
 }
 
 /// Frees a large inventory on another thread: returning every node of hundreds of MB of values

@@ -8,6 +8,22 @@
 #   (`letsencrypt-staging`, `selfsigned-issuer`). A `Certificate` with `isCA: true` (the
 #   usual bootstrap of a private CA) is not reported.
 #
+#   Only certificates that serve traffic from outside the cluster matter, since only
+#   outside clients (browsers, partners) refuse a certificate they cannot trust:
+#
+#   - an `Ingress` asking cert-manager for its certificate (the annotations above) always
+#     serves outside traffic;
+#   - a `Certificate` counts when its `secretName` is used by an `Ingress` (`spec.tls[]`), a
+#     Gateway API `Gateway` listener (`tls.certificateRefs[]`, same namespace or naming it) or
+#     a Traefik `IngressRoute`/`IngressRouteTCP` (`spec.tls.secretName`) of its namespace, or
+#     when one of its `dnsNames` (or its `commonName`) is not cluster-internal.
+#
+#   Cluster-internal names are `*.svc`, `*.svc.<domain>`, `*.cluster.local` and bare names
+#   without a dot (`webhook`, `localhost`). A self-signed or private CA chain for admission
+#   webhooks, operators and mTLS inside the cluster (`webhook.cert-manager.svc`,
+#   `*.db.svc.cluster.local`, certificates with only `uris` or `ipAddresses`) is correct there
+#   and is not reported.
+#
 #   ### Why
 #
 #   Staging and self-signed certificates are not trusted by browsers or clients: a production
@@ -78,14 +94,54 @@ deny contains {"msg": msg, "path": ["spec", "issuerRef", "name"]} if {
 	obj.kind == "Certificate"
 	startswith(obj.apiVersion, "cert-manager.io/")
 	not obj.spec.isCA == true
+	exposure := externally_served
 	ref := obj.spec.issuerRef
 	kind := object.get(ref, "kind", "Issuer")
 	reason := unsuitable(kind, ref.name)
 	msg := sprintf(
-		"Certificate %s in %s uses %s %s, %s",
-		[obj.metadata.name, input.environment, kind, ref.name, reason],
+		"Certificate %s in %s uses %s %s, %s, and it is served outside the cluster (%s)",
+		[obj.metadata.name, input.environment, kind, ref.name, reason, exposure],
 	)
 }
+
+secret_name := obj.spec.secretName
+
+# How the Certificate reaches clients outside the cluster; undefined when it does not.
+externally_served := sprintf("its Secret %s is used by Ingress %s", [secret_name, name]) if {
+	some version, name
+	ingress := data.inventory.namespace[namespace][version].Ingress[name]
+	ingress.spec.tls[_].secretName == secret_name
+} else := sprintf("its Secret %s is used by Gateway %s/%s", [secret_name, gw_ns, name]) if {
+	some gw_ns, version, name
+	startswith(version, "gateway.networking.k8s.io/")
+	gateway := data.inventory.namespace[gw_ns][version].Gateway[name]
+	ref := gateway.spec.listeners[_].tls.certificateRefs[_]
+	ref.name == secret_name
+	object.get(ref, "namespace", gw_ns) == namespace
+} else := sprintf("its Secret %s is used by %s %s", [secret_name, kind, name]) if {
+	some version, kind, name
+	traefik_route_kinds[kind]
+	route := data.inventory.namespace[namespace][version][kind][name]
+	route.spec.tls.secretName == secret_name
+} else := sprintf("it names %s", [name]) if {
+	some name in certificate_names
+	not cluster_internal(name)
+}
+
+traefik_route_kinds := {"IngressRoute", "IngressRouteTCP"}
+
+certificate_names contains name if some name in object.get(obj.spec, "dnsNames", [])
+
+certificate_names contains obj.spec.commonName if obj.spec.commonName
+
+# Names that only resolve inside the cluster.
+cluster_internal(name) if endswith(name, ".svc")
+
+cluster_internal(name) if contains(name, ".svc.")
+
+cluster_internal(name) if endswith(name, ".cluster.local")
+
+cluster_internal(name) if not contains(name, ".")
 
 annotation_kinds := {
 	"cert-manager.io/cluster-issuer": "ClusterIssuer",

@@ -8,8 +8,17 @@ certificate(issuer_name) := {
 	"apiVersion": "cert-manager.io/v1",
 	"kind": "Certificate",
 	"metadata": {"name": "shop", "namespace": "shop-prod"},
-	"spec": {"secretName": "shop-tls", "issuerRef": {"kind": "ClusterIssuer", "name": issuer_name}},
+	"spec": {
+		"secretName": "shop-tls",
+		"dnsNames": ["shop.example.com"],
+		"issuerRef": {"kind": "ClusterIssuer", "name": issuer_name},
+	},
 }
+
+internal_certificate(issuer_name) := object.union(
+	certificate(issuer_name),
+	{"spec": {"dnsNames": ["webhook", "webhook.shop-prod.svc", "webhook.shop-prod.svc.cluster.local"]}},
+)
 
 inventory := {"cluster": {"cert-manager.io/v1": {"ClusterIssuer": {
 	"acme": {"spec": {"acme": {"server": "https://acme-staging-v02.api.letsencrypt.org/directory"}}},
@@ -67,4 +76,21 @@ test_ingress_annotation if {
 	results := policy.deny with input as {"object": ingress, "environment": "prod"}
 		with data.inventory as inventory
 	{r.path | some r in results} == {["metadata", "annotations", "cert-manager.io/cluster-issuer"]}
+}
+
+test_cluster_internal_certificate_passes if {
+	count(policy.deny) == 0 with input as {"object": internal_certificate("ca-root"), "environment": "prod"}
+		with data.inventory as inventory
+}
+
+test_internal_names_served_by_an_ingress_are_reported if {
+	served := object.union(inventory, {"namespace": {"shop-prod": {"networking.k8s.io/v1": {"Ingress": {"shop": {
+		"metadata": {"name": "shop", "namespace": "shop-prod"},
+		"spec": {"tls": [{"secretName": "shop-tls"}]},
+	}}}}}})
+	results := policy.deny with input as {"object": internal_certificate("ca-root"), "environment": "prod"}
+		with data.inventory as served
+	count(results) == 1
+	some r in results
+	contains(r.msg, "used by Ingress shop")
 }

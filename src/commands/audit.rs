@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::audit::{self, AuditOptions};
 use crate::cli::{self, AuditArgs, Cli};
 use crate::commands::exit;
+use crate::commands::morning;
 use crate::commands::output::emit;
-use crate::commands::push::{defectdojo_settings, push_to_defectdojo, wants_defectdojo};
+use crate::commands::push::{defectdojo_settings, push_and_link, wants_defectdojo};
 use crate::commands::run_options;
 use crate::error::Error;
 use crate::scan;
@@ -37,17 +38,38 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             &plans,
             args.policies.options(&args.rego_namespaces),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     let defectdojo = wants_defectdojo(&args.defectdojo)?;
-    let outcome = audit::audit(&options, Vec::new())?;
+    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let notify = morning::notify_config(&args.output, options.run.config.as_deref(), &root)?;
+    let mut outcome = audit::audit(&options, Vec::new())?;
+    morning::compare(&mut outcome, &args.output, true);
     let code = emit(&outcome, &plans, &args.output, cli.color)?;
-    if !defectdojo {
-        return Ok(code);
+    let mut links = Vec::new();
+    let code = if defectdojo {
+        push_per_cluster(args, &options, &outcome, &root, &mut links)?.unwrap_or(code)
+    } else {
+        code
+    };
+    if let Some(config) = &notify {
+        morning::notify(&outcome, config, &links, true);
     }
+    Ok(code)
+}
+
+/// One reimport per cluster; `Some(exit::ERROR)` when one failed. Collects where each
+/// cluster's findings went.
+fn push_per_cluster(
+    args: &AuditArgs,
+    options: &AuditOptions,
+    outcome: &crate::outcome::ScanOutcome,
+    root: &Path,
+    links: &mut Vec<(Option<String>, String)>,
+) -> Result<Option<u8>, Error> {
     // One reimport per cluster: each context is its own DefectDojo product (by
     // default), and its test must see exactly that cluster's findings.
-    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let root = root.to_path_buf();
     let loaded = scan::load_config(options.run.config.as_deref(), &root)?;
     let several = outcome.stats.contexts.len() > 1;
     let mut all_pushed = true;
@@ -71,15 +93,18 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             per_context.options.report = Some(per_cluster_path(&base, context));
         }
         eprintln!("DefectDojo, cluster {context}:");
-        all_pushed &= push_to_defectdojo(
+        match push_and_link(
             &outcome.for_cluster(context),
             &[],
             &args.output,
             &per_context,
             &settings,
-        );
+        ) {
+            Some(pushed) => links.extend(pushed.test_url.map(|url| (Some(context.clone()), url))),
+            None => all_pushed = false,
+        }
     }
-    Ok(if all_pushed { code } else { exit::ERROR })
+    Ok((!all_pushed).then_some(exit::ERROR))
 }
 
 /// `report.sarif` → `report-<cluster>.sarif`, so that the reports of several clusters do not

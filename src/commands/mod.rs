@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod explain;
+mod morning;
 pub mod output;
 pub mod policy_test;
 pub mod push;
@@ -99,10 +100,10 @@ pub(crate) fn run_options(
     plans: &[OutputPlan],
     policy: rego::PolicyOptions,
     trivy_reports: Option<PathBuf>,
-) -> crate::engine::RunOptions {
-    crate::engine::RunOptions {
+) -> Result<crate::engine::RunOptions, Error> {
+    Ok(crate::engine::RunOptions {
         config,
-        select: output.select.clone(),
+        select: profile_selection(output)?,
         ignore: output.ignore.clone(),
         jobs: output.jobs,
         baseline: output.baseline.clone(),
@@ -112,5 +113,34 @@ pub(crate) fn run_options(
         record_checks: plans.iter().any(|p| p.format == Format::Junit),
         now: None,
         outputs: plans.iter().filter_map(|p| p.path.clone()).collect(),
+    })
+}
+
+/// `--select` narrowed to a `--profile`: the profile's rules (and `manifest-parse-error`, so
+/// that an unreadable file is not a silent pass), or those of `--select` among them.
+fn profile_selection(output: &OutputArgs) -> Result<Vec<String>, Error> {
+    let Some(profile) = output.profile else {
+        return Ok(output.select.clone());
+    };
+    let mut ids = crate::rules::profile_rules(profile.into());
+    ids.push("manifest-parse-error");
+    if output.select.is_empty() {
+        return Ok(ids.into_iter().map(str::to_string).collect());
     }
+    let both: Vec<String> = output
+        .select
+        .iter()
+        .filter(|id| ids.contains(&id.as_str()))
+        .cloned()
+        .collect();
+    if both.is_empty() {
+        return Err(Error::usage(format!(
+            "none of the --select rules is in --profile {}",
+            output
+                .profile
+                .and_then(|p| clap::ValueEnum::to_possible_value(&p))
+                .map_or_else(String::new, |v| v.get_name().to_string())
+        )));
+    }
+    Ok(both)
 }

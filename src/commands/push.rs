@@ -52,6 +52,23 @@ pub fn push_to_defectdojo(
     args: &DefectDojoArgs,
     settings: &sink::defectdojo::Settings,
 ) -> bool {
+    push_and_link(outcome, plans, output, args, settings).is_some()
+}
+
+/// A successful push: the DefectDojo test it went to, when the server said.
+pub struct Pushed {
+    pub test_url: Option<String>,
+}
+
+/// [`push_to_defectdojo`], keeping where the findings went (for `--notify`); None when the
+/// push failed.
+pub fn push_and_link(
+    outcome: &ScanOutcome,
+    plans: &[OutputPlan],
+    output: &OutputArgs,
+    args: &DefectDojoArgs,
+    settings: &sink::defectdojo::Settings,
+) -> Option<Pushed> {
     // The SARIF --output of this run, when there is one, is the same report: keep that. Unless
     // it was cut to GitHub's limits: what is pushed (and kept) is always the whole report.
     let sarif = sink::defectdojo::sarif_bytes(outcome, output.fail_on.0);
@@ -69,12 +86,14 @@ pub fn push_to_defectdojo(
         Ok((result, kept)) => {
             eprintln!("{}", result.summary(settings));
             eprintln!("  report: {}", kept.display());
-            true
+            Some(Pushed {
+                test_url: result.test().map(|id| settings.test_url(id)),
+            })
         }
         Err(failure) => {
             print_error(&failure.error);
             print_kept(failure.kept.as_deref(), failure.push_later);
-            false
+            None
         }
     }
 }

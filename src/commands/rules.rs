@@ -14,6 +14,16 @@ pub(crate) fn run(args: &RulesArgs) -> Result<u8, Error> {
         &args.policies,
         &args.conftest.namespace,
     )?;
+    let infos: Vec<RuleInfo> = match args.profile {
+        Some(profile) => {
+            let ids = rules::profile_rules(profile.into());
+            infos
+                .into_iter()
+                .filter(|r| ids.contains(&r.id.as_str()))
+                .collect()
+        }
+        None => infos,
+    };
     print_rules(&infos, args.format)?;
     Ok(exit::OK)
 }

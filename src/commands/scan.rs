@@ -2,8 +2,9 @@
 
 use crate::cli::{self, Cli, ScanArgs};
 use crate::commands::exit;
+use crate::commands::morning;
 use crate::commands::output::emit;
-use crate::commands::push::{defectdojo_settings, push_to_defectdojo, wants_defectdojo};
+use crate::commands::push::{defectdojo_settings, push_and_link, wants_defectdojo};
 use crate::commands::run_options;
 use crate::error::Error;
 use crate::scan::{self, ScanOptions};
@@ -26,7 +27,7 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
             &plans,
             args.policies.options(&args.conftest.namespace),
             args.trivy_reports.clone(),
-        ),
+        )?,
     };
     // Settle DefectDojo's settings (server, token) before the work, so that a missing
     // token fails in a second rather than after the scan.
@@ -45,16 +46,28 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
     } else {
         None
     };
-    let outcome = scan::scan(&options, Vec::new())?;
-    let code = emit(&outcome, &plans, &args.output, cli.color)?;
-    match defectdojo {
-        Some(settings) => Ok(
-            if push_to_defectdojo(&outcome, &plans, &args.output, &args.defectdojo, &settings) {
-                code
-            } else {
-                exit::ERROR
-            },
-        ),
-        None => Ok(code),
+    let notify = morning::notify_config(
+        &args.output,
+        options.run.config.as_deref(),
+        &options.start(),
+    )?;
+    let mut outcome = scan::scan(&options, Vec::new())?;
+    if args.verbose {
+        for (path, reason) in &outcome.stats.skipped {
+            eprintln!("skipped {path}: {reason}");
+        }
     }
+    morning::compare(&mut outcome, &args.output, false);
+    let mut code = emit(&outcome, &plans, &args.output, cli.color)?;
+    let mut links = Vec::new();
+    if let Some(settings) = defectdojo {
+        match push_and_link(&outcome, &plans, &args.output, &args.defectdojo, &settings) {
+            Some(pushed) => links.extend(pushed.test_url.map(|url| (None, url))),
+            None => code = exit::ERROR,
+        }
+    }
+    if let Some(config) = &notify {
+        morning::notify(&outcome, config, &links, false);
+    }
+    Ok(code)
 }

@@ -11,7 +11,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value};
 
 use crate::config::EnvironmentConfig;
-use crate::model::object::{Object, Origin};
+use crate::model::object::{Object, Origin, is_cluster_scoped};
 
 /// Labels that name an environment, in order of preference.
 pub const ENV_LABELS: [&str; 2] = ["environment", "env"];
@@ -118,6 +118,16 @@ impl Environments {
         })
     }
 
+    /// True when namespaces take the environment of the folders or clusters their objects
+    /// are placed in: no environment names its namespaces by glob (a repository that defines
+    /// environments by folder only). With namespace globs, a namespace none matches is a
+    /// platform namespace (kube-system, monitoring, velero) and has no environment.
+    pub fn places_namespaces(&self) -> bool {
+        self.matchers
+            .iter()
+            .all(|m| m.namespace_patterns.is_empty())
+    }
+
     pub fn for_namespace(&self, namespace: &str) -> Option<&str> {
         self.matchers
             .iter()
@@ -143,18 +153,39 @@ impl Environments {
     /// Fills `identity_env` and `placement_env` of every object. One inventory's objects:
     /// Namespace objects are looked up among them.
     pub fn assign(&self, objects: &mut [Object]) {
-        let namespace_envs: HashMap<String, String> = objects
+        for object in objects.iter_mut() {
+            object.placement_env = self.placement(object).map(str::to_string);
+        }
+        let mut namespace_envs: HashMap<String, String> = objects
             .iter()
             .filter(|o| o.kind == "Namespace" && o.group().is_empty())
             .filter_map(|o| Some((o.name.clone(), label_env(o.labels()?)?.to_string())))
             .collect();
+        // A namespace no label and no glob decides takes the environment its instances are
+        // placed in (DESIGN §13), when they agree.
+        if self.places_namespaces() {
+            for (namespace, env) in placed_namespace_envs(objects) {
+                namespace_envs.entry(namespace).or_insert(env);
+            }
+        }
         for object in objects.iter_mut() {
             object.identity_env = self.identity(object, &namespace_envs);
-            object.placement_env = match &object.origin {
-                Origin::File { path, .. } => self.for_path(path),
-                Origin::Cluster { context, .. } => self.for_cluster(context),
+        }
+    }
+
+    /// Where an object is placed: the first of its build files (outermost first) and its own
+    /// file that a path glob matches, else its cluster.
+    fn placement(&self, object: &Object) -> Option<&str> {
+        match &object.origin {
+            Origin::File { path, .. } => {
+                let via = object.instance.as_ref().map(|i| i.via.as_slice());
+                via.into_iter()
+                    .flatten()
+                    .chain(std::iter::once(path))
+                    .find_map(|p| self.for_path(p))
+                    .or_else(|| self.for_cluster(object.gitops_cluster()?))
             }
-            .map(str::to_string);
+            Origin::Cluster { context, .. } => self.for_cluster(context),
         }
     }
 
@@ -183,11 +214,50 @@ impl Environments {
             }
             return self.for_namespace(ns).map(str::to_string);
         }
-        if object.kind == "Namespace" || object.namespace.is_none() {
+        // A namespaced object without a namespace never takes an environment from its own
+        // name (`exporter-prod` is a tool, not a place).
+        if object.kind == "Namespace" || is_cluster_scoped(&object.api_version, &object.kind) {
+            if let Some(env) = namespace_envs
+                .get(&object.name)
+                .filter(|_| object.kind == "Namespace")
+            {
+                return Some(env.clone());
+            }
             return self.for_namespace(&object.name).map(str::to_string);
         }
         None
     }
+}
+
+/// The environment each namespace's objects are placed in, for namespaces whose placed
+/// objects all agree (a Namespace object counts for its own name).
+pub fn placed_namespace_envs(objects: &[Object]) -> HashMap<String, String> {
+    let mut placed: HashMap<String, Option<String>> = HashMap::new();
+    for object in objects {
+        let Some(env) = &object.placement_env else {
+            continue;
+        };
+        let namespace = if object.kind == "Namespace" && object.group().is_empty() {
+            &object.name
+        } else {
+            match &object.namespace {
+                Some(ns) => ns,
+                None => continue,
+            }
+        };
+        placed
+            .entry(namespace.clone())
+            .and_modify(|seen| {
+                if seen.as_ref() != Some(env) {
+                    *seen = None;
+                }
+            })
+            .or_insert_with(|| Some(env.clone()));
+    }
+    placed
+        .into_iter()
+        .filter_map(|(ns, env)| Some((ns, env?)))
+        .collect()
 }
 
 /// The environment named by `environment`/`env` labels.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::model::environment::Environments;
+use crate::model::environment::{Environments, placed_namespace_envs};
 use crate::model::object::Object;
 
 #[derive(Debug, Default)]
@@ -13,6 +13,8 @@ pub struct Inventory {
     by_namespace: HashMap<String, Vec<usize>>,
     by_name: HashMap<(String, Option<String>, String), Vec<usize>>,
     namespace_objects: HashMap<String, usize>,
+    /// Environments of namespaces from where their objects are placed (DESIGN §13).
+    placed_envs: HashMap<String, String>,
 }
 
 impl Inventory {
@@ -22,6 +24,7 @@ impl Inventory {
             objects,
             ..Default::default()
         };
+        inventory.placed_envs = placed_namespace_envs(&inventory.objects);
         for (i, o) in inventory.objects.iter().enumerate() {
             inventory.by_kind.entry(o.kind.clone()).or_default().push(i);
             if let Some(ns) = &o.namespace {
@@ -114,10 +117,15 @@ impl Inventory {
             .collect()
     }
 
-    /// The environment of a namespace: its Namespace object's label, else the name globs.
+    /// The environment of a namespace: its Namespace object's label, else the name globs, else
+    /// where its objects are placed.
     pub fn namespace_env<'a>(&'a self, namespace: &str, envs: &'a Environments) -> Option<&'a str> {
         let labels = self.namespace_object(namespace).and_then(Object::labels);
-        envs.of_namespace(namespace, labels)
+        envs.of_namespace(namespace, labels).or_else(|| {
+            envs.places_namespaces()
+                .then(|| self.placed_envs.get(namespace).map(String::as_str))
+                .flatten()
+        })
     }
 }
 

@@ -5,6 +5,7 @@ pub mod image;
 pub mod image_scan;
 pub mod inventory;
 pub mod object;
+pub mod pod_security;
 pub mod quantity;
 pub mod spans;
 pub mod workload;

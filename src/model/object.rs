@@ -63,6 +63,24 @@ pub struct Object {
     pub identity_env: Option<String>,
     /// The environment it is placed in (folder or cluster).
     pub placement_env: Option<String>,
+    /// How a GitOps build (kustomize, Argo CD, Flux) placed this object, when one did
+    /// (DESIGN §13); `None` for a file no build instruction includes, and for live objects.
+    pub instance: Option<Box<Instance>>,
+}
+
+/// What makes an object from a file one *instance* of it: the build that placed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Instance {
+    /// The cluster of `clusters:` it is deployed to (`None`: the repository's only cluster).
+    pub cluster: Option<String>,
+    /// The build files that brought it, outermost first (an Argo CD Application, an overlay's
+    /// kustomization, its base's).
+    pub via: Vec<String>,
+    /// Values a build file produced, located there: `(JSON pointer, path, position)`. A
+    /// finding on the pointer (or inside it) points at that build-file line.
+    pub produced: Vec<(String, String, Pos)>,
+    /// Made by a kustomize generator (no document of its own).
+    pub generated: bool,
 }
 
 impl Object {
@@ -99,6 +117,7 @@ impl Object {
             helm_source: None,
             identity_env: None,
             placement_env: None,
+            instance: None,
         })
     }
 
@@ -156,6 +175,33 @@ impl Object {
         self.identity_env
             .as_deref()
             .or(self.placement_env.as_deref())
+    }
+
+    /// The cluster of `clusters:` a GitOps build deploys this object to.
+    pub fn gitops_cluster(&self) -> Option<&str> {
+        self.instance.as_ref()?.cluster.as_deref()
+    }
+
+    /// File and position of the node on `pointer`: the build-file line that produced its value
+    /// (an `images:` entry, a generator literal) when one did, else the object's own file.
+    pub fn source_of(&self, pointer: &str) -> Option<(&str, Pos)> {
+        let path = self.path()?;
+        if let Some(instance) = &self.instance {
+            let produced = instance
+                .produced
+                .iter()
+                .filter(|(at, _, _)| {
+                    pointer == at
+                        || pointer
+                            .strip_prefix(at.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
+                .max_by_key(|(at, _, _)| at.len());
+            if let Some((_, file, pos)) = produced {
+                return Some((file, *pos));
+            }
+        }
+        Some((path, self.locate(pointer)))
     }
 
     /// Position of the most specific node on `pointer` (files only).

@@ -209,6 +209,15 @@ impl<'a> PodSpec<'a> {
         out
     }
 
+    /// The pod template's annotations (a Pod's own) and their JSON pointer: where Pod Security
+    /// admission reads the AppArmor and seccomp annotations of the pods.
+    pub fn template_annotations(object: &'a Object) -> Option<(String, &'a Map<String, Value>)> {
+        let pointer = pod_spec_pointer(object.group(), &object.kind)?;
+        let meta = format!("{}/metadata/annotations", pointer.strip_suffix("/spec")?);
+        let annotations = object.value.pointer(&meta)?.as_object()?;
+        Some((meta, annotations))
+    }
+
     /// The pod template's labels (for selectors).
     pub fn template_labels(object: &'a Object) -> Option<&'a Map<String, Value>> {
         let pointer = pod_spec_pointer(object.group(), &object.kind)?;

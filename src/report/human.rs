@@ -227,6 +227,13 @@ pub fn summary(report: &Report<'_>) -> String {
             plural(stats.objects)
         ));
     }
+    if !stats.skipped.is_empty() {
+        text.push_str(&format!(
+            ", {} input{} of builds skipped",
+            stats.skipped.len(),
+            plural(stats.skipped.len())
+        ));
+    }
     if let Some(threshold) = report.fail_on {
         let failing = active.iter().filter(|f| f.severity >= threshold).count();
         if failing > 0 {
@@ -235,6 +242,12 @@ pub fn summary(report: &Report<'_>) -> String {
     }
     for rule in &report.outcome.not_evaluated {
         text.push_str(&format!("; {rule}: not evaluated"));
+    }
+    if let Some(changes) = &report.outcome.changes {
+        text.push_str(&format!(
+            "; {}",
+            crate::report::previous::describe(findings, changes, &stats.contexts)
+        ));
     }
     text.push('.');
     text

@@ -7,9 +7,11 @@ use crate::outcome::ScanOutcome;
 
 pub mod github;
 pub mod gitlab;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod previous;
 pub mod sarif;
 mod snippet;
 #[cfg(test)]
@@ -66,6 +68,8 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// One self-contained HTML page: charts, heatmap, a filterable table.
+    Html,
 }
 
 impl Format {
@@ -74,6 +78,8 @@ impl Format {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
             Some(Format::Sarif)
+        } else if name.ends_with(".html") || name.ends_with(".htm") {
+            Some(Format::Html)
         } else if name.ends_with(".xml") {
             Some(Format::Junit)
         } else if name.ends_with(".json") {
@@ -110,6 +116,7 @@ pub fn write(format: Format, report: &Report<'_>, out: &mut dyn Write) -> io::Re
         Format::Gitlab => gitlab::write(report, out),
         Format::Junit => junit::write(report, out),
         Format::Github => github::write(report, out),
+        Format::Html => html::write(report, out),
     }
 }
 

@@ -9,6 +9,8 @@
 //!   (DefectDojo's mitigation), and `suppressions` with the justification;
 //! - a document rendered by `--helm` is at its virtual path (`<chart>/(helm template)`, see
 //!   `source::render`) with the chart template it came from as a `relatedLocations` entry;
+//! - with `--previous`, `baselineState` `new` / `unchanged` on each result, and the previous
+//!   report's findings that are gone as results with `baselineState: "absent"`;
 //! - one invocation: `executionSuccessful` (false when the run had errors) and the run's
 //!   warnings and errors as `toolExecutionNotifications`.
 //!
@@ -35,6 +37,7 @@ use serde_sarif::sarif::{
 
 use crate::finding::{Finding, Location as FindingLocation, Severity, SuppressionSource};
 use crate::notice::{Notice, NoticeLevel};
+use crate::report::previous::PreviousFinding;
 use crate::report::{Report, VERSION};
 use crate::rules::RuleInfo;
 
@@ -275,6 +278,9 @@ fn result(
         related.physical_location = Some(physical);
         result.related_locations = Some(vec![related]);
     }
+    if let Some(change) = finding.change {
+        result.baseline_state = Some(json!(change.as_str()));
+    }
     result.partial_fingerprints = Some(BTreeMap::from([(
         FINGERPRINT_KEY.to_string(),
         finding.fingerprint.clone(),
@@ -318,6 +324,67 @@ fn result(
         s.status = Some(json!("accepted"));
         result.suppressions = Some(vec![s]);
     }
+    result
+}
+
+/// A finding of the previous report that this run no longer has (`--previous`): a result
+/// with `baselineState: "absent"`, at the place and with the identity it had.
+fn fixed_result(fixed: &PreviousFinding, rule_index: Option<usize>) -> SarifResult {
+    let mut message = Message::builder().build();
+    message.text = Some(fixed.message.clone());
+    let mut result = SarifResult::builder().message(message).build();
+    result.rule_id = Some(fixed.rule.clone());
+    result.rule_index = rule_index.map(|i| i as i64);
+    result.kind = Some(ResultKind::Fail);
+    result.level = Some(level(fixed.severity));
+    result.baseline_state = Some(json!("absent"));
+    let mut artifact = ArtifactLocation::builder().build();
+    artifact.uri = Some(if fixed.file.contains("://") {
+        fixed.file.clone()
+    } else {
+        uri_escape(&fixed.file)
+    });
+    let mut physical = PhysicalLocation::builder().build();
+    physical.artifact_location = Some(artifact);
+    if let Some(line) = fixed.line {
+        let mut region = Region::builder().build();
+        region.start_line = Some(i64::from(line));
+        region.start_column = fixed.column.map(i64::from);
+        physical.region = Some(region);
+    }
+    let mut location = Location::builder().build();
+    location.physical_location = Some(physical);
+    if let Some(object) = &fixed.object {
+        let mut logical = LogicalLocation::builder().build();
+        logical.name = Some(object.name.clone());
+        logical.kind = Some("resource".to_string());
+        logical.fully_qualified_name = Some(match &object.namespace {
+            Some(ns) => format!(
+                "{}/{}/{}/{}",
+                object.api_version, object.kind, ns, object.name
+            ),
+            None => format!("{}/{}/{}", object.api_version, object.kind, object.name),
+        });
+        location.logical_locations = Some(vec![logical]);
+    }
+    result.locations = Some(vec![location]);
+    result.partial_fingerprints = Some(BTreeMap::from([(
+        FINGERPRINT_KEY.to_string(),
+        fixed.fingerprint.clone(),
+    )]));
+    let mut properties = BTreeMap::new();
+    properties.insert("severity".to_string(), json!(fixed.severity.as_str()));
+    if let Some(env) = &fixed.environment {
+        properties.insert("environment".to_string(), json!(env));
+    }
+    if let Some(cluster) = &fixed.cluster {
+        properties.insert("cluster".to_string(), json!(cluster));
+    }
+    result.properties = Some(
+        PropertyBag::builder()
+            .additional_properties(properties)
+            .build(),
+    );
     result
 }
 
@@ -396,7 +463,7 @@ fn log_of(report: &Report<'_>, findings: &[&Finding], truncation: Option<Truncat
     driver.information_uri = Some("https://github.com/tollgate-dev/tollgate".to_string());
     driver.rules = Some(rules.iter().map(descriptor).collect());
     let sources = &report.outcome.sources;
-    let results = findings
+    let mut results: Vec<SarifResult> = findings
         .iter()
         .map(|f| {
             let rendered = sources.rendered_anchor(f.location.path()).is_some();
@@ -404,6 +471,14 @@ fn log_of(report: &Report<'_>, findings: &[&Finding], truncation: Option<Truncat
             result(f, i, i.map(|i| &rules[i]), rendered)
         })
         .collect();
+    if let Some(changes) = &report.outcome.changes {
+        results.extend(
+            changes
+                .fixed
+                .iter()
+                .map(|f| fixed_result(f, index.get(f.rule.as_str()).copied())),
+        );
+    }
     let mut run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         .build();

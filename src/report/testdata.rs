@@ -56,6 +56,7 @@ fn finding(
         fingerprint: fingerprint.into(),
         suppressed: None,
         helm_source: None,
+        change: None,
     }
 }
 

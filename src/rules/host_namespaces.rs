@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct HostNamespaces;
@@ -27,7 +27,7 @@ static META: RuleMeta = RuleMeta {
     id: "host-namespaces",
     title: "Pod shares a host namespace",
     severity: Severity::High,
-    tags: &["security", "pod-security", "host-access"],
+    tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `hostNetwork`, `hostPID` and `hostIPC` (or set them to `false`); expose ports through a Service instead of the host network.",
     doc: r#"A workload whose pod spec sets `hostNetwork`, `hostPID` or `hostIPC` to `true`: one
 finding per flag, at the flag's line.
@@ -82,6 +82,12 @@ Drop the flag and expose the pod through a Service; for monitoring agents, read 
 through a read-only `hostPath` of `/proc` and `/sys` rather than `hostPID`. Keep the few
 workloads that need host namespaces in a dedicated namespace and exempt it with a reason.
 
+### Pod Security Standards
+
+Level **baseline** (control *Host Namespaces*). In a namespace labelled
+`pod-security.kubernetes.io/enforce: baseline` or `restricted`, or held to one of them by
+`pod_security:` in `tollgate.yaml`, findings are **high** and say that admission rejects the pod.
+
 ### Compared with other tools
 
 Agrees with kube-linter `host-network`/`host-pid`/`host-ipc` (object for object) and Polaris
@@ -94,20 +100,19 @@ impl Rule for HostNamespaces {
         &META
     }
 
-    fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for (field, what) in FLAGS {
-            if let Some(pointer) = spec.flag_set(field) {
-                out.push(Violation::new(
-                    pointer,
-                    format!(
-                        "{} sets `{field}: true` and shares {what}",
-                        object.display()
-                    ),
-                ));
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        check_control(&META, object, ctx, out, |spec, _, out| {
+            for (field, what) in FLAGS {
+                if let Some(pointer) = spec.flag_set(field) {
+                    out.push(Violation::new(
+                        pointer,
+                        format!(
+                            "{} sets `{field}: true` and shares {what}",
+                            object.display()
+                        ),
+                    ));
+                }
             }
-        }
+        });
     }
 }

@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{flag, pod_spec};
+use crate::model::workload::flag;
+use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct HostPathVolume;
@@ -13,7 +14,7 @@ static META: RuleMeta = RuleMeta {
     id: "host-path-volume",
     title: "Pod mounts a path of the node (hostPath volume)",
     severity: Severity::High,
-    tags: &["security", "pod-security", "host-access"],
+    tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Replace the `hostPath` volume with a PersistentVolumeClaim, `emptyDir`, ConfigMap or a CSI driver; if the node path is really needed, mount it `readOnly` and as narrowly as possible.",
     doc: r#"A workload with a `hostPath` volume, at the volume's `hostPath` line. Severity
 depends on the path (after removing `.`/`..` and duplicate slashes):
@@ -80,6 +81,13 @@ Use storage that Kubernetes manages: a PersistentVolumeClaim (Longhorn, local-pa
 `emptyDir`, a ConfigMap or Secret, or a CSI driver. Build images without the Docker socket
 (BuildKit rootless, Kaniko). Where a node path is unavoidable, mount the narrowest path,
 `readOnly: true`, and exempt that workload with a reason.
+
+### Pod Security Standards
+
+Level **baseline** (control *HostPath Volumes*). In a namespace labelled
+`pod-security.kubernetes.io/enforce: baseline` or `restricted`, or held to one of them by
+`pod_security:` in `tollgate.yaml`, every finding is **high** and says that admission rejects
+the pod.
 
 ### Compared with other tools
 
@@ -171,65 +179,64 @@ impl Rule for HostPathVolume {
         &META
     }
 
-    fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        let containers = spec.containers();
-        for (pointer, volume) in spec.volumes() {
-            let Some(host_path) = volume.get("hostPath").filter(|v| !v.is_null()) else {
-                continue;
-            };
-            // A missing path is invalid (the API server rejects it); it is not the root.
-            let path = host_path
-                .get("path")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .trim();
-            let name = volume.get("name").and_then(Value::as_str).unwrap_or("");
-            let mut mounted_by = Vec::new();
-            let mut writable = Vec::new();
-            for container in &containers {
-                let mounts = container.get("volumeMounts").and_then(Value::as_array);
-                for mount in mounts.into_iter().flatten() {
-                    if mount.get("name").and_then(Value::as_str) != Some(name) {
-                        continue;
-                    }
-                    mounted_by.push(format!("`{}`", container.name));
-                    if mount.get("readOnly").and_then(flag) != Some(true) {
-                        writable.push(format!("`{}`", container.name));
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        check_control(&META, object, ctx, out, |spec, _, out| {
+            let containers = spec.containers();
+            for (pointer, volume) in spec.volumes() {
+                let Some(host_path) = volume.get("hostPath").filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                // A missing path is invalid (the API server rejects it); it is not the root.
+                let path = host_path
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim();
+                let name = volume.get("name").and_then(Value::as_str).unwrap_or("");
+                let mut mounted_by = Vec::new();
+                let mut writable = Vec::new();
+                for container in &containers {
+                    let mounts = container.get("volumeMounts").and_then(Value::as_array);
+                    for mount in mounts.into_iter().flatten() {
+                        if mount.get("name").and_then(Value::as_str) != Some(name) {
+                            continue;
+                        }
+                        mounted_by.push(format!("`{}`", container.name));
+                        if mount.get("readOnly").and_then(flag) != Some(true) {
+                            writable.push(format!("`{}`", container.name));
+                        }
                     }
                 }
+                mounted_by.dedup();
+                writable.dedup();
+                let usage = if !writable.is_empty() {
+                    format!(", writable by {}", writable.join(", "))
+                } else if !mounted_by.is_empty() {
+                    format!(", read-only by {}", mounted_by.join(", "))
+                } else {
+                    String::new()
+                };
+                let subject = format!(
+                    "{} mounts host path `{path}` (volume `{name}`{usage})",
+                    object.display()
+                );
+                let reason = if path.is_empty() {
+                    None
+                } else {
+                    sensitive_reason(path)
+                };
+                let violation = match reason {
+                    Some(reason) => Violation::new(
+                        format!("{pointer}/hostPath"),
+                        format!("{subject}: {reason}"),
+                    )
+                    .with_severity(Severity::High),
+                    None => Violation::new(format!("{pointer}/hostPath"), subject)
+                        .with_severity(Severity::Medium),
+                };
+                out.push(violation);
             }
-            mounted_by.dedup();
-            writable.dedup();
-            let usage = if !writable.is_empty() {
-                format!(", writable by {}", writable.join(", "))
-            } else if !mounted_by.is_empty() {
-                format!(", read-only by {}", mounted_by.join(", "))
-            } else {
-                String::new()
-            };
-            let subject = format!(
-                "{} mounts host path `{path}` (volume `{name}`{usage})",
-                object.display()
-            );
-            let reason = if path.is_empty() {
-                None
-            } else {
-                sensitive_reason(path)
-            };
-            let violation = match reason {
-                Some(reason) => Violation::new(
-                    format!("{pointer}/hostPath"),
-                    format!("{subject}: {reason}"),
-                )
-                .with_severity(Severity::High),
-                None => Violation::new(format!("{pointer}/hostPath"), subject)
-                    .with_severity(Severity::Medium),
-            };
-            out.push(violation);
-        }
+        });
     }
 }
 

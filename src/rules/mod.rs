@@ -16,6 +16,8 @@ use crate::model::environment::Environments;
 use crate::model::image_scan::ImageScans;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
+use crate::model::pod_security::Level;
+use crate::notice::Notice;
 
 pub mod env_isolation;
 pub mod env_placement;
@@ -30,12 +32,30 @@ pub mod network_default_deny;
 pub mod plain_secret;
 pub mod privilege_escalation;
 pub mod privileged_container;
+pub mod pss_apparmor;
+pub mod pss_capabilities_baseline;
+pub mod pss_capabilities_restricted;
+pub mod pss_host_ports;
+pub mod pss_host_process;
+pub mod pss_proc_mount;
+pub mod pss_seccomp_baseline;
+pub mod pss_seccomp_restricted;
+pub mod pss_selinux_options;
+pub mod pss_sysctls;
+pub mod pss_volume_types;
+pub mod rbac_cluster_admin_binding;
+pub mod rbac_cross_env_subject;
+pub mod rbac_escalation;
+pub mod rbac_secret_read;
+pub mod rbac_wildcard;
 pub mod read_only_root_fs;
 pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
+pub mod secret_in_config;
 pub mod secret_ref_unmanaged;
+pub mod service_account_token_automount;
 pub mod support;
 pub mod suppression_reason_missing;
 pub mod velero_backup_coverage;
@@ -51,6 +71,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &image_registry::ImageRegistry,
     &image_pinned::ImagePinned,
     &plain_secret::PlainSecret,
+    &secret_in_config::SecretInConfig,
     &secret_ref_unmanaged::SecretRefUnmanaged,
     &velero_backup_coverage::VeleroBackupCoverage,
     &velero_schedule_policy::VeleroSchedulePolicy,
@@ -65,6 +86,23 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &read_only_root_fs::ReadOnlyRootFs,
     &host_namespaces::HostNamespaces,
     &host_path_volume::HostPathVolume,
+    &pss_host_process::PssHostProcess,
+    &pss_capabilities_baseline::PssCapabilitiesBaseline,
+    &pss_capabilities_restricted::PssCapabilitiesRestricted,
+    &pss_host_ports::PssHostPorts,
+    &pss_apparmor::PssAppArmor,
+    &pss_selinux_options::PssSeLinuxOptions,
+    &pss_proc_mount::PssProcMount,
+    &pss_seccomp_baseline::PssSeccompBaseline,
+    &pss_seccomp_restricted::PssSeccompRestricted,
+    &pss_sysctls::PssSysctls,
+    &pss_volume_types::PssVolumeTypes,
+    &rbac_wildcard::RbacWildcard,
+    &rbac_cluster_admin_binding::RbacClusterAdminBinding,
+    &rbac_secret_read::RbacSecretRead,
+    &rbac_escalation::RbacEscalation,
+    &rbac_cross_env_subject::RbacCrossEnvSubject,
+    &service_account_token_automount::ServiceAccountTokenAutomount,
     &liveness_probe::LivenessProbe,
     &readiness_probe::ReadinessProbe,
 ];
@@ -142,6 +180,10 @@ pub struct Context<'a> {
     /// Trivy reports); None when `image-scan` has nothing to judge by.
     image_scans: Option<&'a ImageScans>,
     memo: Memo,
+    /// Input the rules could not fully understand (a malformed Role rule, an unknown Cilium
+    /// field, an unparsable quantity): warnings at the object's file:line, collected once per
+    /// evaluation.
+    warnings: Mutex<Vec<Notice>>,
 }
 
 impl<'a> Context<'a> {
@@ -158,6 +200,7 @@ impl<'a> Context<'a> {
             now,
             image_scans: None,
             memo: Memo::default(),
+            warnings: Mutex::new(Vec::new()),
         }
     }
 
@@ -176,6 +219,27 @@ impl<'a> Context<'a> {
     /// asks, then shared by every thread (keyed by type).
     pub fn memo<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
         self.memo.get_or_init(init)
+    }
+
+    /// Records a warning about `object` at the node on `pointer`. Call it from facts built
+    /// once per inventory (see [`Context::memo`]) so that it is not repeated per object.
+    pub fn warn(&self, object: &Object, pointer: &str, message: impl Into<String>) {
+        let notice = match object.path() {
+            Some(path) => {
+                let line = object.locate(pointer).line;
+                Notice::warning(message).at(path, (line > 0).then_some(line))
+            }
+            None => Notice::warning(message).at(object.live_uri(), None),
+        };
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notice);
+    }
+
+    /// The warnings recorded so far, taken out.
+    pub fn take_warnings(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The environment of a namespace of this inventory.
@@ -236,6 +300,16 @@ impl RuleInfo {
     pub fn summary(&self) -> &str {
         self.doc.split("\n\n").next().unwrap_or(&self.title).trim()
     }
+}
+
+/// The built-in rules of a Pod Security Standards profile: those of `level` and of the levels
+/// below it (restricted includes baseline), in registry order.
+pub fn profile_rules(level: Level) -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|r| support::pod_security::rule_level(r.meta()).is_some_and(|l| l <= level))
+        .map(|r| r.meta().id)
+        .collect()
 }
 
 /// The built-in rule with this id.

@@ -11,30 +11,44 @@ pub struct NetworkDefaultDeny;
 
 static META: RuleMeta = RuleMeta {
     id: "network-default-deny",
-    title: "Namespace without a default-deny ingress NetworkPolicy",
+    title: "Namespace without a bounded default-deny ingress policy",
     severity: Severity::Medium,
     tags: &["network", "security"],
     remediation: "Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Ingress]` and no ingress rules to the namespace, then allow the traffic each workload needs with narrower policies.",
     doc: r#"A namespace of an environment listed in `network.require_default_deny` that runs
-workloads but has no policy selecting all of its pods that denies ingress. Accepted as a
-default deny:
+workloads but is not default-deny for ingress, as the CNI enforces it: every pod must be
+isolated for ingress **and** what isolates them must admit only a bounded set of peers.
+
+Isolating every pod of the namespace (any one is enough):
 
 - a `NetworkPolicy` with an empty `podSelector` (`{}`) whose `policyTypes` include `Ingress`
-  and that has no `ingress` rules (absent or `[]`), or that has neither `policyTypes` nor
-  `ingress` (Kubernetes then assumes `Ingress`);
-- a `CiliumNetworkPolicy` (its `spec` or an entry of `specs`) with an empty `endpointSelector`
-  and either `ingress` rules that are all empty (`ingress: [{}]`, Cilium's documented "deny all
-  ingress") or an `ingressDeny` rule `fromEntities: [all]`;
-- the same Cilium rule in a `CiliumClusterwideNetworkPolicy`, either with an empty
-  `endpointSelector` (every namespace) or one that selects namespaces only
-  (`io.kubernetes.pod.namespace`, `io.cilium.k8s.namespace.labels.*`);
+  (Kubernetes assumes `Ingress` when `policyTypes` is absent);
+- a `CiliumNetworkPolicy` rule (`spec` or an entry of `specs`) whose `endpointSelector` selects
+  every endpoint of the namespace (`{}`, or only the namespace's own labels) and that has an
+  `ingress` or `ingressDeny` section: Cilium puts every selected endpoint in ingress
+  default-deny as soon as a rule has one (unless `enableDefaultDeny.ingress: false`), and
+  `ingress: [{}]` admits nothing;
+- the same Cilium rule in a `CiliumClusterwideNetworkPolicy` whose `endpointSelector` is empty
+  or looks only at namespaces (`io.kubernetes.pod.namespace`,
+  `io.cilium.k8s.namespace.labels.*`) and selects this one;
+- an `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy` whose `subject` selects the
+  namespace (by `namespaces`, or `pods` with an empty `podSelector`) with a `Deny` ingress rule
+  from every namespace or every pod;
 - a Kyverno `ClusterPolicy` with a `generate` rule creating such a NetworkPolicy (the usual
   "add default deny to every namespace" policy; its `match` is not evaluated).
 
-A policy that admits some traffic (`ingress: [{from: …}]`) also isolates the pods it selects,
-but it is not accepted: the point of a default deny is that it stays in place when the
-allow-policies change. Reported on the Namespace object when the inventory has one, else on
-the namespace's first workload by kind and name.
+Bounded admission: the isolating policy may admit the same namespace, named namespaces or
+pods, the ingress controller, the cluster (which peers cross environments is
+`env-isolation`'s business). A policy selecting every pod that admits **everything** isolates
+nothing, whatever its name says, and since ingress is the union of all policies it also undoes
+every other policy's isolation: `ingress: [{}]` or an ingress rule without `from` (with or
+without ports) in a NetworkPolicy, an `ipBlock`/CIDR `0.0.0.0/0` or `::/0`, Cilium
+`fromEntities` with `all` or `world` (so `cluster` plus `world` too). The message names the
+policy and what it admits, or what was searched when nothing isolates the namespace.
+
+Fields a Cilium policy's CRD does not define are warned about at their file:line; the API
+server prunes them, so the policy is judged without them. Reported on the Namespace object when
+the inventory has one, else on the namespace's first workload by kind and name.
 
 ### Why
 
@@ -88,14 +102,33 @@ impl Rule for NetworkDefaultDeny {
         let Some(index) = ctx.inventory.index_of(object) else {
             return;
         };
-        let Some((ns, env)) = facts.missing_reported_on(index) else {
+        let Some(missing) = facts.missing_reported_on(index) else {
             return;
         };
-        out.push(Violation::new(
-            "",
+        let (ns, env) = (&missing.namespace, &missing.environment);
+        let message = if missing.opened_by.is_empty() {
             format!(
-                "namespace {ns} (environment {env}) runs workloads but no NetworkPolicy denies ingress by default (empty podSelector, no ingress rules)"
-            ),
-        ));
+                "namespace {ns} (environment {env}) runs workloads but no policy isolates all of its pods for ingress: searched NetworkPolicies with `podSelector: {{}}` and Ingress in policyTypes, CiliumNetworkPolicies with `endpointSelector: {{}}` and an ingress/ingressDeny section, and CiliumClusterwideNetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies and Kyverno-generated policies selecting the namespace"
+            )
+        } else {
+            let opened: Vec<String> = missing
+                .opened_by
+                .iter()
+                .map(|(policy, why)| format!("{policy} admits {why}"))
+                .collect();
+            let isolated = if missing.isolated_by.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the isolation of {} is undone by it",
+                    missing.isolated_by.join(", ")
+                )
+            };
+            format!(
+                "namespace {ns} (environment {env}) runs workloads but is not default-deny for ingress: {}, so it isolates nothing{isolated}",
+                opened.join("; ")
+            )
+        };
+        out.push(Violation::new("", message));
     }
 }

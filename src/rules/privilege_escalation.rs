@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegeEscalation;
@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     id: "privilege-escalation",
     title: "Container may escalate privileges",
     severity: Severity::Medium,
-    tags: &["security", "pod-security"],
+    tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.allowPrivilegeEscalation: false` on every container (and do not make it privileged or add `SYS_ADMIN`).",
     doc: r#"A container, init container or ephemeral container of a workload that does not set
 `securityContext.allowPrivilegeEscalation: false`. Leaving it out counts as allowing
@@ -57,6 +57,13 @@ Add `allowPrivilegeEscalation: false` to each container's `securityContext` (it 
 pod-level equivalent). Applications that need setuid helpers at run time are rare; for those,
 grant the capability the helper needs instead.
 
+### Pod Security Standards
+
+Level **restricted** (control *Privilege Escalation*). Pods with `spec.os.name: windows` are
+exempt, as the standard says (since v1.25). In a namespace labelled
+`pod-security.kubernetes.io/enforce: restricted`, or held to it by `pod_security:` in
+`tollgate.yaml`, findings are **high** and say that admission rejects the pod.
+
 ### Compared with other tools
 
 Polaris `privilegeEscalationAllowed` reports the same (an unset field fails). kube-linter's
@@ -71,42 +78,44 @@ impl Rule for PrivilegeEscalation {
         &META
     }
 
-    fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
-            let subject = container.subject(object);
-            let setting = container.security_setting("allowPrivilegeEscalation");
-            let pointer = setting
-                .as_ref()
-                .map_or_else(|| container.pointer.clone(), |s| s.pointer.clone());
-            let privileged = container
-                .security_setting("privileged")
-                .is_some_and(|s| s.flag() == Some(true));
-            let sys_admin = container
-                .added_capabilities()
-                .iter()
-                .any(|c| c == "SYS_ADMIN" || c == "ALL");
-            let message = if privileged {
-                format!("{subject} is privileged, which always allows privilege escalation")
-            } else if sys_admin {
-                format!(
-                    "{subject} adds the SYS_ADMIN capability, which always allows privilege escalation"
-                )
-            } else {
-                match &setting {
-                    Some(s) if s.flag() == Some(false) => continue,
-                    Some(s) => format!(
-                        "{subject} sets {}, allowing privilege escalation",
-                        s.describe("allowPrivilegeEscalation")
-                    ),
-                    None => format!(
-                        "{subject} does not set `allowPrivilegeEscalation: false`, so its processes may gain privileges"
-                    ),
-                }
-            };
-            out.push(Violation::new(pointer, message));
-        }
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        check_control(&META, object, ctx, out, |spec, evaluation, out| {
+            if evaluation.exempts_windows(spec) {
+                return;
+            }
+            for container in spec.containers() {
+                let subject = container.subject(object);
+                let setting = container.security_setting("allowPrivilegeEscalation");
+                let pointer = setting
+                    .as_ref()
+                    .map_or_else(|| container.pointer.clone(), |s| s.pointer.clone());
+                let privileged = container
+                    .security_setting("privileged")
+                    .is_some_and(|s| s.flag() == Some(true));
+                let sys_admin = container
+                    .added_capabilities()
+                    .iter()
+                    .any(|c| c == "SYS_ADMIN" || c == "ALL");
+                let message = if privileged {
+                    format!("{subject} is privileged, which always allows privilege escalation")
+                } else if sys_admin {
+                    format!(
+                        "{subject} adds the SYS_ADMIN capability, which always allows privilege escalation"
+                    )
+                } else {
+                    match &setting {
+                        Some(s) if s.flag() == Some(false) => continue,
+                        Some(s) => format!(
+                            "{subject} sets {}, allowing privilege escalation",
+                            s.describe("allowPrivilegeEscalation")
+                        ),
+                        None => format!(
+                            "{subject} does not set `allowPrivilegeEscalation: false`, so its processes may gain privileges"
+                        ),
+                    }
+                };
+                out.push(Violation::new(pointer, message));
+            }
+        });
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegedContainer;
@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     id: "privileged-container",
     title: "Privileged container",
     severity: Severity::High,
-    tags: &["security", "pod-security"],
+    tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `securityContext.privileged: true`; grant the specific capabilities the process needs (`capabilities.add`) instead.",
     doc: r#"A container, init container or ephemeral container of a workload with
 `securityContext.privileged: true` (also the string `"true"`). The finding points at the
@@ -65,6 +65,12 @@ Find out which privilege the process actually needs (a capability such as `NET_A
 device, a host path) and grant only that. For node agents that really need it, keep them in
 a dedicated namespace and exempt that namespace with a reason.
 
+### Pod Security Standards
+
+Level **baseline** (control *Privileged Containers*). In a namespace labelled
+`pod-security.kubernetes.io/enforce: baseline` or `restricted`, or held to one of them by
+`pod_security:` in `tollgate.yaml`, findings are **high** and say that admission rejects the pod.
+
 ### Compared with other tools
 
 Matches kube-linter `privileged-container`, kube-score `Container Security Context
@@ -80,20 +86,19 @@ impl Rule for PrivilegedContainer {
         &META
     }
 
-    fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
-            let Some(setting) = container.security_setting("privileged") else {
-                continue;
-            };
-            if setting.flag() == Some(true) {
-                out.push(Violation::new(
-                    setting.pointer,
-                    format!("{} runs privileged", container.subject(object)),
-                ));
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        check_control(&META, object, ctx, out, |spec, _, out| {
+            for container in spec.containers() {
+                let Some(setting) = container.security_setting("privileged") else {
+                    continue;
+                };
+                if setting.flag() == Some(true) {
+                    out.push(Violation::new(
+                        setting.pointer,
+                        format!("{} runs privileged", container.subject(object)),
+                    ));
+                }
             }
-        }
+        });
     }
 }

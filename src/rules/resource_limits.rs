@@ -22,6 +22,13 @@ LimitRange of type `Container` in the same namespace with a `default` for the re
 as a limit. Also reported: a limit below the request for the same resource, which the API
 server rejects.
 
+LimitRange values are applied the way the API server applies them, and what it would reject
+is reported at **high** severity at the container's value: a LimitRange's `default` limit (or
+its `max`, which becomes the default when `default` is absent) below a request the container
+sets explicitly (the container inherits a limit below its request: rejected), a limit above
+the LimitRange's `max`, or a limit/request ratio above its `maxLimitRequestRatio`. A
+LimitRange quantity that cannot be read is a warning at its file:line and is ignored.
+
 ### Why
 
 A container without a memory limit can take a node's memory until the kernel's OOM killer
@@ -84,12 +91,27 @@ impl Rule for ResourceLimits {
         let Some(spec) = pod_spec(object) else {
             return;
         };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx.inventory));
+        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
         let namespace = object.namespace.as_deref();
         let require_cpu = ctx.config.resources.require_cpu_limit;
         for container in spec.containers() {
             if container.role == ContainerRole::Ephemeral {
                 continue;
+            }
+            // What the namespace's LimitRanges make the API server reject.
+            for rejection in defaults.rejections(namespace, &container) {
+                if rejection.about_limits {
+                    out.push(
+                        Violation::new(
+                            rejection.pointer(&container.pointer),
+                            format!("{} {}", container.subject(object), rejection.message),
+                        )
+                        .with_severity(Severity::High)
+                        .with_remediation(
+                            "Make the container's requests and limits fit the namespace's LimitRange (min, max, default limit, maxLimitRequestRatio), or change the LimitRange: the API server rejects the pod as it is.",
+                        ),
+                    );
+                }
             }
             let missing: Vec<&str> = RESOURCES
                 .into_iter()

@@ -22,6 +22,13 @@ a `default`) for it. A container that sets a *limit* but no request is reported 
 reserves its whole limit. Each container gets one finding naming every missing request, at the
 severity of the worst. Ephemeral debug containers are not checked.
 
+LimitRange values count the way the API server applies them: a `Container` item's
+`defaultRequest`, else its `default`, else its `min` gives the default request. A request
+(explicit, copied from the limit, or inherited) below the LimitRange's `min` is rejected at
+admission and reported at **high** severity at the request. Limit-side rejections (`max`,
+`maxLimitRequestRatio`, an inherited default limit below the request) are `resource-limits`'
+business.
+
 ### Why
 
 The scheduler places pods by their requests. Without them a pod is scheduled as if it used
@@ -94,11 +101,26 @@ impl Rule for ResourceRequests {
         let Some(spec) = pod_spec(object) else {
             return;
         };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx.inventory));
+        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
         let namespace = object.namespace.as_deref();
         for container in spec.containers() {
             if container.role == ContainerRole::Ephemeral {
                 continue;
+            }
+            // What the namespace's LimitRanges make the API server reject.
+            for rejection in defaults.rejections(namespace, &container) {
+                if !rejection.about_limits {
+                    out.push(
+                        Violation::new(
+                            rejection.pointer(&container.pointer),
+                            format!("{} {}", container.subject(object), rejection.message),
+                        )
+                        .with_severity(Severity::High)
+                        .with_remediation(
+                            "Make the container's requests and limits fit the namespace's LimitRange (min, max, default limit, maxLimitRequestRatio), or change the LimitRange: the API server rejects the pod as it is.",
+                        ),
+                    );
+                }
             }
             // Requests the container leaves to a LimitRange or to nothing, and those the API
             // server will copy from the container's limits.

@@ -2,7 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{SettingLevel, pod_spec};
+use crate::model::workload::SettingLevel;
+use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct RunAsNonRoot;
@@ -11,7 +12,7 @@ static META: RuleMeta = RuleMeta {
     id: "run-as-non-root",
     title: "Container may run as root",
     severity: Severity::Medium,
-    tags: &["security", "pod-security"],
+    tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `runAsNonRoot: true` (and a `runAsUser` above 0) in the pod or container `securityContext`, and build the image with a numeric non-root `USER`.",
     doc: r#"A container, init container or ephemeral container of a workload that is not
 guaranteed to run as a non-root user: its effective `runAsUser` is `0`, or it has no
@@ -65,6 +66,16 @@ make sure the image works as that user (`USER 10001` in the Dockerfile, files re
 it). Images that must start as root (some database images fix permissions first) can
 usually do that work in an init container instead.
 
+### Pod Security Standards
+
+Level **restricted**: this rule is both the *Running as Non-root* and the *Running as
+Non-root user* (`runAsUser` not 0) controls. The standard is stricter than the rule's default
+in one way: it requires `runAsNonRoot: true` even when `runAsUser` is above 0. In a namespace
+labelled `pod-security.kubernetes.io/enforce: restricted`, or held to it by `pod_security:`
+in `tollgate.yaml`, the rule applies the standard exactly (a `runAsUser: 1000` without
+`runAsNonRoot: true` is reported) and findings are **high** and say that admission rejects the
+pod.
+
 ### Compared with other tools
 
 Agrees with Polaris `runAsRootAllowed` and, on the user, with kube-linter `run-as-non-root`
@@ -87,34 +98,42 @@ impl Rule for RunAsNonRoot {
         &META
     }
 
-    fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
-            let subject = container.subject(object);
-            // Several containers can inherit the same pod-level setting; each finding points at
-            // its own container so that fingerprints stay distinct.
-            let at = |level: SettingLevel, pointer: &str| match level {
-                SettingLevel::Container => pointer.to_string(),
-                SettingLevel::Pod => container.pointer.clone(),
-            };
-            if let Some(user) = container.effective_security(&spec, "runAsUser") {
-                match user.integer() {
-                    Some(0) => {
-                        out.push(Violation::new(
-                            at(user.level, &user.pointer),
-                            format!("{subject} runs as root ({})", user.describe("runAsUser")),
-                        ));
-                        continue;
+    fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
+        check_control(&META, object, ctx, out, |spec, evaluation, out| {
+            for container in spec.containers() {
+                let subject = container.subject(object);
+                // Several containers can inherit the same pod-level setting; each finding points at
+                // its own container so that fingerprints stay distinct.
+                let at = |level: SettingLevel, pointer: &str| match level {
+                    SettingLevel::Container => pointer.to_string(),
+                    SettingLevel::Pod => container.pointer.clone(),
+                };
+                let mut non_root_user = None;
+                if let Some(user) = container.effective_security(spec, "runAsUser") {
+                    match user.integer() {
+                        Some(0) => {
+                            out.push(Violation::new(
+                                at(user.level, &user.pointer),
+                                format!("{subject} runs as root ({})", user.describe("runAsUser")),
+                            ));
+                            continue;
+                        }
+                        // Pod Security admission wants `runAsNonRoot: true` all the same.
+                        Some(uid) if uid > 0 && evaluation.held => non_root_user = Some(uid),
+                        Some(uid) if uid > 0 => continue,
+                        _ => {}
                     }
-                    Some(uid) if uid > 0 => continue,
-                    _ => {}
                 }
-            }
-            let non_root = container.effective_security(&spec, "runAsNonRoot");
-            match non_root {
+                let non_root = container.effective_security(spec, "runAsNonRoot");
+                match non_root {
                 Some(s) if s.flag() == Some(true) => {}
+                _ if non_root_user.is_some() => out.push(Violation::new(
+                    container.pointer.clone(),
+                    format!(
+                        "{subject} runs as user {} but does not set `runAsNonRoot: true`, which the restricted level requires",
+                        non_root_user.unwrap_or_default()
+                    ),
+                )),
                 Some(s) => out.push(Violation::new(
                     at(s.level, &s.pointer),
                     format!(
@@ -129,6 +148,7 @@ impl Rule for RunAsNonRoot {
                     ),
                 )),
             }
-        }
+            }
+        });
     }
 }

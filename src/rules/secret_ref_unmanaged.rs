@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::pod_spec;
+use crate::rules::support::secret_writers::SecretWriters;
 use crate::rules::support::secrets::SecretProducers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -33,6 +34,17 @@ namespace (`pg-app`, `search-es-elastic-user`, `sso-initial-admin`…), Zalando'
 users Secret a Percona object names, and the Secret of each Strimzi `KafkaUser`. References
 marked `optional: true` are never reported. A workload without a namespace (a kustomize base)
 matches Secrets and producers of any namespace.
+
+A Secret is also managed when something in the namespace is allowed to write it, by RBAC
+evidence: a workload there (Job, CronJob, Deployment, StatefulSet, DaemonSet…) runs as a
+ServiceAccount (`serviceAccountName`, else `default`) that a RoleBinding in the namespace or a
+ClusterRoleBinding binds to a Role/ClusterRole whose rules allow `create`, `update` or `patch`
+(or `*`) on `secrets` in the core group; when such a rule lists `resourceNames`, only those
+Secrets. That is how controllers that write their own Secrets — MetalLB's memberlist, Cilium's
+Hubble certificate Job, Argo CD's redis secret init Job, webhook certificate generators — are
+recognised, by evidence rather than by a list of names. A malformed Role rule (not a mapping,
+`verbs` not a list of strings) is a warning at its file:line and is ignored. The message says
+what was searched.
 
 A Secret that exists as a plain manifest is `plain-secret`'s business, not this rule's.
 Workloads without an environment of their own (namespace or label), such as the system
@@ -96,6 +108,7 @@ impl Rule for SecretRefUnmanaged {
             return;
         }
         let producers = ctx.memo(|| SecretProducers::build(ctx.inventory));
+        let writers = ctx.memo(|| SecretWriters::build(ctx));
         let namespace = object.namespace.as_deref();
         for reference in refs {
             if reference.optional {
@@ -103,14 +116,16 @@ impl Rule for SecretRefUnmanaged {
             }
             if producers.secret_exists(namespace, reference.name)
                 || producers.producer_of(namespace, reference.name).is_some()
+                || writers.writer_of(namespace, reference.name).is_some()
             {
                 continue;
             }
-            let place = namespace.map_or(String::new(), |ns| format!(" in namespace {ns}"));
+            let place =
+                namespace.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
             out.push(Violation::new(
                 reference.pointer,
                 format!(
-                    "{} of {} references Secret `{}`, which no manifest, ExternalSecret or Certificate{place} provides",
+                    "{} of {} references Secret `{}`, which nothing in {place} provides: searched Secret manifests, generators (ExternalSecret, Certificate, SealedSecret, Vault, Kyverno, Reflector), operators that write their own Secrets, and workloads whose ServiceAccount a Role/ClusterRole binding allows to create, update or patch it",
                     reference.via.describe(),
                     object.display(),
                     reference.name

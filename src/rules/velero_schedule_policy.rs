@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::rules::support::cron::{go_duration, max_gap, show};
-use crate::rules::support::velero::VeleroFacts;
+use crate::rules::support::velero::{VeleroFacts, is_data};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct VeleroSchedulePolicy;
@@ -18,30 +18,43 @@ pub const VELERO_DEFAULT_TTL: Duration = Duration::from_secs(720 * 3600);
 
 static META: RuleMeta = RuleMeta {
     id: "velero-schedule-policy",
-    title: "Velero Schedule runs too rarely or keeps backups too briefly",
+    title: "Namespace backed up too rarely or kept too briefly by its Velero Schedules",
     severity: Severity::Medium,
     tags: &["backup", "velero", "reliability"],
     remediation: "Run the Schedule at least as often as `velero.max_interval` and keep its backups (`spec.template.ttl`) at least `velero.min_ttl`.",
-    doc: r#"A Velero `Schedule` that covers a namespace needing backups (see
-`velero-backup-coverage`) and either runs less often than `velero.max_interval` or keeps its
-backups for less than `velero.min_ttl`.
+    doc: r#"A namespace needing backups (see `velero-backup-coverage`) whose Velero
+`Schedule`s, taken **together**, do not back it up often enough or do not keep backups long
+enough:
 
-The interval is the longest gap between two runs of `spec.schedule`, read as Velero reads it:
-five cron fields (`0 2 * * *`; a day of month and a day of week both restricted means either),
-names (`MON`, `JAN`), the descriptors `@hourly`, `@daily`/`@midnight`, `@weekly`, `@monthly`,
-`@yearly`, `@every <duration>`, and a `CRON_TZ=`/`TZ=` prefix (daylight saving shifts are
-ignored). `0 3 * * 1-5` therefore has a 72h gap over the weekend. An expression Velero would
-reject is reported too. The retention is `spec.template.ttl`, a Go duration (`720h0m0s`);
-without it Velero keeps backups 720h. Findings point at `spec.schedule` and at
-`spec.template.ttl`.
+- *often enough*: some covering Schedule runs at least every `velero.max_interval`;
+- *long enough*: some covering Schedule keeps its backups at least `velero.min_ttl`.
 
+So a grandfather-father-son setup — a daily Schedule keeping a week plus a weekly one keeping
+three months — is fine: the daily one gives the interval, the weekly one the retention. The
+finding is on the namespace (its Namespace object, else its first data object by kind and
+name) and says which aspect fails and by which Schedules, with each one's interval and
+retention.
+
+The interval of a Schedule is the longest gap between two runs of `spec.schedule`, read as
+Velero reads it: five cron fields (`0 2 * * *`; a day of month and a day of week both
+restricted means either), names (`MON`, `JAN`), the descriptors `@hourly`,
+`@daily`/`@midnight`, `@weekly`, `@monthly`, `@yearly`, `@every <duration>`, and a
+`CRON_TZ=`/`TZ=` prefix (daylight saving shifts are ignored). `0 3 * * 1-5` therefore has a
+72h gap over the weekend. The retention is `spec.template.ttl`, a Go duration (`720h0m0s`);
+without it Velero keeps backups 720h.
+
+A Schedule that is broken in itself — no `spec.schedule`, an expression Velero would reject,
+a `ttl` that is not a Go duration — is reported on the Schedule (at `spec.schedule` or
+`spec.template.ttl`) when it covers such a namespace, and does not count for the namespace.
+Paused Schedules and Schedules leaving PVCs out do not cover (see `velero-backup-coverage`);
 Schedules that cover no such namespace (development, system namespaces) are not checked.
 
 ### Why
 
 The backup interval bounds how much data a restore loses (the recovery point objective), the
 retention how far back a restore can go: a corruption noticed after a week needs a backup
-older than a week.
+older than a week. Both are properties of the namespace's backups as a whole, not of one
+Schedule.
 
 ### Failing example
 
@@ -61,17 +74,20 @@ spec:
 ### Passing example
 
 ```yaml
-spec:
-  schedule: "0 2 * * *"
-  template:
-    includedNamespaces: [shop-prod]
-    ttl: 720h0m0s
+spec:                          # daily, kept a week
+  schedule: "0 6 * * *"
+  template: {includedNamespaces: ["*"], ttl: 168h0m0s}
+---
+spec:                          # weekly, kept three months
+  schedule: "33 0 * * 0"
+  template: {includedNamespaces: ["*"], ttl: 2232h0m0s}
 ```
 
 ### Remediation
 
-Run production schedules at least daily and keep backups at least a week (a month is
-common); add a second, more frequent Schedule for busy databases rather than stretching one.
+Run at least one Schedule covering the namespace as often as `velero.max_interval`, and keep
+the backups of at least one of them `velero.min_ttl` (a frequent short-lived Schedule plus a
+rarer long-lived one is the usual way).
 
 ### Configuration
 
@@ -81,86 +97,139 @@ common); add a second, more frequent Schedule for busy databases rather than str
 "#,
 };
 
+/// What one Schedule gives a namespace, for messages and for the verdict.
+struct Offer {
+    name: String,
+    gap: Option<Duration>,
+    retention: Option<Duration>,
+}
+
+/// The longest gap between two runs of a Schedule, or why it has none.
+fn schedule_gap(schedule: &Object) -> Result<Duration, String> {
+    let expression = schedule
+        .at("/spec/schedule")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "has no `spec.schedule`".to_string())?;
+    max_gap(expression).map_err(|problem| format!("schedule `{expression}` {problem}"))
+}
+
+/// How long a Schedule keeps its backups (`spec.template.ttl`, Velero's default without it).
+fn schedule_retention(schedule: &Object) -> Result<(Duration, &'static str), String> {
+    match schedule.at("/spec/template/ttl").and_then(Value::as_str) {
+        Some(text) => go_duration(text).map(|d| (d, "")),
+        None => Ok((VELERO_DEFAULT_TTL, " (Velero's default)")),
+    }
+}
+
 impl Rule for VeleroSchedulePolicy {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        if !object.is("velero.io", "Schedule") {
+        let schedule = object.is("velero.io", "Schedule");
+        if !(schedule || object.is("", "Namespace") || is_data(object)) {
             return;
         }
         let facts = ctx.memo(|| VeleroFacts::build(ctx));
         let Some(index) = ctx.inventory.index_of(object) else {
             return;
         };
-        let covered = facts.covered_by(index);
-        if covered.is_empty() {
+        if schedule {
+            check_broken(object, facts.covered_by(index), out);
             return;
         }
-        let covers = covers_text(covered);
-        let velero = &ctx.config.velero;
-
-        match object.at("/spec/schedule").and_then(Value::as_str) {
-            None => out.push(Violation::new(
-                "/spec",
-                format!(
-                    "{} has no `spec.schedule`, so it never backs up {covers}",
-                    object.display()
-                ),
-            )),
-            Some(expression) => match max_gap(expression) {
-                Err(problem) => out.push(Violation::new(
-                    "/spec/schedule",
-                    format!(
-                        "{}: schedule `{expression}` {problem}, so Velero will not run it; it covers {covers}",
-                        object.display()
-                    ),
-                )),
-                Ok(gap) if gap > velero.max_interval.0 => out.push(Violation::new(
-                    "/spec/schedule",
-                    format!(
-                        "{} runs `{expression}`, up to {} between backups, less often than velero.max_interval ({}); it covers {covers}",
-                        object.display(),
-                        show(gap),
-                        show(velero.max_interval.0)
-                    ),
-                )),
-                Ok(_) => {}
-            },
-        }
-
-        let ttl = object.at("/spec/template/ttl");
-        let (pointer, retention) = match ttl.and_then(Value::as_str) {
-            Some(text) => match go_duration(text) {
-                Ok(d) => ("/spec/template/ttl", Ok((d, format!("ttl `{text}`")))),
-                Err(problem) => ("/spec/template/ttl", Err(problem)),
-            },
-            None => (
-                if object.at("/spec/template").is_some() {
-                    "/spec/template"
-                } else {
-                    ""
-                },
-                Ok((VELERO_DEFAULT_TTL, "no ttl: Velero's default".to_string())),
-            ),
+        let Some((ns, data)) = facts.covered_reported_on(index) else {
+            return;
         };
-        match retention {
-            Err(problem) => out.push(Violation::new(
-                pointer,
-                format!("{}: {problem}; it covers {covers}", object.display()),
-            )),
-            Ok((retention, what)) if retention < velero.min_ttl.0 => out.push(Violation::new(
-                pointer,
-                format!(
-                    "{} keeps backups for {} ({what}), shorter than velero.min_ttl ({}); it covers {covers}",
-                    object.display(),
-                    show(retention),
-                    show(velero.min_ttl.0)
-                ),
-            )),
-            Ok(_) => {}
+        let velero = &ctx.config.velero;
+        let objects = ctx.inventory.objects();
+        let offers: Vec<Offer> = data
+            .covering
+            .iter()
+            .map(|&i| {
+                let s = &objects[i];
+                Offer {
+                    name: s.display(),
+                    gap: schedule_gap(s).ok(),
+                    retention: schedule_retention(s).ok().map(|(d, _)| d),
+                }
+            })
+            .collect();
+        let often = offers
+            .iter()
+            .any(|o| o.gap.is_some_and(|g| g <= velero.max_interval.0));
+        let long = offers
+            .iter()
+            .any(|o| o.retention.is_some_and(|r| r >= velero.min_ttl.0));
+        if often && long {
+            return;
         }
+        let mut problems = Vec::new();
+        if !often {
+            let what: Vec<String> = offers
+                .iter()
+                .map(|o| match o.gap {
+                    Some(g) => format!("{} up to {} between runs", o.name, show(g)),
+                    None => format!("{} never runs", o.name),
+                })
+                .collect();
+            problems.push(format!(
+                "is backed up too rarely: no covering Schedule runs within velero.max_interval ({}): {}",
+                show(velero.max_interval.0),
+                what.join(", ")
+            ));
+        }
+        if !long {
+            let what: Vec<String> = offers
+                .iter()
+                .map(|o| match o.retention {
+                    Some(r) => format!("{} keeps {}", o.name, show(r)),
+                    None => format!("{} has an unreadable ttl", o.name),
+                })
+                .collect();
+            problems.push(format!(
+                "keeps its backups too briefly: no covering Schedule keeps them velero.min_ttl ({}): {}",
+                show(velero.min_ttl.0),
+                what.join(", ")
+            ));
+        }
+        out.push(Violation::new(
+            "",
+            format!(
+                "namespace {ns} (environment {}) {}",
+                data.environment,
+                problems.join("; and it ")
+            ),
+        ));
+    }
+}
+
+/// Findings on a Schedule that covers a namespace needing backups but cannot work as written.
+fn check_broken(object: &Object, covered: &[String], out: &mut Vec<Violation>) {
+    if covered.is_empty() {
+        return;
+    }
+    let covers = covers_text(covered);
+    if let Err(problem) = schedule_gap(object) {
+        let pointer = if object.at("/spec/schedule").is_some() {
+            "/spec/schedule"
+        } else {
+            "/spec"
+        };
+        out.push(Violation::new(
+            pointer,
+            format!(
+                "{} {problem}, so Velero never runs it; it covers {covers}",
+                object.display()
+            ),
+        ));
+    }
+    if let Err(problem) = schedule_retention(object) {
+        out.push(Violation::new(
+            "/spec/template/ttl",
+            format!("{}: {problem}; it covers {covers}", object.display()),
+        ));
     }
 }
 

@@ -107,6 +107,9 @@ pub struct Settings {
     pub test_title: String,
     pub minimum_severity: Severity,
     pub tags: Vec<String>,
+    /// DefectDojo's `service` of every finding, only when configured: it is part of the
+    /// close scope, so turning it on for an existing Test leaves its earlier findings open.
+    pub service: Option<String>,
     pub version: String,
     pub branch_tag: String,
     pub commit_hash: String,
@@ -151,6 +154,7 @@ impl Settings {
             ("deduplication_execution_mode", "async_wait".to_string()),
         ];
         fields.extend(self.tags.iter().map(|t| ("tags", t.clone())));
+        fields.extend(self.service.iter().map(|s| ("service", s.clone())));
         fields
     }
 
@@ -378,6 +382,11 @@ pub fn resolve(
             .or(config.test_title.as_deref())
             .unwrap_or("tollgate"),
     )?;
+    let service = config
+        .service
+        .as_deref()
+        .map(|template| expand("service", template))
+        .transpose()?;
     let mut tags = vec!["tollgate".to_string(), target.kind.as_str().to_string()];
     for tag in &config.tags {
         if !tags.contains(tag) {
@@ -403,6 +412,7 @@ pub fn resolve(
         test_title,
         minimum_severity: config.minimum_severity.unwrap_or(Severity::Info),
         tags,
+        service,
         version: options.version.clone().or(info.version).unwrap_or_default(),
         branch_tag: options
             .branch_tag
@@ -917,6 +927,9 @@ pub async fn push_async(
     .map_err(PushError::Setup)?;
     let endpoint = settings.endpoint();
     let authorization = settings.token.header()?;
+    // Short titles and a readable description (see `dojo_findings`); identity unchanged.
+    let shaped = super::dojo_findings::shape_bytes(sarif);
+    let sarif = shaped.as_slice();
     let make = || {
         client
             .post(&endpoint)
@@ -1226,6 +1239,25 @@ mod tests {
             assert!(get(always).is_some(), "{always} is not sent");
         }
         assert!(fields.iter().all(|(_, v)| !v.contains(SECRET)));
+        // `service` changes the close scope of existing Tests: sent only when configured.
+        assert_eq!(get("service"), None);
+        let config = DefectDojoConfig {
+            service: Some("{cluster}".into()),
+            ..DefectDojoConfig::default()
+        };
+        let settings = resolve(
+            &options("http://127.0.0.1:1"),
+            Some(&config),
+            None,
+            &target(RunKind::Audit, Some("dev-a")),
+            &vars,
+        )
+        .unwrap();
+        assert!(
+            settings
+                .fields()
+                .contains(&("service", "dev-a".to_string()))
+        );
     }
 
     #[test]

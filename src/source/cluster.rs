@@ -60,8 +60,8 @@ const ACCEPT_AGGREGATED: &str =
 /// How objects are read from a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Only these namespaces (and their Namespace objects); empty means every namespace and
-    /// every cluster-scoped type.
+    /// Only these namespaces (and their Namespace objects, ClusterRoles and
+    /// ClusterRoleBindings); empty means every namespace and every cluster-scoped type.
     pub namespaces: Vec<String>,
     /// Keep Pods, ReplicaSets and Jobs that a controller owns.
     pub include_owned: bool,
@@ -102,6 +102,12 @@ impl ApiType {
         } else {
             format!("{}/{}", self.group, self.version)
         }
+    }
+
+    /// ClusterRoles and ClusterRoleBindings.
+    fn is_cluster_rbac(&self) -> bool {
+        self.group == "rbac.authorization.k8s.io"
+            && matches!(self.plural.as_str(), "clusterroles" | "clusterrolebindings")
     }
 
     /// `secrets`, `backups.velero.io` (as kubectl names resources).
@@ -235,6 +241,10 @@ pub async fn fetch(client: &Client, context: &str, options: &ClusterOptions) -> 
             for ns in &options.namespaces {
                 jobs.push(Job::Get(api_type.clone(), ns.clone()));
             }
+        } else if api_type.is_cluster_rbac() {
+            // ClusterRoles and their bindings decide what the namespaces' ServiceAccounts may
+            // do (Secret access, whether a token is needed at all).
+            jobs.push(Job::List(api_type.clone(), None));
         }
     }
     fetched.types = wanted.len();
@@ -865,6 +875,7 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
         helm_source: None,
         identity_env: None,
         placement_env: None,
+        instance: None,
     }))
 }
 

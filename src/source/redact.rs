@@ -74,6 +74,46 @@ pub fn secret_value_lines(secret: &Object, text: &str, out: &mut Redactions) {
     }
 }
 
+/// Adds the places holding the values of a Secret made by a kustomize `secretGenerator` (in
+/// the build file, an env file, or a whole input file) to `out`, by path. `text_of` reads a
+/// file by its display path.
+pub fn generated_secret_lines(
+    secret: &Object,
+    text_of: &dyn Fn(&str) -> Option<String>,
+    out: &mut std::collections::HashMap<String, Redactions>,
+) {
+    let Some(instance) = secret.instance.as_deref() else {
+        return;
+    };
+    if !instance.generated || !secret.is("", "Secret") {
+        return;
+    }
+    for (pointer, path, pos) in &instance.produced {
+        let Some(key) = pointer.strip_prefix("/data/") else {
+            continue;
+        };
+        let Some(text) = text_of(path) else { continue };
+        let entry = out.entry(path.clone()).or_default();
+        let line = text
+            .lines()
+            .nth(pos.line.saturating_sub(1) as usize)
+            .unwrap_or("");
+        let key = key.replace("~1", "/").replace("~0", "~");
+        match line.find('=') {
+            // `KEY=value` (a literal or an env file line): the value goes.
+            Some(eq) if line[..eq].trim_end().ends_with(key.as_str()) => {
+                entry.insert(pos.line, line[..=eq].chars().count() as u32 + 1);
+            }
+            // A whole file is the value.
+            _ => {
+                for n in 1..=text.lines().count() as u32 {
+                    entry.insert(n, 1);
+                }
+            }
+        }
+    }
+}
+
 /// Masks a line from just after the `:` that follows `column`.
 fn mask_after_colon(lines: &[&str], line: u32, column: u32, out: &mut Redactions) {
     let Some(content) = lines.get(line as usize - 1) else {

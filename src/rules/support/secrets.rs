@@ -305,6 +305,15 @@ impl SecretProducers {
             .map(String::as_str)
     }
 
+    /// The generator that writes the Secret `name` into exactly this namespace (`None`: the
+    /// generator has no namespace either), without the fallbacks of [`Self::generator_of`].
+    pub fn generator_in(&self, namespace: Option<&str>, name: &str) -> Option<&str> {
+        self.generated
+            .get(namespace.unwrap_or_default())
+            .and_then(|names| names.get(name))
+            .map(String::as_str)
+    }
+
     /// Any producer of the Secret: a generator, or an operator that writes it for an object
     /// it runs in the same namespace.
     pub fn producer_of(&self, namespace: Option<&str>, name: &str) -> Option<&str> {

@@ -119,6 +119,9 @@ pub struct VeleroFacts {
     pub namespaces: BTreeMap<String, DataNamespace>,
     /// Object index → the uncovered namespace whose finding goes on that object.
     report_on: HashMap<usize, String>,
+    /// Object index → the covered namespace whose findings about its Schedules together
+    /// (interval, retention) go on that object.
+    covered_report_on: HashMap<usize, String>,
     /// Schedule index → namespaces needing Velero that it covers.
     schedule_namespaces: HashMap<usize, Vec<String>>,
     /// `(namespace, schedule name)` → its Backups, newest first.
@@ -330,6 +333,7 @@ impl VeleroFacts {
 
         let mut schedule_namespaces: HashMap<usize, Vec<String>> = HashMap::new();
         let mut report_on = HashMap::new();
+        let mut covered_report_on = HashMap::new();
         for (ns, data) in namespaces.iter_mut() {
             let same_place = |s: &&Schedule| {
                 s.placement
@@ -357,19 +361,21 @@ impl VeleroFacts {
                         .push(ns.clone());
                 }
             }
-            if data.covering.is_empty() {
-                let target = inventory
-                    .namespace_object(ns)
-                    .and_then(|o| inventory.index_of(o))
-                    // By kind and name, not file order: the fingerprint survives reordering.
-                    .or_else(|| {
-                        data.data.iter().copied().min_by_key(|&i| {
-                            let o = &inventory.objects()[i];
-                            (o.kind.clone(), o.name.clone(), i)
-                        })
-                    });
-                if let Some(target) = target {
+            let target = inventory
+                .namespace_object(ns)
+                .and_then(|o| inventory.index_of(o))
+                // By kind and name, not file order: the fingerprint survives reordering.
+                .or_else(|| {
+                    data.data.iter().copied().min_by_key(|&i| {
+                        let o = &inventory.objects()[i];
+                        (o.kind.clone(), o.name.clone(), i)
+                    })
+                });
+            if let Some(target) = target {
+                if data.covering.is_empty() {
                     report_on.insert(target, ns.clone());
+                } else {
+                    covered_report_on.insert(target, ns.clone());
                 }
             }
         }
@@ -401,6 +407,7 @@ impl VeleroFacts {
         VeleroFacts {
             namespaces,
             report_on,
+            covered_report_on,
             schedule_namespaces,
             backups,
         }
@@ -409,6 +416,12 @@ impl VeleroFacts {
     /// The uncovered namespace whose finding goes on the object at `index`.
     pub fn uncovered_reported_on(&self, index: usize) -> Option<(&str, &DataNamespace)> {
         let ns = self.report_on.get(&index)?;
+        Some((ns.as_str(), self.namespaces.get(ns)?))
+    }
+
+    /// The covered namespace whose schedule findings go on the object at `index`.
+    pub fn covered_reported_on(&self, index: usize) -> Option<(&str, &DataNamespace)> {
+        let ns = self.covered_report_on.get(&index)?;
         Some((ns.as_str(), self.namespaces.get(ns)?))
     }
 
