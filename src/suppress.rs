@@ -34,22 +34,59 @@ pub fn annotation_reason<'a>(object: &'a Object, rule: &str) -> Option<&'a str> 
 
 struct CompiledExemption {
     rule: String,
-    namespaces: Vec<GlobMatcher>,
-    names: Vec<GlobMatcher>,
-    kinds: Vec<GlobMatcher>,
+    namespaces: Vec<Selector>,
+    names: Vec<Selector>,
+    kinds: Vec<Selector>,
     reason: String,
 }
 
-fn matchers(globs: &[String]) -> Vec<GlobMatcher> {
-    globs
-        .iter()
-        .filter_map(|g| Glob::new(g).ok())
-        .map(|g| g.compile_matcher())
-        .collect()
+/// One glob of an exemption. Names, `prefix-*` and `*-suffix` (nearly every exemption) are
+/// compared as text: a compiled glob is a regex of tens of KiB, and a configuration with tens
+/// of thousands of exemptions took gigabytes.
+enum Selector {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Glob(GlobMatcher),
+}
+
+impl Selector {
+    fn new(glob: &str) -> Option<Selector> {
+        let is_meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+        if !glob.contains(is_meta) {
+            return Some(Selector::Exact(glob.to_string()));
+        }
+        if let Some(prefix) = glob.strip_suffix('*')
+            && !prefix.contains(is_meta)
+        {
+            return Some(Selector::Prefix(prefix.to_string()));
+        }
+        if let Some(suffix) = glob.strip_prefix('*')
+            && !suffix.contains(is_meta)
+        {
+            return Some(Selector::Suffix(suffix.to_string()));
+        }
+        Glob::new(glob)
+            .ok()
+            .map(|g| Selector::Glob(g.compile_matcher()))
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        match self {
+            Selector::Exact(text) => value == text,
+            Selector::Prefix(prefix) => value.starts_with(prefix.as_str()),
+            Selector::Suffix(suffix) => value.ends_with(suffix.as_str()),
+            Selector::Glob(glob) => glob.is_match(value),
+        }
+    }
+}
+
+fn matchers(globs: &[String]) -> Vec<Selector> {
+    globs.iter().filter_map(|g| Selector::new(g)).collect()
 }
 
 /// Selectors match when empty, or when a glob matches the value.
-fn selects(matchers: &[GlobMatcher], value: Option<&str>) -> bool {
+fn selects(matchers: &[Selector], value: Option<&str>) -> bool {
     matchers.is_empty() || value.is_some_and(|v| matchers.iter().any(|m| m.is_match(v)))
 }
 
@@ -275,6 +312,26 @@ mod tests {
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
     use serde_json::json;
+
+    #[test]
+    fn selectors_match_as_their_globs_do() {
+        let cases = [
+            ("kube-system", "kube-system", true),
+            ("kube-*", "kube-public", true),
+            ("*-prod", "shop-prod", true),
+            ("*-prod", "shop-dev", false),
+            ("*", "anything", true),
+            ("shop-?", "shop-a", true),
+            ("{a,b}-x", "b-x", true),
+            ("team-[0-9]", "team-x", false),
+        ];
+        for (glob, value, expected) in cases {
+            let selector = Selector::new(glob).unwrap();
+            assert_eq!(selector.is_match(value), expected, "{glob} {value}");
+            let real = Glob::new(glob).unwrap().compile_matcher().is_match(value);
+            assert_eq!(real, expected, "globset disagrees on {glob} {value}");
+        }
+    }
 
     #[test]
     fn namespace_exemptions_cover_the_namespace_object() {

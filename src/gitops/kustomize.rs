@@ -469,7 +469,8 @@ impl Kustomization {
         for (key, value) in &self.annotations {
             set_map_entry(&mut object.value, &["metadata", "annotations"], key, value);
         }
-        if !self.images.is_empty() {
+        // The walk that builds pointers only runs for objects with an image to rewrite.
+        if !self.images.is_empty() && has_image_to_rewrite(&object.value, &self.images) {
             let mut changed = Vec::new();
             rewrite_images(
                 &mut object.value,
@@ -531,6 +532,28 @@ fn set_map_entry(value: &mut Value, path: &[&str], key: &str, text: &str) {
     }
     if let Some(map) = current.as_object_mut() {
         map.insert(key.to_string(), Value::String(text.to_string()));
+    }
+}
+
+/// True when a container list anywhere in `value` has an image one of `rules` names.
+fn has_image_to_rewrite(value: &Value, rules: &[ImageRule]) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| {
+            let is_list = matches!(
+                key.as_str(),
+                "containers" | "initContainers" | "ephemeralContainers"
+            );
+            match child {
+                Value::Array(items) if is_list => items.iter().any(|item| {
+                    item.get("image")
+                        .and_then(Value::as_str)
+                        .is_some_and(|image| rewrite_image(image, rules).is_some())
+                }),
+                _ => has_image_to_rewrite(child, rules),
+            }
+        }),
+        Value::Array(items) => items.iter().any(|item| has_image_to_rewrite(item, rules)),
+        _ => false,
     }
 }
 

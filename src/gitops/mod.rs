@@ -371,7 +371,14 @@ impl Builder<'_> {
                 if is_remote(&target) {
                     continue;
                 }
-                if let Some(sub) = join(&dir, &target).and_then(|d| self.kustomization_in(&d))
+                // A manifest of the scan is no folder: no need to look for a build file in it.
+                let Some(path) = join(&dir, &target) else {
+                    continue;
+                };
+                if self.objects_by_file.contains_key(&path) || self.is_scanned_file(&path) {
+                    continue;
+                }
+                if let Some(sub) = self.kustomization_in(&path)
                     && sub != k
                 {
                     included.insert(sub);

@@ -45,7 +45,8 @@ Certificate or Vault Secrets Operator object of the same name in the same namesp
 the Secret it *writes in the cluster*, not a copy of its values committed next to it: that is
 the worst kind (the plaintext input of `kubeseal`, an export of what External Secrets wrote),
 reported as **critical** with the generator named. A generator in another namespace (or
-another cluster) has nothing to do with this Secret.
+another cluster) has nothing to do with this Secret; a Secret without a namespace is reported
+at the ordinary severity, since nothing says which generator would be its twin.
 
 Not reported, because a controller writes them and they only end up in git as exports:
 
@@ -200,7 +201,12 @@ impl Rule for PlainSecret {
         }
         let noun = if keys.len() == 1 { "key" } else { "keys" };
         let producers = ctx.memo(|| SecretProducers::build(ctx.inventory));
-        let twin = producers.generator_in(object.namespace.as_deref(), &object.name);
+        // Without a namespace it is unknown which generator is its twin: a namespace-less
+        // generator of the same name may sit in another folder, or another repository.
+        let twin = object
+            .namespace
+            .as_deref()
+            .and_then(|ns| producers.generator_in(Some(ns), &object.name));
         let violation = match twin {
             Some(generator) => Violation::new(
                 "",

@@ -27,7 +27,9 @@ is reported at **high** severity at the container's value: a LimitRange's `defau
 its `max`, which becomes the default when `default` is absent) below a request the container
 sets explicitly (the container inherits a limit below its request: rejected), a limit above
 the LimitRange's `max`, or a limit/request ratio above its `maxLimitRequestRatio`. A
-LimitRange quantity that cannot be read is a warning at its file:line and is ignored.
+LimitRange quantity that cannot be read is a warning at its file:line and is ignored. A
+workload without a namespace (nothing says where it lands) is not judged against LimitRange
+values.
 
 ### Why
 

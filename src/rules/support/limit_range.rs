@@ -189,6 +189,11 @@ impl LimitRangeDefaults {
     /// Why the API server would reject `container` in `namespace` once its LimitRanges applied,
     /// one entry per problem.
     pub fn rejections(&self, namespace: Option<&str>, container: &Container<'_>) -> Vec<Rejection> {
+        // Without a namespace it is unknown where the container lands: a LimitRange without
+        // one (from another folder, another repository) says nothing about it.
+        if namespace.is_none() {
+            return Vec::new();
+        }
         let items = self.items(namespace);
         if items.is_empty() {
             return Vec::new();
