@@ -92,19 +92,11 @@ pub fn targets(options: &AuditOptions) -> Result<Vec<Target>, Error> {
         }]);
     }
     let kubeconfig = match &options.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
-            Error::usage(format!(
-                "cannot read kubeconfig {}: {}",
-                path.display(),
-                cluster::chain(&e)
-            ))
+        Some(path) => Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
+            path: path.clone(),
+            source,
         })?,
-        None => Kubeconfig::read().map_err(|e| {
-            Error::usage(format!(
-                "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config): {}",
-                cluster::chain(&e)
-            ))
-        })?,
+        None => Kubeconfig::read().map_err(|source| Error::DefaultKubeconfig { source })?,
     };
     let mut names: Vec<String> = if options.all_contexts {
         kubeconfig.contexts.iter().map(|c| c.name.clone()).collect()
@@ -160,7 +152,10 @@ pub fn audit_targets(
         .enable_all()
         .thread_name("tollgate-kube")
         .build()
-        .map_err(|e| Error::usage(format!("cannot start the network runtime: {e}")))?;
+        .map_err(|source| Error::Runtime {
+            what: "the network runtime",
+            source: Box::new(source),
+        })?;
 
     let (sender, receiver) = std::sync::mpsc::channel::<(String, Fetched)>();
     let cluster_options = options.cluster.clone();

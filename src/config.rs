@@ -458,7 +458,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     if !has_content {
         return Ok(Config::default());
     }
-    serde_norway::from_str::<Config>(text).map_err(|e| {
+    yaml_serde::from_str::<Config>(text).map_err(|e| {
         let (line, column, offset) = match e.location() {
             Some(l) => (l.line(), l.column(), l.index()),
             None => (1, 1, 0),
@@ -470,7 +470,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     })
 }
 
-/// serde_norway writes " at line N column M" into messages; the diagnostic shows the position.
+/// yaml_serde writes " at line N column M" into messages; the diagnostic shows the position.
 fn strip_location(message: &str) -> String {
     let Some(start) = message.find(" at line ") else {
         return message.to_string();

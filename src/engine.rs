@@ -549,7 +549,8 @@ pub fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
     if let Some(jobs) = jobs {
         builder = builder.num_threads(jobs.max(1));
     }
-    builder
-        .build()
-        .map_err(|e| Error::usage(format!("cannot start worker threads: {e}")))
+    builder.build().map_err(|source| Error::Runtime {
+        what: "worker threads",
+        source: Box::new(source),
+    })
 }

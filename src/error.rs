@@ -26,6 +26,31 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The kubeconfig named with `--kubeconfig` cannot be read or parsed.
+    #[error("cannot read kubeconfig {}", path.display())]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+
+    /// No kubeconfig in `$KUBECONFIG` or `~/.kube/config`, or an unreadable one.
+    #[error("cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config)")]
+    DefaultKubeconfig {
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+
+    /// The process could not start its worker threads or its network runtime (out of
+    /// threads or memory).
+    #[error("cannot start {what}")]
+    Runtime {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// A mistake in the command line or the settings, explained in the message.
     #[error("{0}")]
     Usage(String),
 

@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn namespace_exemptions_cover_the_namespace_object() {
-        let exemption: Exemption = serde_norway::from_str(
+        let exemption: Exemption = yaml_serde::from_str(
             "rule: network-default-deny\nnamespaces: [legacy-prod]\nreason: migrating to Cilium\n",
         )
         .unwrap();

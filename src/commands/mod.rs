@@ -72,10 +72,98 @@ pub fn print_error(error: &Error) {
         miette::GraphicalTheme::unicode_nocolor()
     });
     let mut text = String::new();
-    if handler.render_report(&mut text, error).is_err() {
+    if handler
+        .render_report(&mut text, &Deduplicated::new(error))
+        .is_err()
+    {
         text = format!("error: {error}\n");
     }
     let _ = io::stderr().write_all(text.as_bytes());
+}
+
+/// An error as [`print_error`] shows it: itself, then the causes that say something new.
+/// Many errors (kube's kubeconfig errors, io wrappers) repeat their source in their own
+/// message; those repeats are left out, as `cluster::chain` does for cluster errors.
+#[derive(Debug)]
+struct Deduplicated<'a> {
+    error: &'a Error,
+    causes: Option<Box<Cause>>,
+}
+
+/// One cause of the chain, by its text.
+#[derive(Debug)]
+struct Cause {
+    text: String,
+    next: Option<Box<Cause>>,
+}
+
+impl<'a> Deduplicated<'a> {
+    fn new(error: &'a Error) -> Deduplicated<'a> {
+        let mut shown = error.to_string();
+        let mut texts = Vec::new();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                shown = text.clone();
+                texts.push(text);
+            }
+            source = cause.source();
+        }
+        let causes = texts
+            .into_iter()
+            .rev()
+            .fold(None, |next, text| Some(Box::new(Cause { text, next })));
+        Deduplicated { error, causes }
+    }
+}
+
+impl std::fmt::Display for Deduplicated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Deduplicated<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.causes.as_deref().map(|cause| cause as _)
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.next.as_deref().map(|cause| cause as _)
+    }
+}
+
+impl miette::Diagnostic for Deduplicated<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.error.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.error.severity()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.error.help()
+    }
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.error.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.error.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.error.labels()
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        self.error.related()
+    }
 }
 
 fn dispatch(cli: &Cli, matches: &clap::ArgMatches) -> Result<u8, Error> {

@@ -115,7 +115,7 @@ pub fn blocks(text: &str) -> Result<Vec<Block>, BlockError> {
         let annotations: Annotations = if yaml.trim().is_empty() {
             Annotations::default()
         } else {
-            serde_norway::from_str(&yaml).map_err(|e| BlockError {
+            yaml_serde::from_str(&yaml).map_err(|e| BlockError {
                 line: header_line + e.location().map(|l| l.line() as u32).unwrap_or(1),
                 message: format!("invalid METADATA block: {e}"),
             })?

@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn credentials_never_show_in_debug() {
-        let config: HarborConfig = serde_norway::from_str(
+        let config: HarborConfig = yaml_serde::from_str(
             "url: https://harbor.example.com:8443/\nusername_env: U\npassword_env: P\n",
         )
         .unwrap();

@@ -1001,7 +1001,7 @@ mod tests {
 
     #[test]
     fn config_reads_the_documented_keys() {
-        let config: NotifyConfig = serde_norway::from_str(
+        let config: NotifyConfig = yaml_serde::from_str(
             "on: incomplete\ntelegram:\n  chat_id: -1001234567890\nwebhook:\n  url: https://h/x\n",
         )
         .unwrap();
@@ -1010,7 +1010,7 @@ mod tests {
         assert_eq!(telegram.chat_id, "-1001234567890");
         assert_eq!(telegram.token_env, "TELEGRAM_BOT_TOKEN");
         assert_eq!(telegram.api_url, "https://api.telegram.org");
-        assert!(serde_norway::from_str::<NotifyConfig>("slack: {}\n").is_err());
+        assert!(yaml_serde::from_str::<NotifyConfig>("slack: {}\n").is_err());
         assert_eq!(
             host_of("https://user:pw@hooks.example.com:8443/a/b?c"),
             "hooks.example.com:8443"

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value as Json;
-use serde_norway::Value;
+use yaml_serde::Value;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 fn yaml(path: &str) -> Value {
     let text = std::fs::read_to_string(Path::new(REPO).join(path)).unwrap();
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn string(value: &Value) -> &str {

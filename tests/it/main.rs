@@ -13,6 +13,7 @@ mod cli_reports;
 mod defectdojo;
 mod demo;
 mod gitops;
+mod golden;
 mod harbor;
 mod hostile_servers;
 mod html_report;

@@ -532,10 +532,9 @@ fn the_cronjob_keeps_its_last_report_and_notifies() {
     let kustomization = std::fs::read_to_string(root.join("deploy/kustomization.yaml")).unwrap();
     assert!(kustomization.contains("pvc.yaml"));
 
-    let configmap: Value = serde_norway::from_str(
-        &std::fs::read_to_string(root.join("deploy/configmap.yaml")).unwrap(),
-    )
-    .unwrap();
+    let configmap: Value =
+        yaml_serde::from_str(&std::fs::read_to_string(root.join("deploy/configmap.yaml")).unwrap())
+            .unwrap();
     let config = configmap["data"]["tollgate.yaml"].as_str().unwrap();
     assert!(config.contains("notify:"));
     let dir = TempDir::new().unwrap();
