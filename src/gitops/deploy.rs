@@ -98,9 +98,20 @@ impl Deploys {
                 let Some(path) = o.at("/spec/path").and_then(Value::as_str) else {
                     continue;
                 };
+                // Paths are relative to the source's root; a source other than a
+                // GitRepository (an OCIRepository, an ExternalArtifact) may be another tree.
+                let source = |key: &str| {
+                    o.at(&format!("/spec/sourceRef/{key}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                };
+                let what = match source("kind") {
+                    "" | "GitRepository" => o.display(),
+                    kind => format!("{} (source {kind} {})", o.display(), source("name")),
+                };
                 out.deploys.push(Deploy {
                     file: file.to_string(),
-                    what: o.display(),
+                    what,
                     path: path.to_string(),
                     path_pos: o.locate("/spec/path"),
                     namespace: o
