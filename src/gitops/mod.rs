@@ -509,13 +509,20 @@ impl Builder<'_> {
     }
 
     fn missing(&mut self, k: &Kustomization, entry: &kustomize::Entry, what: &str) {
-        self.notices.push(
-            Notice::warning(format!(
+        // Only scanned files are ever read: a target above the scan root is named, not opened.
+        let message = if join(&k.dir, &entry.target).is_none() {
+            format!(
+                "kustomize {what} `{}` is outside the scanned tree and is not read; scan a folder that contains it",
+                entry.target
+            )
+        } else {
+            format!(
                 "kustomize {what} `{}` does not exist (or is not a manifest or a folder with a kustomization)",
                 entry.target
-            ))
-            .at(&k.path, Some(entry.pos.line)),
-        );
+            )
+        };
+        self.notices
+            .push(Notice::warning(message).at(&k.path, Some(entry.pos.line)));
     }
 
     /// Follows the folder an Application or Flux Kustomization deploys.

@@ -411,3 +411,35 @@ fn verbose_lists_skipped_inputs_and_the_summary_counts_them() {
     assert_eq!(report["summary"]["gitops"]["buildFiles"], 1);
     assert_eq!(report["summary"]["gitops"]["generated"], 1);
 }
+
+#[test]
+fn a_resource_above_the_scan_root_is_named_and_never_read() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outer.path().join("secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: leaked}\nstringData: {password: outside-value}\n",
+    )
+    .unwrap();
+    let repo = outer.path().join("repo/app");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(
+        repo.join("kustomization.yaml"),
+        "namespace: shop-prod\nresources:\n  - ../../secret.yaml\n",
+    )
+    .unwrap();
+    let (code, report, stderr) = scan_in(&outer.path().join("repo"), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = report.to_string();
+    assert!(
+        !text.contains("outside-value") && !text.contains("leaked"),
+        "{text}"
+    );
+    assert_eq!(report["summary"]["objects"], 0);
+    assert!(
+        messages(&report)
+            .iter()
+            .any(|m| m.contains("`../../secret.yaml` is outside the scanned tree")),
+        "{:?}",
+        messages(&report)
+    );
+}
