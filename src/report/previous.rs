@@ -451,11 +451,10 @@ mod tests {
         testdata::outcome().findings
     }
 
-    #[test]
-    fn json_and_sarif_reports_read_back_the_same_findings() {
-        let outcome = testdata::outcome();
+    /// The JSON and SARIF reports of `outcome`, as a run writes them.
+    fn json_and_sarif(outcome: &crate::outcome::ScanOutcome) -> (Vec<u8>, Vec<u8>) {
         let report = crate::report::Report {
-            outcome: &outcome,
+            outcome,
             color: false,
             fail_on: None,
             sarif_limits: None,
@@ -464,6 +463,13 @@ mod tests {
         crate::report::json::write(&report, &mut json).unwrap();
         let mut sarif = Vec::new();
         crate::report::sarif::write(&report, &mut sarif).unwrap();
+        (json, sarif)
+    }
+
+    #[test]
+    fn json_and_sarif_reports_read_back_the_same_findings() {
+        let outcome = testdata::outcome();
+        let (json, sarif) = json_and_sarif(&outcome);
         let from_json = parse(&json).unwrap();
         let from_sarif = parse(&sarif).unwrap();
         assert_eq!(from_json.len(), outcome.findings.len());
@@ -483,19 +489,7 @@ mod tests {
     fn new_unchanged_and_fixed_by_fingerprint() {
         let all = findings();
         let previous = PreviousReport {
-            findings: parse(&{
-                let outcome = testdata::outcome();
-                let report = crate::report::Report {
-                    outcome: &outcome,
-                    color: false,
-                    fail_on: None,
-                    sarif_limits: None,
-                };
-                let mut json = Vec::new();
-                crate::report::json::write(&report, &mut json).unwrap();
-                json
-            })
-            .unwrap(),
+            findings: parse(&json_and_sarif(&testdata::outcome()).0).unwrap(),
             date: Some("2026-12-05T02:00:00Z".into()),
             scheme: FINGERPRINT_KEY.into(),
         };
@@ -573,16 +567,7 @@ mod tests {
     #[test]
     fn the_fingerprint_scheme_is_known_for_every_kind_of_report() {
         let outcome = testdata::outcome();
-        let report = crate::report::Report {
-            outcome: &outcome,
-            color: false,
-            fail_on: None,
-            sarif_limits: None,
-        };
-        let mut json = Vec::new();
-        crate::report::json::write(&report, &mut json).unwrap();
-        let mut sarif = Vec::new();
-        crate::report::sarif::write(&report, &mut sarif).unwrap();
+        let (json, sarif) = json_and_sarif(&outcome);
         let scheme = |bytes: &[u8]| parse_with_scheme(bytes).unwrap().1;
         assert_eq!(scheme(&json), FINGERPRINT_KEY);
         assert_eq!(scheme(&sarif), FINGERPRINT_KEY);
