@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::model::object::Object;
 use crate::model::workload::{is_workload, pod_spec};
 use crate::rules::Context;
+use crate::rules::support::rbac;
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -178,9 +179,7 @@ impl SecretWriters {
                 } else {
                     None
                 };
-                let role_kind = binding.at("/roleRef/kind").and_then(Value::as_str);
-                let role_name = binding.at("/roleRef/name").and_then(Value::as_str);
-                let (Some(role_kind), Some(role_name)) = (role_kind, role_name) else {
+                let Some((role_kind, role_name)) = rbac::role_ref(binding) else {
                     continue;
                 };
                 let key = match role_kind {
@@ -191,19 +190,9 @@ impl SecretWriters {
                 let Some(write) = roles.get(&key) else {
                     continue;
                 };
-                let subjects = binding.at("/subjects").and_then(Value::as_array);
-                for subject in subjects.into_iter().flatten() {
-                    if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
-                        continue;
-                    }
-                    let Some(name) = subject.get("name").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let Some(sa_ns) = subject
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .or(binding_ns)
-                    else {
+                // Also `User system:serviceaccount:<ns>:<name>`, as the authorizer reads it.
+                for subject in rbac::subjects(binding) {
+                    let Some((sa_ns, name)) = subject.service_account() else {
                         continue;
                     };
                     grants
