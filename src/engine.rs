@@ -19,7 +19,7 @@ use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::outcome::{CheckedObject, Checks, ScanOutcome};
-use crate::rules::{self, Context, Rule, RuleInfo, Violation};
+use crate::rules::{self, Context, KindSet, Rule, RuleInfo, Violation};
 use crate::source::files;
 use crate::suppress::{Baseline, Suppressor};
 
@@ -151,6 +151,51 @@ impl RuleSet {
             .unwrap_or(default)
     }
 
+    /// The kinds whose objects some active built-in rule checks or reads through the inventory
+    /// beyond their metadata (each rule's [`rules::Scope`]), and Namespaces, whose labels give
+    /// environments. Of an object of another kind, only `apiVersion`, `kind` and `metadata`
+    /// are needed (environments, suppression annotations, placement, statistics), and what
+    /// the built-in rules find does not change. Rego policies see every object whole, so with
+    /// any evaluator the set is [`KindSet::All`].
+    pub fn kinds_read(&self) -> KindSet {
+        if !self.evaluators.is_empty() {
+            return KindSet::All;
+        }
+        let mut kinds = KindSet::default();
+        kinds.extend(rules::scope::NAMESPACES);
+        for rule in &self.builtin {
+            rule.meta().scope.add_kinds_read(&mut kinds);
+        }
+        kinds
+    }
+
+    /// For each object of `inventory`, the built-in rules whose scope covers it, chosen once
+    /// per API group, kind and origin (file or live).
+    fn dispatch(&self, inventory: &Inventory) -> Dispatch {
+        let mut slots: HashMap<(&str, &str, bool), usize> = HashMap::new();
+        let mut lists: Vec<Vec<&'static dyn Rule>> = Vec::new();
+        let of_object = inventory
+            .objects()
+            .iter()
+            .map(|object| {
+                let live = object.is_live();
+                *slots
+                    .entry((object.group(), object.kind.as_str(), live))
+                    .or_insert_with(|| {
+                        lists.push(
+                            self.builtin
+                                .iter()
+                                .copied()
+                                .filter(|r| r.meta().scope.covers(object))
+                                .collect(),
+                        );
+                        lists.len() - 1
+                    })
+            })
+            .collect();
+        Dispatch { lists, of_object }
+    }
+
     /// Every rule that runs, as reports describe them, sorted by id.
     pub fn infos(&self) -> Vec<RuleInfo> {
         let mut infos: Vec<RuleInfo> = self
@@ -167,6 +212,19 @@ impl RuleSet {
         infos.sort_by(|a, b| a.id.cmp(&b.id));
         infos.dedup_by(|a, b| a.id == b.id);
         infos
+    }
+}
+
+/// The built-in rules in scope of each object of an inventory, in registry order.
+struct Dispatch {
+    lists: Vec<Vec<&'static dyn Rule>>,
+    /// Object index → index in `lists`.
+    of_object: Vec<usize>,
+}
+
+impl Dispatch {
+    fn rules_of(&self, index: usize) -> &[&'static dyn Rule] {
+        &self.lists[self.of_object[index]]
     }
 }
 
@@ -207,6 +265,7 @@ impl Evaluation<'_> {
             .iter()
             .map(|e| e.begin(&ctx, &enabled))
             .collect();
+        let dispatch = self.rules.dispatch(inventory);
         let findings = inventory
             .objects()
             .par_iter()
@@ -217,7 +276,7 @@ impl Evaluation<'_> {
                 |workers, (index, object)| {
                     let mut findings = Vec::new();
                     let mut violations = Vec::new();
-                    for rule in &self.rules.builtin {
+                    for rule in dispatch.rules_of(index) {
                         rule.check(object, &ctx, &mut violations);
                         let meta = rule.meta();
                         for v in violations.drain(..) {
@@ -290,9 +349,10 @@ impl Evaluation<'_> {
             .builtin
             .par_iter()
             .map(|rule| {
+                let scope = &rule.meta().scope;
                 (
                     rule.meta().id.to_string(),
-                    applicable(&|o: &Object| rule.applies_to(o, &ctx)),
+                    applicable(&|o: &Object| scope.covers(o) && rule.applies_to(o, &ctx)),
                 )
             })
             .collect();
@@ -553,4 +613,74 @@ pub fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
         what: "worker threads",
         source: Box::new(source),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule_set(select: &[&str]) -> RuleSet {
+        let select: Vec<String> = select.iter().map(|s| s.to_string()).collect();
+        RuleSet::new(
+            &Config::default(),
+            &select,
+            &[],
+            Vec::new(),
+            &mut Vec::new(),
+        )
+    }
+
+    #[test]
+    fn kinds_read_are_those_of_the_active_rules() {
+        let all = rule_set(&[]).kinds_read();
+        assert!(!all.is_all(), "metadata-only rules read no kind whole");
+        for (group, kind) in [
+            ("apps", "Deployment"),
+            ("", "Namespace"),
+            ("", "Secret"),
+            ("", "ConfigMap"),
+            ("", "LimitRange"),
+            ("velero.io", "Backup"),
+            ("networking.k8s.io", "NetworkPolicy"),
+            ("rbac.authorization.k8s.io", "ClusterRole"),
+            ("external-secrets.io", "ClusterSecretStore"),
+        ] {
+            assert!(all.contains(group, kind), "{group}/{kind}");
+        }
+        assert!(!all.contains("example.com", "Widget"));
+        assert!(!all.contains("", "Endpoints"));
+
+        let probes = rule_set(&["liveness-probe"]).kinds_read();
+        assert!(probes.contains("batch", "CronJob") && probes.contains("", "Namespace"));
+        assert!(!probes.contains("", "Secret") && !probes.contains("", "LimitRange"));
+
+        let stale = rule_set(&["velero-backup-stale"]).kinds_read();
+        assert!(stale.contains("velero.io", "Schedule") && stale.contains("velero.io", "Backup"));
+        assert!(!stale.contains("apps", "Deployment"));
+    }
+
+    #[test]
+    fn rego_policies_read_every_kind() {
+        struct Everything;
+        impl Evaluator for Everything {
+            fn rules(&self) -> Vec<RuleInfo> {
+                Vec::new()
+            }
+            fn begin<'a>(
+                &'a self,
+                _ctx: &'a Context<'a>,
+                _enabled: &'a (dyn Fn(&str) -> bool + Sync),
+            ) -> Box<dyn EvaluatorPass + 'a> {
+                unreachable!("not evaluated")
+            }
+        }
+        let rules = RuleSet::new(
+            &Config::default(),
+            &["liveness-probe".to_string()],
+            &[],
+            vec![Arc::new(Everything)],
+            &mut Vec::new(),
+        );
+        assert!(rules.kinds_read().is_all());
+    }
 }

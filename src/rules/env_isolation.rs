@@ -1,5 +1,7 @@
 //! `env-isolation`: objects of one environment that reach into another.
 
+use crate::model::kind::Kind;
+use crate::rules::Scope;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -13,6 +15,25 @@ use crate::rules::support::service_dns::service_names;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct EnvIsolation;
+
+/// What it checks besides workloads: the kinds `check` dispatches on.
+const CHECKED: &[Kind] = &[
+    Kind::new("", "ConfigMap"),
+    Kind::new("", "Service"),
+    Kind::all_of("traefik.io"),
+    Kind::all_of("traefik.containo.us"),
+    Kind::all_of("gateway.networking.k8s.io"),
+    Kind::new("external-secrets.io", "ExternalSecret"),
+    Kind::new("networking.k8s.io", "NetworkPolicy"),
+    Kind::new("cilium.io", "CiliumNetworkPolicy"),
+];
+
+/// What it looks up: Namespaces (environments, selectors) and secret stores.
+const LOOKED_UP: &[Kind] = &[
+    Kind::new("", "Namespace"),
+    Kind::any_group("SecretStore"),
+    Kind::any_group("ClusterSecretStore"),
+];
 
 static META: RuleMeta = RuleMeta {
     id: "env-isolation",
@@ -80,6 +101,7 @@ their environment so that selectors and this rule agree.
 
 - `environments`: which namespaces (and stores) belong to which environment.
 "#,
+    scope: Scope::workloads().and_kinds(CHECKED).reading(&[LOOKED_UP]),
 };
 
 /// One reference from the checked object to another environment.

@@ -2,6 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::{Object, Origin};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct EnvPlacement;
@@ -59,6 +60,7 @@ label.
 - `environments[].namespaces`, `environments[].paths`, `environments[].clusters`: see the
   environment model; placement needs `paths` (files) or `clusters` (live).
 "#,
+    scope: Scope::metadata(),
 };
 
 impl Rule for EnvPlacement {

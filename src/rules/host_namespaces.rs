@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -93,6 +95,7 @@ Level **baseline** (control *Host Namespaces*). In a namespace labelled
 Agrees with kube-linter `host-network`/`host-pid`/`host-ipc` (object for object) and Polaris
 `hostNetworkSet`/`hostPIDSet`/`hostIPCSet` on all their fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for HostNamespaces {

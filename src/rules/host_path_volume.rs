@@ -1,5 +1,7 @@
 //! `host-path-volume`: pod volumes that mount a directory or file of the node.
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -99,6 +101,7 @@ hostPath, so where kube-linter's `docker-sock` fixture mounts another socket
 (`/var/run/thing.sock`) tollgate reports it too (as high: it lies under `/var/run`) and the
 violation counts differ on purpose.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// Directories whose mount (or the mount of one of their parents) exposes the node.

@@ -4,6 +4,7 @@ use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
 use crate::model::workload::{is_workload, pod_spec};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImagePinned;
@@ -56,6 +57,7 @@ Agrees with kube-linter `latest-tag`, kube-score `Container Image Tag` and Polar
 `tagNotSpecified` on all their fixtures (no tag and `latest` fail, a version tag passes). A
 digest pins the image whatever the tag says, so `nginx:latest@sha256:…` passes.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ImagePinned {

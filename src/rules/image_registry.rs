@@ -4,6 +4,7 @@ use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
 use crate::model::workload::{is_workload, pod_spec};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImageRegistry;
@@ -52,6 +53,7 @@ chart's `image.registry` value.
 
 - `registries.allowed`: list of `host` or `host/project` entries.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ImageRegistry {

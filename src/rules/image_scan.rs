@@ -1,5 +1,6 @@
 //! `image-scan`: images that Harbor's Trivy has not vouched for.
 
+use crate::rules::Scope;
 use std::time::Duration;
 
 use crate::finding::Severity;
@@ -80,6 +81,7 @@ or suppressed here with `ignore.tollgate.dev/image-scan: "<reason>"`.
   CA).
 - `--trivy-reports DIR`: offline mode.
 "#,
+    scope: Scope::workloads(),
 };
 
 /// Defaults when `harbor:` is absent (offline mode with Trivy reports only).

@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::pod_spec;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct LivenessProbe;
@@ -70,6 +71,7 @@ purpose in two ways: it is satisfied when *any* container of the pod has a liven
 probe only), and it only checks pods a Service selects (tollgate checks every long-running
 workload; a stuck worker that no Service selects needs restarting just as much).
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for LivenessProbe {

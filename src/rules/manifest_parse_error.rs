@@ -2,6 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ManifestParseError;
@@ -55,6 +56,7 @@ Fix the syntax at the reported position. Helm chart templates (`templates/` next
 `Chart.yaml`) are not manifests and are skipped; render them with `helm template` and scan
 the output. Other files that are not manifests can be listed in `.tollgateignore`.
 "#,
+    scope: Scope::files(),
 };
 
 impl Rule for ManifestParseError {

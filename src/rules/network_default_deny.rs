@@ -3,7 +3,11 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::model::workload::WORKLOAD_KINDS;
 use crate::model::workload::is_workload;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::network;
 use crate::rules::support::network::DefaultDenyFacts;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -87,6 +91,9 @@ from the namespaces that call it, from monitoring).
 
 - `network.require_default_deny` (default `[prod]`): environments whose namespaces need it.
 "#,
+    scope: Scope::workloads()
+        .and_kinds(NAMESPACES)
+        .reading(&[network::READS, WORKLOAD_KINDS]),
 };
 
 impl Rule for NetworkDefaultDeny {

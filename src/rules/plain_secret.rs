@@ -1,5 +1,9 @@
 //! `plain-secret`: Secrets written by hand into manifests instead of by a generator.
 
+use crate::model::kind::Kind;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::secrets;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -114,6 +118,7 @@ Store the values in Vault, add an ExternalSecret that writes the Secret (same na
 namespace), delete the Secret from the repository (or encrypt it with SOPS), and rotate every
 value it held: git history keeps them.
 "#,
+    scope: Scope::kinds(&[Kind::new("", "Secret")]).reading(&[secrets::READS, NAMESPACES]),
 };
 
 /// At most this many keys are named in a message.

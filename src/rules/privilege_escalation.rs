@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -71,6 +73,7 @@ Polaris `privilegeEscalationAllowed` reports the same (an unset field fails). ku
 `SYS_ADMIN`, so on manifests that leave the field out tollgate reports more; its fixtures set
 the field everywhere, and tollgate agrees with them object for object.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PrivilegeEscalation {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -79,6 +81,7 @@ Privileged` and Polaris `runAsPrivileged` on all their fixtures. A `privileged` 
 kube-linter's `scc-deny-privileged-container` checks OpenShift SecurityContextConstraints,
 which are admission policy, not workloads; tollgate has no equivalent.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PrivilegedContainer {

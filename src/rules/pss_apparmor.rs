@@ -1,5 +1,7 @@
 //! `pss-apparmor`: pods or containers that turn AppArmor off (Pod Security Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -72,6 +74,7 @@ Level **baseline** (control *AppArmor*). In a namespace labelled
 kube-linter, kube-score and Polaris have no check of their own for an unconfined AppArmor
 profile (Polaris `linuxHardening` accepts any AppArmor setting as hardening).
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// `appArmorProfile.type` of a `securityContext`.

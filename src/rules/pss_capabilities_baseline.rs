@@ -1,5 +1,7 @@
 //! `pss-capabilities-baseline`: capabilities added beyond what the baseline level allows.
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -112,6 +114,7 @@ Polaris `dangerousCapabilities` reports `ALL`, `SYS_ADMIN` and `NET_ADMIN` only;
 agrees on all its fixtures and reports more capabilities (the standard's list). kube-linter
 has no check of added capabilities beyond `SYS_ADMIN` in `privilege-escalation-container`.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// The raw entries of `capabilities.<list>` with their pointers.

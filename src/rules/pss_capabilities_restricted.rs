@@ -3,9 +3,11 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
 use crate::rules::pss_capabilities_baseline::{
     BASELINE_CAPABILITIES, capability_entries, normalize_capability,
 };
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -79,6 +81,7 @@ that drop the 15 names pass there and fail here, by design. kube-linter
 that drop `NET_RAW` alone pass there and fail here, by design. kube-score has no
 capabilities check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssCapabilitiesRestricted {

@@ -3,6 +3,8 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::integer;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -63,6 +65,7 @@ Level **baseline** (control *Host Ports*). In a namespace labelled
 Agrees with Polaris `hostPortSet` on all its fixtures. kube-linter and kube-score have no
 host port check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssHostPorts {

@@ -3,6 +3,8 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::flag;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -67,6 +69,7 @@ Level **baseline** (control *HostProcess*). In a namespace labelled
 
 Agrees with Polaris `hostProcess` on all its fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssHostProcess {

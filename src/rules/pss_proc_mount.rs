@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -59,6 +61,7 @@ Level **baseline** (control */proc Mount Type*). In a namespace labelled
 
 Agrees with Polaris `procMount` and kube-linter `unsafe-proc-mount` on all their fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssProcMount {

@@ -3,6 +3,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -70,6 +72,7 @@ Agrees with kube-score's optional `Container Seccomp Profile` except on its two 
 that rely on the `seccomp.security.alpha.kubernetes.io/defaultProfileName` annotation (a
 PodSecurityPolicy annotation the kubelet never read for pods), by design.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssSeccompRestricted {

@@ -1,6 +1,8 @@
 //! `pss-selinux-options`: SELinux options that leave the container domain (Pod Security
 //! Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::{Map, Value};
 
 use crate::finding::Severity;
@@ -63,6 +65,7 @@ pod; with an `enforce-version` before v1.31, `container_engine_t` is rejected to
 
 kube-linter, kube-score and Polaris have no check of SELinux options.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 fn allowed_type(t: &str, evaluation: Evaluation) -> bool {

@@ -1,6 +1,8 @@
 //! `pss-sysctls`: pods that set kernel parameters outside the safe set (Pod Security
 //! Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -95,6 +97,7 @@ is rejected.
 Agrees with kube-linter `unsafe-sysctls` on its fixtures (kube-linter's list is the
 pre-v1.27 one). kube-score and Polaris have no sysctl check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssSysctls {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -86,6 +88,7 @@ Level **restricted** (control *Volume Types*). In a namespace labelled
 
 kube-linter, kube-score and Polaris have no check of volume types besides hostPath.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssVolumeTypes {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{bound_role, is_binding, policy_rules, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -73,6 +75,7 @@ Agrees with kube-linter `cluster-admin-role-binding` and Polaris
 `cluster-admin` or `gce:podsecuritypolicy:calico-sa`: tollgate judges the subject, because
 anyone can name a binding (by design).
 "#,
+    scope: Scope::kinds(rbac::BINDINGS).reading(&[rbac::READS]),
 };
 
 impl Rule for RbacClusterAdminBinding {

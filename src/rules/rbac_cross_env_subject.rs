@@ -2,7 +2,10 @@
 //! in a namespace of another.
 
 use crate::finding::Severity;
+use crate::model::kind::Kind;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
 use crate::rules::support::rbac::{RBAC_GROUP, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -62,6 +65,7 @@ cluster) and bind that one.
 
 kube-linter, kube-score and Polaris have no notion of environments.
 "#,
+    scope: Scope::kinds(&[Kind::new(RBAC_GROUP, "RoleBinding")]).reading(&[NAMESPACES]),
 };
 
 impl Rule for RbacCrossEnvSubject {

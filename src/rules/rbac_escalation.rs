@@ -3,7 +3,10 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::pod_security::Level;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::Admission;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{Match, PolicyRule, is_default_role, is_role, policy_rules};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -127,6 +130,7 @@ binding to a role missing from the inventory, which Polaris fails and tollgate c
 (by design). kube-linter `access-to-create-pods` reports `create` on pods wherever it is
 granted; tollgate only where Pod Security admission does not hold the namespace.
 "#,
+    scope: Scope::kinds(rbac::ROLES).reading(&[pod_security::READS]),
 };
 
 fn paths(rule: &PolicyRule<'_>) -> Vec<String> {

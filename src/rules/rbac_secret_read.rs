@@ -3,6 +3,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{bound_role, is_binding, policy_rules, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -79,6 +82,7 @@ one namespace and environment; tollgate reports only the grants that cross a nam
 environment boundary, so its fixture's namespaced RoleBinding is not reported (by design),
 while its ClusterRoleBinding to the built-in `admin` ClusterRole is.
 "#,
+    scope: Scope::kinds(rbac::BINDINGS).reading(&[rbac::READS, NAMESPACES]),
 };
 
 /// Whether `role_ref` of a binding reads Secrets, as far as the inventory tells.

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{is_default_role, is_role, policy_rules};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -60,6 +62,7 @@ pod exec/attach checks, compared with `rbac-escalation` and this rule together; 
 also exempts GKE's `gce:podsecuritypolicy:calico-sa` role by name, tollgate does not (by
 design: only Kubernetes' own roles are exempt).
 "#,
+    scope: Scope::kinds(rbac::ROLES),
 };
 
 impl Rule for RbacWildcard {

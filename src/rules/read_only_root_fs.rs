@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::{ContainerRole, pod_spec};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ReadOnlyRootFs;
@@ -67,6 +68,7 @@ ReadOnlyRootFilesystem` and Polaris `notReadOnlyRootFilesystem` on all their fix
 Polaris, a `readOnlyRootFilesystem` in the *pod* `securityContext` (not a Kubernetes field)
 does not count.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ReadOnlyRootFs {

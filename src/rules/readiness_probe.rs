@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::{ContainerRole, pod_spec};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ReadinessProbe;
@@ -73,6 +74,7 @@ workload, because readiness also paces rollouts and PodDisruptionBudgets, and be
 Service often lives in another chart or repository than the workload. kube-score reports its
 "not selected by a Service" fixtures as passing; tollgate reports them on purpose.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ReadinessProbe {

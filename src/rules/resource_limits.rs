@@ -4,7 +4,9 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
 use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::rules::Scope;
 use crate::rules::resource_requests::{RESOURCES, show_quantity};
+use crate::rules::support::limit_range;
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -78,6 +80,7 @@ their fixtures. kube-score's `IgnoreContainerCpuLimitRequirement` is
 `resources.require_cpu_limit: false` here; ignoring the memory limit too amounts to disabling
 this rule (`rules.disable: [resource-limits]`). None of them reports a limit below its request.
 "#,
+    scope: Scope::workloads().reading(&[limit_range::READS]),
 };
 
 impl Rule for ResourceLimits {

@@ -3,6 +3,8 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::rules::Scope;
+use crate::rules::support::limit_range;
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -84,6 +86,7 @@ Polaris `cpuRequestsMissing`/`memoryRequestsMissing` on all their fixtures. All 
 container with limits but no requests (kube-score as a warning), which is why tollgate reports
 it too, at low severity, rather than treating the copied limit as a deliberate request.
 "#,
+    scope: Scope::workloads().reading(&[limit_range::READS]),
 };
 
 pub(crate) const RESOURCES: [&str; 2] = ["cpu", "memory"];

@@ -3,6 +3,8 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::SettingLevel;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -91,6 +93,7 @@ and kube-score `Container Security Context User Group ID`. Two differences are d
 A Polaris fixture declares `apiVersion: v1` for a Deployment, which the API server rejects;
 tollgate does not treat it as a workload, so that fixture is not compared.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for RunAsNonRoot {

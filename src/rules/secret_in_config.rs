@@ -1,6 +1,8 @@
 //! `secret-in-config`: credentials written into places that are not Secrets: literal
 //! container environment values and ConfigMap data.
 
+use crate::model::kind::Kind;
+use crate::rules::Scope;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -87,6 +89,7 @@ data:
 Put the value in Vault, write it into a Secret with an ExternalSecret, and reference it from
 the workload (`secretKeyRef`, `envFrom.secretRef`, a Secret volume); rotate the exposed value.
 "#,
+    scope: Scope::workloads().and_kinds(&[Kind::new("", "ConfigMap")]),
 };
 
 impl Rule for SecretInConfig {

@@ -2,8 +2,12 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::model::workload::WORKLOAD_KINDS;
 use crate::model::workload::pod_spec;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::secret_writers::SecretWriters;
+use crate::rules::support::secrets;
 use crate::rules::support::secrets::SecretProducers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -87,6 +91,7 @@ spec:
 Put the values in Vault and add an ExternalSecret that writes the Secret next to the
 workload; for TLS material, a cert-manager Certificate.
 "#,
+    scope: Scope::workloads().reading(&[secrets::READS, rbac::READS, WORKLOAD_KINDS]),
 };
 
 impl Rule for SecretRefUnmanaged {

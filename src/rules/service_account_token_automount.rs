@@ -1,5 +1,8 @@
 //! `service-account-token-automount`: pods that mount an API token they have no use for.
 
+use crate::model::kind::Kind;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -61,6 +64,7 @@ the token is not reported.
 Polaris `automountServiceAccountToken` reports every pod that mounts the token; tollgate only
 those whose ServiceAccount has no binding (none of its fixtures has one, so they agree).
 "#,
+    scope: Scope::workloads().reading(&[&[Kind::new("", "ServiceAccount")], rbac::READS]),
 };
 
 impl Rule for ServiceAccountTokenAutomount {

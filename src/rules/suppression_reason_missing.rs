@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::spans::pointer;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 use crate::suppress::IGNORE_ANNOTATION_PREFIX;
 
@@ -49,6 +50,7 @@ metadata:
 
 Give the annotation a reason, or remove it and fix the finding.
 "#,
+    scope: Scope::metadata(),
 };
 
 impl Rule for SuppressionReasonMissing {

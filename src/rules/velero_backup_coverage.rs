@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use crate::rules::support::velero::{VeleroFacts, describe_data, is_data};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -84,6 +86,7 @@ exclusions), or configure the database operator's scheduled backups.
 
 - `velero.required_envs` (default `[prod]`): environments whose namespaces must be backed up.
 "#,
+    scope: Scope::kinds(velero::DATA_AND_NAMESPACES).reading(&[velero::READS]),
 };
 
 /// At most this many data objects are named in a message.

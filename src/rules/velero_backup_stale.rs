@@ -1,5 +1,8 @@
 //! `velero-backup-stale`: live Schedules whose backups stopped working.
 
+use crate::model::kind::Kind;
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use std::time::Duration;
 
 use crate::finding::Severity;
@@ -71,6 +74,9 @@ snapshot class), and take a backup right away instead of waiting for the next ru
   completed backup may be.
 - `velero.required_envs` (default `[prod]`): which namespaces need backups.
 "#,
+    scope: Scope::kinds(&[Kind::new("velero.io", "Schedule")])
+        .live_only()
+        .reading(&[velero::READS]),
 };
 
 const FAILED: &[&str] = &["Failed", "PartiallyFailed", "FailedValidation"];

@@ -1,6 +1,8 @@
 //! `velero-schedule-policy`: Schedules that back up required namespaces too rarely or keep the
 //! backups too briefly.
 
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -95,6 +97,7 @@ rarer long-lived one is the usual way).
 - `velero.min_ttl` (default `168h`): the shortest allowed retention.
 - `velero.required_envs` (default `[prod]`): which namespaces need backups.
 "#,
+    scope: Scope::kinds(velero::DATA_NAMESPACES_AND_SCHEDULES).reading(&[velero::READS]),
 };
 
 /// What one Schedule gives a namespace, for messages and for the verdict.

@@ -13,10 +13,14 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::finding::Severity;
+use crate::model::kind::Kind;
 use crate::model::object::Object;
 use crate::model::pod_security::{Level, Mode, ModeLabel, Version, mode_label};
 use crate::model::workload::{PodSpec, pod_spec};
 use crate::rules::{Context, RuleMeta, Violation};
+
+/// What [`Admission::of`] reads: the Pod Security labels of Namespace objects.
+pub const READS: &[Kind] = &[Kind::new("", "Namespace")];
 
 /// Tag naming a rule's Pod Security Standards level.
 pub const BASELINE_TAG: &str = "pss-baseline";
