@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
 use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -65,14 +65,7 @@ impl Rule for ImagePinned {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
         let env = object.environment();
         let digest_required = env.is_some_and(|env| {
             ctx.config
@@ -81,17 +74,17 @@ impl Rule for ImagePinned {
                 .iter()
                 .any(|e| e == env)
         });
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(reference) = ImageRef::parse(image) else {
-                continue;
+                return;
             };
             let pointer = container.pointer_to("image");
             let subject = container.subject(object);
             if reference.has_sha256_digest() {
-                continue;
+                return;
             }
             if digest_required {
                 out.push(Violation::new(
@@ -101,7 +94,7 @@ impl Rule for ImagePinned {
                         env.unwrap_or_default()
                     ),
                 ));
-                continue;
+                return;
             }
             match reference.tag {
                 None if reference.digest.is_none() => out.push(Violation::new(
@@ -114,6 +107,6 @@ impl Rule for ImagePinned {
                 )),
                 _ => {}
             }
-        }
+        });
     }
 }

@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
 use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -61,8 +61,8 @@ impl Rule for ImageRegistry {
         &META
     }
 
-    fn applies_to(&self, object: &Object, ctx: &Context<'_>) -> bool {
-        !ctx.config.registries.allowed.is_empty() && is_workload(object)
+    fn applies_to(&self, _object: &Object, ctx: &Context<'_>) -> bool {
+        !ctx.config.registries.allowed.is_empty()
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
@@ -70,18 +70,15 @@ impl Rule for ImageRegistry {
         if allowed.is_empty() {
             return;
         }
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(reference) = ImageRef::parse(image) else {
-                continue;
+                return;
             };
             if allowed.iter().any(|entry| reference.allowed_by(entry)) {
-                continue;
+                return;
             }
             out.push(Violation::new(
                 container.pointer_to("image"),
@@ -92,6 +89,6 @@ impl Rule for ImageRegistry {
                     allowed.join(", ")
                 ),
             ));
-        }
+        });
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::finding::Severity;
 use crate::model::image_scan::{self as facts, ScanReport, ScanSource};
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::for_each_container;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImageScan;
@@ -96,9 +96,6 @@ impl Rule for ImageScan {
         let Some(scans) = ctx.image_scans() else {
             return;
         };
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
         let harbor = ctx.config.harbor.as_ref();
         let limits = Limits {
             fail_severity: harbor.map_or(Severity::Critical, |h| h.fail_severity),
@@ -106,16 +103,16 @@ impl Rule for ImageScan {
             max_age_text: short_duration(harbor.map_or(DEFAULT_MAX_SCAN_AGE, |h| h.max_scan_age.0)),
             now: ctx.now,
         };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(scan) = scans.get(image) else {
-                continue;
+                return;
             };
             let problems = problems(scan, &scans.source, &limits);
             if problems.is_empty() {
-                continue;
+                return;
             }
             // The problem before the image reference: DefectDojo titles are the first 150
             // characters, and a digest alone is 71.
@@ -128,7 +125,7 @@ impl Rule for ImageScan {
                     image.trim()
                 ),
             ));
-        }
+        });
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::for_each_container;
 use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -80,18 +80,15 @@ impl Rule for LivenessProbe {
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        if spec.runs_to_completion(object) {
-            return;
-        }
-        for container in spec.containers() {
+        for_each_container(object, |spec, container| {
+            if spec.runs_to_completion(object) {
+                return;
+            }
             if !container.is_long_running() {
-                continue;
+                return;
             }
             if container.get("livenessProbe").is_some_and(|p| !p.is_null()) {
-                continue;
+                return;
             }
             let what = if container.is_sidecar() {
                 format!("sidecar {}", container.describe())
@@ -102,6 +99,6 @@ impl Rule for LivenessProbe {
                 container.pointer.clone(),
                 format!("{what} of {} has no liveness probe", object.display()),
             ));
-        }
+        });
     }
 }

@@ -4,7 +4,7 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegeEscalation;
@@ -82,11 +82,15 @@ impl Rule for PrivilegeEscalation {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if evaluation.exempts_windows(spec) {
-                return;
-            }
-            for container in spec.containers() {
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if evaluation.exempts_windows(spec) {
+                    return;
+                }
                 let subject = container.subject(object);
                 let setting = container.security_setting("allowPrivilegeEscalation");
                 let pointer = setting
@@ -107,7 +111,7 @@ impl Rule for PrivilegeEscalation {
                     )
                 } else {
                     match &setting {
-                        Some(s) if s.flag() == Some(false) => continue,
+                        Some(s) if s.flag() == Some(false) => return,
                         Some(s) => format!(
                             "{subject} sets {}, allowing privilege escalation",
                             s.describe("allowPrivilegeEscalation")
@@ -118,7 +122,7 @@ impl Rule for PrivilegeEscalation {
                     }
                 };
                 out.push(Violation::new(pointer, message));
-            }
-        });
+            },
+        );
     }
 }

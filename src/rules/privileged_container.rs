@@ -4,7 +4,7 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegedContainer;
@@ -90,17 +90,15 @@ impl Rule for PrivilegedContainer {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let Some(setting) = container.security_setting("privileged") else {
-                    continue;
-                };
-                if setting.flag() == Some(true) {
-                    out.push(Violation::new(
-                        setting.pointer,
-                        format!("{} runs privileged", container.subject(object)),
-                    ));
-                }
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let Some(setting) = container.security_setting("privileged") else {
+                return;
+            };
+            if setting.flag() == Some(true) {
+                out.push(Violation::new(
+                    setting.pointer,
+                    format!("{} runs privileged", container.subject(object)),
+                ));
             }
         });
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::Container;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssCapabilitiesBaseline;
@@ -148,37 +148,35 @@ impl Rule for PssCapabilitiesBaseline {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            for container in spec.containers() {
-                for (pointer, raw) in capability_entries(&container, "add") {
-                    let name = normalize_capability(raw);
-                    let allowed = if evaluation.held {
-                        BASELINE_CAPABILITIES.contains(&raw)
-                    } else {
-                        BASELINE_CAPABILITIES.contains(&name.as_str())
-                    };
-                    if allowed {
-                        continue;
-                    }
-                    let why = if BASELINE_CAPABILITIES.contains(&name.as_str()) {
-                        format!(
-                            "Pod Security admission compares names exactly and allows only `{name}`"
-                        )
-                    } else {
-                        "which the baseline level does not allow".to_string()
-                    };
-                    let mut violation = Violation::new(
-                        pointer,
-                        format!(
-                            "{} adds the capability `{raw}`, {why}",
-                            container.subject(object)
-                        ),
-                    );
-                    if DANGEROUS.contains(&name.as_str()) {
-                        violation = violation.with_severity(Severity::High);
-                    }
-                    out.push(violation);
+        check_containers(&META, object, ctx, out, |_, container, evaluation, out| {
+            for (pointer, raw) in capability_entries(&container, "add") {
+                let name = normalize_capability(raw);
+                let allowed = if evaluation.held {
+                    BASELINE_CAPABILITIES.contains(&raw)
+                } else {
+                    BASELINE_CAPABILITIES.contains(&name.as_str())
+                };
+                if allowed {
+                    continue;
                 }
+                let why = if BASELINE_CAPABILITIES.contains(&name.as_str()) {
+                    format!(
+                        "Pod Security admission compares names exactly and allows only `{name}`"
+                    )
+                } else {
+                    "which the baseline level does not allow".to_string()
+                };
+                let mut violation = Violation::new(
+                    pointer,
+                    format!(
+                        "{} adds the capability `{raw}`, {why}",
+                        container.subject(object)
+                    ),
+                );
+                if DANGEROUS.contains(&name.as_str()) {
+                    violation = violation.with_severity(Severity::High);
+                }
+                out.push(violation);
             }
         });
     }

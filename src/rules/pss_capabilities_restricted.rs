@@ -8,7 +8,7 @@ use crate::rules::pss_capabilities_baseline::{
     BASELINE_CAPABILITIES, capability_entries, normalize_capability,
 };
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssCapabilitiesRestricted;
@@ -90,18 +90,22 @@ impl Rule for PssCapabilitiesRestricted {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if !evaluation.version.at_least(22) || evaluation.exempts_windows(spec) {
-                return;
-            }
-            let same = |raw: &str, wanted: &str| {
-                if evaluation.held {
-                    raw == wanted
-                } else {
-                    normalize_capability(raw) == wanted
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if !evaluation.version.at_least(22) || evaluation.exempts_windows(spec) {
+                    return;
                 }
-            };
-            for container in spec.containers() {
+                let same = |raw: &str, wanted: &str| {
+                    if evaluation.held {
+                        raw == wanted
+                    } else {
+                        normalize_capability(raw) == wanted
+                    }
+                };
                 let drops = capability_entries(&container, "drop");
                 if !drops.iter().any(|(_, raw)| same(raw, "ALL")) {
                     let capabilities = container
@@ -128,15 +132,15 @@ impl Rule for PssCapabilitiesRestricted {
                     };
                     if in_baseline && !same(raw, "NET_BIND_SERVICE") {
                         out.push(Violation::new(
-                            pointer,
-                            format!(
-                                "{} adds the capability `{raw}`; the restricted level allows adding back only NET_BIND_SERVICE",
-                                container.subject(object)
-                            ),
-                        ));
+                        pointer,
+                        format!(
+                            "{} adds the capability `{raw}`; the restricted level allows adding back only NET_BIND_SERVICE",
+                            container.subject(object)
+                        ),
+                    ));
                     }
                 }
-            }
-        });
+            },
+        );
     }
 }

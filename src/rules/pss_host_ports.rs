@@ -5,7 +5,7 @@ use crate::model::object::Object;
 use crate::model::workload::integer;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssHostPorts;
@@ -74,28 +74,26 @@ impl Rule for PssHostPorts {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let ports = container.get("ports").and_then(|p| p.as_array());
-                for (i, port) in ports.into_iter().flatten().enumerate() {
-                    let Some(host_port) = port.get("hostPort").filter(|v| !v.is_null()) else {
-                        continue;
-                    };
-                    if integer(host_port) == Some(0) {
-                        continue;
-                    }
-                    let shown = match host_port {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    out.push(Violation::new(
-                        container.pointer_to(&format!("ports/{i}/hostPort")),
-                        format!(
-                            "{} binds host port {shown} on every node it runs on",
-                            container.subject(object)
-                        ),
-                    ));
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let ports = container.get("ports").and_then(|p| p.as_array());
+            for (i, port) in ports.into_iter().flatten().enumerate() {
+                let Some(host_port) = port.get("hostPort").filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                if integer(host_port) == Some(0) {
+                    continue;
                 }
+                let shown = match host_port {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push(Violation::new(
+                    container.pointer_to(&format!("ports/{i}/hostPort")),
+                    format!(
+                        "{} binds host port {shown} on every node it runs on",
+                        container.subject(object)
+                    ),
+                ));
             }
         });
     }

@@ -4,7 +4,7 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssProcMount;
@@ -70,22 +70,20 @@ impl Rule for PssProcMount {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let Some(setting) = container.security_setting("procMount") else {
-                    continue;
-                };
-                let value = setting.value.as_str().unwrap_or("");
-                if value != "Default" {
-                    out.push(Violation::new(
-                        setting.pointer.clone(),
-                        format!(
-                            "{} sets {}, unmasking the kernel's /proc files",
-                            container.subject(object),
-                            setting.describe("procMount")
-                        ),
-                    ));
-                }
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let Some(setting) = container.security_setting("procMount") else {
+                return;
+            };
+            let value = setting.value.as_str().unwrap_or("");
+            if value != "Default" {
+                out.push(Violation::new(
+                    setting.pointer.clone(),
+                    format!(
+                        "{} sets {}, unmasking the kernel's /proc files",
+                        container.subject(object),
+                        setting.describe("procMount")
+                    ),
+                ));
             }
         });
     }

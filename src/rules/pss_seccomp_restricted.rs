@@ -5,7 +5,7 @@ use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssSeccompRestricted;
@@ -81,16 +81,20 @@ impl Rule for PssSeccompRestricted {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if !evaluation.version.at_least(19) || evaluation.exempts_windows(spec) {
-                return;
-            }
-            for container in spec.containers() {
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if !evaluation.version.at_least(19) || evaluation.exempts_windows(spec) {
+                    return;
+                }
                 if container
                     .effective_security(spec, "seccompProfile")
                     .is_some()
                 {
-                    continue;
+                    return;
                 }
                 out.push(Violation::new(
                     container.pointer.clone(),
@@ -99,7 +103,7 @@ impl Rule for PssSeccompRestricted {
                         container.subject(object)
                     ),
                 ));
-            }
-        });
+            },
+        );
     }
 }

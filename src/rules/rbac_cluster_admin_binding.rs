@@ -83,10 +83,6 @@ impl Rule for RbacClusterAdminBinding {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_binding(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
         if !is_binding(object) {
             return;

@@ -73,10 +73,6 @@ impl Rule for RbacCrossEnvSubject {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        object.is(RBAC_GROUP, "RoleBinding")
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
         if !object.is(RBAC_GROUP, "RoleBinding") {
             return;

@@ -153,10 +153,6 @@ impl Rule for RbacEscalation {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_role(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
         if !is_role(object) || is_default_role(object) {
             return;

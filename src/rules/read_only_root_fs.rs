@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{ContainerRole, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
 use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -77,12 +77,9 @@ impl Rule for ReadOnlyRootFs {
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             let subject = container.subject(object);
             match container.security_setting("readOnlyRootFilesystem") {
@@ -101,6 +98,6 @@ impl Rule for ReadOnlyRootFs {
                     ),
                 )),
             }
-        }
+        });
     }
 }

@@ -3,7 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
-use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
 use crate::rules::Scope;
 use crate::rules::resource_requests::{RESOURCES, show_quantity};
 use crate::rules::support::limit_range;
@@ -88,20 +88,16 @@ impl Rule for ResourceLimits {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
+        // Built by the first container: an object without one reads no LimitRange.
+        let mut defaults = None;
         let namespace = object.namespace.as_deref();
         let require_cpu = ctx.config.resources.require_cpu_limit;
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
+            let defaults =
+                defaults.get_or_insert_with(|| ctx.memo(|| LimitRangeDefaults::build(ctx)));
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             // What the namespace's LimitRanges make the API server reject.
             for rejection in defaults.rejections(namespace, &container) {
@@ -160,6 +156,6 @@ impl Rule for ResourceLimits {
                     ));
                 }
             }
-        }
+        });
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
 use crate::rules::Scope;
 use crate::rules::support::limit_range;
 use crate::rules::support::limit_range::LimitRangeDefaults;
@@ -96,19 +96,15 @@ impl Rule for ResourceRequests {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
+        // Built by the first container: an object without one reads no LimitRange.
+        let mut defaults = None;
         let namespace = object.namespace.as_deref();
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
+            let defaults =
+                defaults.get_or_insert_with(|| ctx.memo(|| LimitRangeDefaults::build(ctx)));
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             // What the namespace's LimitRanges make the API server reject.
             for rejection in defaults.rejections(namespace, &container) {
@@ -146,7 +142,7 @@ impl Rule for ResourceRequests {
                 }
             }
             if missing.is_empty() && copied.is_empty() {
-                continue;
+                return;
             }
             let only_copied = missing.is_empty();
             let what = missing
@@ -165,7 +161,7 @@ impl Rule for ResourceRequests {
             } else {
                 violation
             });
-        }
+        });
     }
 }
 

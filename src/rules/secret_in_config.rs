@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
 use crate::rules::support::secret_values::{
     classify_text, has_private_key, has_url_password, is_credential_name, is_sops_document,
 };
@@ -97,10 +97,6 @@ impl Rule for SecretInConfig {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object) || object.is("", "ConfigMap")
-    }
-
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
         if is_sops_document(object) {
             return;
@@ -109,10 +105,7 @@ impl Rule for SecretInConfig {
             check_config_map(object, out);
             return;
         }
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let env = container.get("env").and_then(Value::as_array);
             for (i, var) in env.into_iter().flatten().enumerate() {
                 let (Some(name), Some(value)) = (
@@ -132,7 +125,7 @@ impl Rule for SecretInConfig {
                     ),
                 ));
             }
-        }
+        });
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{flag, is_workload, pod_spec};
+use crate::model::workload::{flag, pod_spec};
 use crate::rules::support::rbac::{BoundServiceAccounts, service_account_automount};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -70,10 +70,6 @@ those whose ServiceAccount has no binding (none of its fixtures has one, so they
 impl Rule for ServiceAccountTokenAutomount {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
