@@ -38,6 +38,7 @@ const LOOKED_UP: &[Kind] = &[
 static META: RuleMeta = RuleMeta {
     id: "env-isolation",
     title: "Object reaches into another environment",
+    summary: "a reference from one environment into another: service DNS names, ExternalName Services, Traefik and Gateway API routes, ExternalSecret stores, NetworkPolicy / CiliumNetworkPolicy ingress sources",
     severity: Severity::High,
     tags: &["environments", "security"],
     remediation: "Point the reference at a namespace, secret store or peer of the object's own environment; if two environments must talk, go through an explicit, reviewed interface (an ingress with authentication) rather than in-cluster names.",

@@ -10,6 +10,7 @@ pub struct EnvPlacement;
 static META: RuleMeta = RuleMeta {
     id: "env-placement",
     title: "Object placed in another environment's folder or cluster",
+    summary: "an object whose own environment differs from the environment of the folder (or cluster) it is in",
     severity: Severity::High,
     tags: &["environments", "gitops"],
     remediation: "Move the manifest to the folder (or cluster) of its own environment, or fix its namespace or `environment` label if those are what is wrong.",

@@ -28,6 +28,7 @@ const FLAGS: [(&str, &str); 3] = [
 static META: RuleMeta = RuleMeta {
     id: "host-namespaces",
     title: "Pod shares a host namespace",
+    summary: "A pod with `hostNetwork`, `hostPID` or `hostIPC`",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `hostNetwork`, `hostPID` and `hostIPC` (or set them to `false`); expose ports through a Service instead of the host network.",

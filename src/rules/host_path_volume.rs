@@ -15,6 +15,7 @@ pub struct HostPathVolume;
 static META: RuleMeta = RuleMeta {
     id: "host-path-volume",
     title: "Pod mounts a path of the node (hostPath volume)",
+    summary: "A hostPath volume (medium for non-system paths)",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Replace the `hostPath` volume with a PersistentVolumeClaim, `emptyDir`, ConfigMap or a CSI driver; if the node path is really needed, mount it `readOnly` and as narrowly as possible.",

@@ -12,6 +12,7 @@ pub struct ImagePinned;
 static META: RuleMeta = RuleMeta {
     id: "image-pinned",
     title: "Image not pinned to a version or digest",
+    summary: "An image with no tag or `latest`; without a digest where one is required",
     severity: Severity::Medium,
     tags: &["supply-chain", "images"],
     remediation: "Reference a released version tag, or a digest (`image@sha256:…`) in environments that require one.",

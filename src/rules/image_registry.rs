@@ -12,6 +12,7 @@ pub struct ImageRegistry;
 static META: RuleMeta = RuleMeta {
     id: "image-registry",
     title: "Image from a registry that is not allowed",
+    summary: "An image from a registry not in `registries.allowed`",
     severity: Severity::High,
     tags: &["supply-chain", "images"],
     remediation: "Pull the image through an allowed registry (for example a Harbor proxy-cache project) and reference it there.",

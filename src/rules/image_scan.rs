@@ -16,6 +16,7 @@ pub const ID: &str = "image-scan";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Image not scanned by Trivy, or vulnerable",
+    summary: "An image in Harbor not scanned by Trivy, whose scan failed or is older than `harbor.max_scan_age`, or with vulnerabilities at or above `harbor.fail_severity` (Harbor API, or `--trivy-reports DIR`)",
     severity: Severity::High,
     tags: &["supply-chain", "images", "vulnerabilities"],
     remediation: "Rebuild the image on a patched base (or upgrade the vulnerable packages), push it to Harbor, let Trivy scan it, and deploy the new digest.",

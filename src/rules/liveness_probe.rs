@@ -11,6 +11,7 @@ pub struct LivenessProbe;
 static META: RuleMeta = RuleMeta {
     id: "liveness-probe",
     title: "Container without a liveness probe",
+    summary: "A long-running container without a liveness probe",
     severity: Severity::Low,
     tags: &["reliability", "probes"],
     remediation: "Add a `livenessProbe` that fails only when the process is stuck (a cheap endpoint that does not check dependencies).",

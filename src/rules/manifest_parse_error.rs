@@ -12,6 +12,7 @@ pub const ID: &str = "manifest-parse-error";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Manifest is not valid YAML or JSON",
+    summary: "A file that cannot be read as YAML or JSON, at the error's line",
     severity: Severity::High,
     tags: &["correctness"],
     remediation: "Fix the syntax at the reported line; `kubectl apply --dry-run=client -f FILE` shows what the API server would read.",

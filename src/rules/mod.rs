@@ -19,6 +19,7 @@ use crate::model::object::Object;
 use crate::model::pod_security::Level;
 use crate::notice::Notice;
 
+pub mod docs;
 pub mod env_isolation;
 pub mod env_placement;
 pub mod host_namespaces;
@@ -117,6 +118,9 @@ pub struct RuleMeta {
     /// Kebab-case id naming the bad pattern; part of the contract (config, annotations, SARIF).
     pub id: &'static str,
     pub title: &'static str,
+    /// One line of what it reports: the rule tables of the README and of `docs/`
+    /// (`tollgate rules --format markdown` writes them).
+    pub summary: &'static str,
     pub severity: Severity,
     pub tags: &'static [&'static str],
     /// One short paragraph shown with every finding.

@@ -16,6 +16,7 @@ pub struct NetworkDefaultDeny;
 static META: RuleMeta = RuleMeta {
     id: "network-default-deny",
     title: "Namespace without a bounded default-deny ingress policy",
+    summary: "a namespace of a `network.require_default_deny` environment that runs workloads whose pods are not all isolated for ingress (NetworkPolicy `podSelector: {}` with Ingress, Cilium `endpointSelector: {}` with ingress/ingressDeny, clusterwide/admin policies selecting the namespace) with bounded admission; a policy admitting everything (`ingress: [{}]`, empty `from`, `fromEntities: [world]`, `0.0.0.0/0`) isolates nothing",
     severity: Severity::Medium,
     tags: &["network", "security"],
     remediation: "Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Ingress]` and no ingress rules to the namespace, then allow the traffic each workload needs with narrower policies.",

@@ -19,6 +19,7 @@ pub struct PlainSecret;
 static META: RuleMeta = RuleMeta {
     id: "plain-secret",
     title: "Secret with credentials in clear text in manifests",
+    summary: "a `v1` Secret in git holding a credential in clear text: not SOPS-encrypted, not a deploy-time reference (`op://`, `ref+…://`, `<path:…#…>`, `${…}`), not an Argo CD repository/cluster setting; **critical** when committed next to the SealedSecret/ExternalSecret/Certificate that generates it; live: a Secret without owner in a namespace with an environment",
     severity: Severity::High,
     tags: &["secrets", "security"],
     remediation: "Move the values to Vault and let an ExternalSecret (or a cert-manager Certificate, for TLS) write this Secret; then delete it from the repository and rotate the values it exposed.",

@@ -12,6 +12,7 @@ pub struct PrivilegeEscalation;
 static META: RuleMeta = RuleMeta {
     id: "privilege-escalation",
     title: "Container may escalate privileges",
+    summary: "A container without `allowPrivilegeEscalation: false` (or privileged / adding SYS_ADMIN)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.allowPrivilegeEscalation: false` on every container (and do not make it privileged or add `SYS_ADMIN`).",

@@ -12,6 +12,7 @@ pub struct PrivilegedContainer;
 static META: RuleMeta = RuleMeta {
     id: "privileged-container",
     title: "Privileged container",
+    summary: "A container with `securityContext.privileged: true`",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `securityContext.privileged: true`; grant the specific capabilities the process needs (`capabilities.add`) instead.",

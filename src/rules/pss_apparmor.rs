@@ -19,6 +19,7 @@ const ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/
 static META: RuleMeta = RuleMeta {
     id: "pss-apparmor",
     title: "AppArmor profile is unconfined",
+    summary: "An `Unconfined` AppArmor profile (field or annotation)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the `Unconfined` AppArmor profile; leave it unset (the runtime default applies) or set `appArmorProfile: {type: RuntimeDefault}`.",

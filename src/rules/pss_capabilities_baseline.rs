@@ -45,6 +45,7 @@ const DANGEROUS: [&str; 9] = [
 static META: RuleMeta = RuleMeta {
     id: "pss-capabilities-baseline",
     title: "Container adds a capability the baseline level forbids",
+    summary: "A capability added beyond the baseline set (high for SYS_ADMIN, NET_ADMIN, ALL…)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the capability from `securityContext.capabilities.add`; the baseline level allows only the container runtime's default set (CHOWN, NET_BIND_SERVICE, SETUID…).",

@@ -16,6 +16,7 @@ pub struct PssCapabilitiesRestricted;
 static META: RuleMeta = RuleMeta {
     id: "pss-capabilities-restricted",
     title: "Container does not drop all capabilities",
+    summary: "A container that does not drop `ALL` capabilities or adds back more than `NET_BIND_SERVICE`",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.capabilities.drop: [\"ALL\"]` on every container and add back only `NET_BIND_SERVICE` if the process binds a port below 1024.",

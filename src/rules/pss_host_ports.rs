@@ -13,6 +13,7 @@ pub struct PssHostPorts;
 static META: RuleMeta = RuleMeta {
     id: "pss-host-ports",
     title: "Container binds a host port",
+    summary: "A container port with a `hostPort`",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `hostPort` from the container's ports and expose the pod through a Service (NodePort or LoadBalancer if it must be reachable from outside).",

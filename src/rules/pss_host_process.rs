@@ -13,6 +13,7 @@ pub struct PssHostProcess;
 static META: RuleMeta = RuleMeta {
     id: "pss-host-process",
     title: "Windows HostProcess container",
+    summary: "A Windows HostProcess container (Pod Security baseline)",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `windowsOptions.hostProcess: true` from the pod and container `securityContext`; run node-level Windows tooling outside the cluster's application namespaces.",

@@ -12,6 +12,7 @@ pub struct PssProcMount;
 static META: RuleMeta = RuleMeta {
     id: "pss-proc-mount",
     title: "Container unmasks /proc",
+    summary: "`procMount` other than `Default`",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `securityContext.procMount` or set it to `Default`.",

@@ -16,6 +16,7 @@ pub struct PssSeccompBaseline;
 static META: RuleMeta = RuleMeta {
     id: "pss-seccomp-baseline",
     title: "Seccomp profile is unconfined",
+    summary: "An `Unconfined` seccomp profile",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Set `seccompProfile: {type: RuntimeDefault}` (or a `Localhost` profile) instead of `Unconfined`.",

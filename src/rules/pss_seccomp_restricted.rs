@@ -13,6 +13,7 @@ pub struct PssSeccompRestricted;
 static META: RuleMeta = RuleMeta {
     id: "pss-seccomp-restricted",
     title: "Container has no seccomp profile",
+    summary: "A container with no seccomp profile (neither its own nor the pod's)",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.seccompProfile: {type: RuntimeDefault}` in the pod spec, so that every container inherits it.",

@@ -15,6 +15,7 @@ pub struct PssSeLinuxOptions;
 static META: RuleMeta = RuleMeta {
     id: "pss-selinux-options",
     title: "SELinux options leave the container domain",
+    summary: "An SELinux type outside the container domain, or a custom user or role",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `seLinuxOptions.user` and `.role`, and use a container type (`container_t`, `container_init_t`, `container_kvm_t`, `container_engine_t`) or none.",

@@ -41,6 +41,7 @@ fn safe(name: &str, version: Version) -> bool {
 static META: RuleMeta = RuleMeta {
     id: "pss-sysctls",
     title: "Pod sets an unsafe sysctl",
+    summary: "A sysctl outside the baseline safe set (judged by the namespace's `enforce-version`)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the sysctl from `securityContext.sysctls`; tune node-wide kernel parameters on the nodes instead.",

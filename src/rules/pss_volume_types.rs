@@ -36,6 +36,7 @@ const FORBIDDEN: [&str; 20] = [
 static META: RuleMeta = RuleMeta {
     id: "pss-volume-types",
     title: "Pod uses a volume type the restricted level forbids",
+    summary: "A volume type the restricted level forbids (nfs, iscsi, gitRepo, cloud disks…)",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Mount storage through a PersistentVolumeClaim (or a CSI driver) instead of an inline volume source.",

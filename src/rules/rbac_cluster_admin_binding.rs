@@ -12,6 +12,7 @@ pub struct RbacClusterAdminBinding;
 static META: RuleMeta = RuleMeta {
     id: "rbac-cluster-admin-binding",
     title: "Subject bound to cluster-admin (or an equivalent role)",
+    summary: "`cluster-admin` (or a role granting everything) bound to a subject that is not Kubernetes' own",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Bind a role that lists the permissions the subject needs; keep cluster-admin for break-glass groups of people.",

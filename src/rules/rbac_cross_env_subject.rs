@@ -14,6 +14,7 @@ pub struct RbacCrossEnvSubject;
 static META: RuleMeta = RuleMeta {
     id: "rbac-cross-env-subject",
     title: "ServiceAccount bound in another environment's namespace",
+    summary: "A RoleBinding giving a ServiceAccount of one environment rights in another's namespace",
     severity: Severity::High,
     tags: &["security", "rbac", "environments"],
     remediation: "Bind ServiceAccounts of the same environment only; run a separate ServiceAccount (and workload) in each environment.",

@@ -74,6 +74,7 @@ const PATHS: &[(&str, &str, &[&str], &str)] = &[
 static META: RuleMeta = RuleMeta {
     id: "rbac-escalation",
     title: "Role grants a privilege escalation path",
+    summary: "`bind`/`escalate`/`impersonate`, `pods/exec`, `serviceaccounts/token`, `nodes/proxy`, or pod creation where admission holds nothing",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Remove the escalation verb or subresource from the role; give the few people who need it a separate, audited role.",

@@ -18,6 +18,7 @@ const BUILTIN_SECRET_READERS: [&str; 2] = ["admin", "edit"];
 static META: RuleMeta = RuleMeta {
     id: "rbac-secret-read",
     title: "Subject can read Secrets cluster-wide or across environments",
+    summary: "Secret read access granted cluster-wide, or to a ServiceAccount of another environment",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Grant Secret access with a RoleBinding in the namespace that needs it, to subjects of the same environment, and with `resourceNames` where possible.",

@@ -12,6 +12,7 @@ pub struct RbacWildcard;
 static META: RuleMeta = RuleMeta {
     id: "rbac-wildcard",
     title: "RBAC rule grants a wildcard",
+    summary: "A Role or ClusterRole rule granting `*` groups, resources or verbs",
     severity: Severity::Medium,
     tags: &["security", "rbac"],
     remediation: "List the API groups, resources and verbs the subject needs instead of `*`.",

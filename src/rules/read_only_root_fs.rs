@@ -11,6 +11,7 @@ pub struct ReadOnlyRootFs;
 static META: RuleMeta = RuleMeta {
     id: "read-only-root-fs",
     title: "Container with a writable root filesystem",
+    summary: "A container without `readOnlyRootFilesystem: true`",
     severity: Severity::Low,
     tags: &["security", "hardening"],
     remediation: "Set `securityContext.readOnlyRootFilesystem: true` and mount an `emptyDir` where the application writes (`/tmp`, caches).",

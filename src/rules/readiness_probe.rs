@@ -11,6 +11,7 @@ pub struct ReadinessProbe;
 static META: RuleMeta = RuleMeta {
     id: "readiness-probe",
     title: "Pod without a readiness probe",
+    summary: "A long-running workload whose containers have no readiness probe",
     severity: Severity::Medium,
     tags: &["reliability", "probes"],
     remediation: "Add a `readinessProbe` to the container that serves, on an endpoint that answers only when it can handle requests.",

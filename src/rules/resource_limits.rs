@@ -15,6 +15,7 @@ pub struct ResourceLimits;
 static META: RuleMeta = RuleMeta {
     id: "resource-limits",
     title: "Container without memory or CPU limits, or a limit below its request",
+    summary: "A container without memory (and cpu) limits, or a limit below its request; high when the LimitRange makes the API server reject it (a request above the inherited default limit, a limit above `max`, a ratio above `maxLimitRequestRatio`)",
     severity: Severity::Medium,
     tags: &["resources", "reliability"],
     remediation: "Set `resources.limits.memory` (and `cpu`, unless `resources.require_cpu_limit: false`) on every container, at or above its request.",

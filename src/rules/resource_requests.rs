@@ -13,6 +13,7 @@ pub struct ResourceRequests;
 static META: RuleMeta = RuleMeta {
     id: "resource-requests",
     title: "Container without CPU or memory requests",
+    summary: "A container without cpu/memory requests, unless a LimitRange gives defaults (low when only a limit is set: the request silently equals it); high when its request is below the LimitRange `min` (rejected at admission)",
     severity: Severity::Medium,
     tags: &["resources", "reliability"],
     remediation: "Set `resources.requests.cpu` and `resources.requests.memory` on every container, or give the namespace a LimitRange with `defaultRequest`.",

@@ -13,6 +13,7 @@ pub struct RunAsNonRoot;
 static META: RuleMeta = RuleMeta {
     id: "run-as-non-root",
     title: "Container may run as root",
+    summary: "A container not guaranteed to run as non-root (effective `runAsUser` 0, or no `runAsNonRoot: true` / `runAsUser` > 0)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `runAsNonRoot: true` (and a `runAsUser` above 0) in the pod or container `securityContext`, and build the image with a numeric non-root `USER`.",

@@ -18,6 +18,7 @@ pub struct SecretInConfig;
 static META: RuleMeta = RuleMeta {
     id: "secret-in-config",
     title: "Credential written outside a Secret",
+    summary: "a credential outside a Secret: a literal `env[].value` or ConfigMap key named like a credential (`*PASSWORD*`, `*TOKEN*`, `*SECRET*`, `*_KEY`), a PEM private key or a `user:pass@` URL in env or ConfigMap values; never the value",
     severity: Severity::High,
     tags: &["secrets", "security"],
     remediation: "Move the value into Vault, let an ExternalSecret write it into a Secret, and read it with `env[].valueFrom.secretKeyRef` (or mount the Secret); then rotate it: git history keeps the old value.",

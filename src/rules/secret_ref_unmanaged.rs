@@ -16,6 +16,7 @@ pub struct SecretRefUnmanaged;
 static META: RuleMeta = RuleMeta {
     id: "secret-ref-unmanaged",
     title: "Workload references a Secret that nothing manages",
+    summary: "a workload's reference to a Secret (env, envFrom, volumes, projected volumes, imagePullSecrets) that neither exists in the inventory nor is produced by a generator or a database operator in that namespace, nor may be written by a workload there whose ServiceAccount a Role/ClusterRole binding allows to create/update/patch it (`resourceNames` respected)",
     severity: Severity::Medium,
     tags: &["secrets", "reliability"],
     remediation: "Add an ExternalSecret (or a cert-manager Certificate, for TLS) that writes this Secret in the workload's namespace, or mark the reference `optional: true` if the workload runs without it.",

@@ -16,6 +16,7 @@ pub struct ServiceAccountTokenAutomount;
 static META: RuleMeta = RuleMeta {
     id: "service-account-token-automount",
     title: "Pod mounts a ServiceAccount token it has no rights for",
+    summary: "A pod mounting the token of a ServiceAccount no binding grants anything",
     severity: Severity::Low,
     tags: &["security", "rbac"],
     remediation: "Set `automountServiceAccountToken: false` in the pod spec (or on its ServiceAccount).",

@@ -12,6 +12,7 @@ pub struct SuppressionReasonMissing;
 static META: RuleMeta = RuleMeta {
     id: "suppression-reason-missing",
     title: "Suppression annotation without a reason",
+    summary: "An `ignore.tollgate.dev/<rule-id>` annotation with an empty reason",
     severity: Severity::Low,
     tags: &["process"],
     remediation: "Write why the finding is accepted as the annotation's value, e.g. `ignore.tollgate.dev/image-pinned: \"vendor chart, tracked in OPS-123\"`.",

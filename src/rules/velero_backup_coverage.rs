@@ -12,6 +12,7 @@ pub struct VeleroBackupCoverage;
 static META: RuleMeta = RuleMeta {
     id: "velero-backup-coverage",
     title: "Namespace with persistent data that no Velero Schedule backs up",
+    summary: "a namespace of a `velero.required_envs` environment holding persistent data that no Velero Schedule includes",
     severity: Severity::High,
     tags: &["backup", "velero", "reliability"],
     remediation: "Add the namespace to the `spec.template.includedNamespaces` of a Velero Schedule (and keep it out of `excludedNamespaces`), or back the database up with its operator.",

@@ -17,6 +17,7 @@ pub struct VeleroBackupStale;
 static META: RuleMeta = RuleMeta {
     id: "velero-backup-stale",
     title: "Velero Schedule without a recent successful backup",
+    summary: "live only: a covering Schedule whose newest completed Backup is older than `max_interval + grace`, that never completed one, or whose newest Backup failed",
     severity: Severity::High,
     tags: &["backup", "velero", "reliability", "live"],
     remediation: "Find out why the Schedule's backups fail or stopped (`velero backup describe --details`, `velero backup logs`), fix it and run a backup now (`velero backup create --from-schedule <name>`).",

@@ -21,6 +21,7 @@ pub const VELERO_DEFAULT_TTL: Duration = Duration::from_secs(720 * 3600);
 static META: RuleMeta = RuleMeta {
     id: "velero-schedule-policy",
     title: "Namespace backed up too rarely or kept too briefly by its Velero Schedules",
+    summary: "such a namespace whose covering Schedules, taken together, do not include one running within `velero.max_interval` or one keeping backups `velero.min_ttl` (reported on the namespace, naming the Schedules); a Schedule that cannot run or has an unreadable ttl is reported on itself",
     severity: Severity::Medium,
     tags: &["backup", "velero", "reliability"],
     remediation: "Run the Schedule at least as often as `velero.max_interval` and keep its backups (`spec.template.ttl`) at least `velero.min_ttl`.",
