@@ -68,6 +68,16 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: shop-prod         # runs workloads, no deny-all policy
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
+spec:
+  template:
+    spec:
+      containers: [{name: api, image: harbor.example.com/shop/api:1.4.2}]
 ```
 
 ### Passing example

@@ -32,6 +32,7 @@ Severity is **high**.
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: ci-admin
@@ -48,6 +49,7 @@ subjects:
 ### Passing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: ci-deployer

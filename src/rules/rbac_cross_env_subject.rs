@@ -34,6 +34,7 @@ the prod rights. Severity is **high**, like `env-isolation`'s references across 
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: ci-deploy

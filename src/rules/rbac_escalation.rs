@@ -98,6 +98,7 @@ with `get`. Severity is **high**.
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
   name: debugger

@@ -40,22 +40,33 @@ separation between dev and prod that everything else relies on. Severity is **hi
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: backup-reader
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
-  name: secret-reader     # get/list secrets
+  name: secret-reader
 subjects:
   - kind: ServiceAccount
     name: backup
     namespace: tools
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: secret-reader
+rules:
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list"]
 ```
 
 ### Passing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: backup-reader
@@ -68,6 +79,16 @@ subjects:
   - kind: ServiceAccount
     name: backup
     namespace: shop-prod
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: secret-reader
+  namespace: shop-prod
+rules:
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list"]
 ```
 
 ### Remediation

@@ -39,6 +39,21 @@ failing, and the gap is noticed on the day of the restore.
 
 ```yaml
 apiVersion: velero.io/v1
+kind: Schedule
+metadata:
+  name: production-daily
+  namespace: velero
+spec:
+  schedule: "0 2 * * *"
+  template: {includedNamespaces: [shop-prod], ttl: 720h0m0s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: orders-db
+  namespace: shop-prod
+---
+apiVersion: velero.io/v1
 kind: Backup
 metadata:
   name: production-daily-20250530020000

@@ -72,6 +72,15 @@ spec:
   template:
     includedNamespaces: [shop-prod]
     ttl: 72h0m0s              # min_ttl is 168h
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: orders-db
+  namespace: shop-prod
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 20Gi}}
 ```
 
 ### Passing example
