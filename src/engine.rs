@@ -16,10 +16,11 @@ use crate::external::External;
 use crate::finding::{Finding, Severity};
 use crate::model::environment::Environments;
 use crate::model::inventory::Inventory;
+use crate::model::kinds::KindSet;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::outcome::{CheckedObject, Checks, ScanOutcome};
-use crate::rules::{self, Context, KindSet, Rule, RuleInfo, Violation};
+use crate::rules::{self, Context, Rule, RuleInfo, Violation};
 use crate::source::files;
 use crate::suppress::{Baseline, Suppressor};
 
@@ -49,6 +50,12 @@ pub trait Evaluator: Send + Sync {
         Vec::new()
     }
 
+    /// The kinds the enabled rules of this evaluator may read (evaluate, or look up); a kind
+    /// outside every evaluator's and every built-in rule's set is never built whole.
+    fn kinds_read(&self, _enabled: &dyn Fn(&str) -> bool) -> KindSet {
+        KindSet::All
+    }
+
     /// Whether `rule` of this evaluator examines `object` at all (see [`Rule::applies_to`]).
     fn applies_to(&self, _rule: &str, _object: &Object, _ctx: &Context<'_>) -> bool {
         true
@@ -66,6 +73,18 @@ pub trait EvaluatorWorker {
     /// Reports `(rule id, violation)` pairs for `object`, the `index`-th of the inventory.
     fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>);
 }
+
+/// Kinds every scan builds whole: GitOps build instructions (kustomize files, Argo CD and
+/// Flux objects), Namespaces (environments) and Secrets (their values are masked in reports).
+const ALWAYS_BUILT: [&str; 7] = [
+    "Kustomization",
+    "Component",
+    "Application",
+    "ApplicationSet",
+    "HelmRelease",
+    "Namespace",
+    "Secret",
+];
 
 /// Which rules run, with what severity.
 pub struct RuleSet {
@@ -151,18 +170,24 @@ impl RuleSet {
             .unwrap_or(default)
     }
 
-    /// The kinds whose objects some active built-in rule checks or reads through the inventory
-    /// beyond their metadata (each rule's [`rules::Scope`]), and Namespaces, whose labels give
-    /// environments. Of an object of another kind, only `apiVersion`, `kind` and `metadata`
-    /// are needed (environments, suppression annotations, placement, statistics), and what
-    /// the built-in rules find does not change. Rego policies see every object whole, so with
-    /// any evaluator the set is [`KindSet::All`].
-    pub fn kinds_read(&self) -> KindSet {
-        if !self.evaluators.is_empty() {
-            return KindSet::All;
+    /// The kinds built whole when manifests are read: those the enabled rules and policies
+    /// read, what the GitOps model reads (its build instructions) and what reports mask
+    /// (Secrets). Documents of other kinds keep only `apiVersion`, `kind` and `metadata`.
+    pub fn kinds_to_build(&self) -> KindSet {
+        let mut kinds = self.kinds_read();
+        for evaluator in &self.evaluators {
+            kinds.add(&evaluator.kinds_read(&|id| self.is_enabled(id)));
         }
-        let mut kinds = KindSet::default();
-        kinds.extend(rules::scope::NAMESPACES);
+        kinds.union(&KindSet::of(ALWAYS_BUILT))
+    }
+
+    /// The kinds any active built-in rule can read: those its [`rules::Scope`] checks (a
+    /// workload scope: every kind that runs pods) and those it looks up in the inventory
+    /// (`reads`). Rules that read every object's metadata only (`Scope::metadata`) add no kind:
+    /// `apiVersion`, `kind` and `metadata` are kept for every object anyway. Rego evaluators
+    /// declare theirs apart ([`Evaluator::kinds_read`]).
+    pub fn kinds_read(&self) -> KindSet {
+        let mut kinds = KindSet::none();
         for rule in &self.builtin {
             rule.meta().scope.add_kinds_read(&mut kinds);
         }
@@ -633,34 +658,37 @@ mod tests {
     #[test]
     fn kinds_read_are_those_of_the_active_rules() {
         let all = rule_set(&[]).kinds_read();
-        assert!(!all.is_all(), "metadata-only rules read no kind whole");
-        for (group, kind) in [
-            ("apps", "Deployment"),
-            ("", "Namespace"),
-            ("", "Secret"),
-            ("", "ConfigMap"),
-            ("", "LimitRange"),
-            ("velero.io", "Backup"),
-            ("networking.k8s.io", "NetworkPolicy"),
-            ("rbac.authorization.k8s.io", "ClusterRole"),
-            ("external-secrets.io", "ClusterSecretStore"),
+        assert_ne!(all, KindSet::All, "metadata-only rules read no kind whole");
+        for kind in [
+            "Deployment",
+            "CronJob",
+            "Namespace",
+            "Secret",
+            "ConfigMap",
+            "LimitRange",
+            "Backup",
+            "NetworkPolicy",
+            "ClusterRole",
+            "ClusterSecretStore",
+            "HTTPRoute",
         ] {
-            assert!(all.contains(group, kind), "{group}/{kind}");
+            assert!(all.contains(kind), "{kind}");
         }
-        assert!(!all.contains("example.com", "Widget"));
-        assert!(!all.contains("", "Endpoints"));
+        assert!(!all.contains("Widget") && !all.contains("Endpoints"));
 
         let probes = rule_set(&["liveness-probe"]).kinds_read();
-        assert!(probes.contains("batch", "CronJob") && probes.contains("", "Namespace"));
-        assert!(!probes.contains("", "Secret") && !probes.contains("", "LimitRange"));
+        assert!(probes.contains("CronJob") && probes.contains("DeploymentConfig"));
+        assert!(!probes.contains("Secret") && !probes.contains("LimitRange"));
 
         let stale = rule_set(&["velero-backup-stale"]).kinds_read();
-        assert!(stale.contains("velero.io", "Schedule") && stale.contains("velero.io", "Backup"));
-        assert!(!stale.contains("apps", "Deployment"));
+        assert!(stale.contains("Schedule") && stale.contains("Backup"));
+        assert!(!stale.contains("Deployment"));
+
+        assert!(rule_set(&["env-placement"]).kinds_read().is_empty());
     }
 
     #[test]
-    fn rego_policies_read_every_kind() {
+    fn policies_that_declare_nothing_read_every_kind() {
         struct Everything;
         impl Evaluator for Everything {
             fn rules(&self) -> Vec<RuleInfo> {
@@ -681,6 +709,7 @@ mod tests {
             vec![Arc::new(Everything)],
             &mut Vec::new(),
         );
-        assert!(rules.kinds_read().is_all());
+        assert_eq!(rules.kinds_to_build(), KindSet::All);
+        assert_ne!(rules.kinds_read(), KindSet::All, "built-in rules only");
     }
 }

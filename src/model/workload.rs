@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::spans::push_token;
 

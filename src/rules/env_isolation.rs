@@ -1,6 +1,6 @@
 //! `env-isolation`: objects of one environment that reach into another.
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::rules::Scope;
 use serde_json::Value;
 
@@ -16,13 +16,24 @@ use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct EnvIsolation;
 
-/// What it checks besides workloads: the kinds `check` dispatches on.
+/// What it checks besides workloads: the kinds `check` dispatches on (Traefik's routes and
+/// services, the Gateway API's routes).
 const CHECKED: &[Kind] = &[
     Kind::new("", "ConfigMap"),
     Kind::new("", "Service"),
-    Kind::all_of("traefik.io"),
-    Kind::all_of("traefik.containo.us"),
-    Kind::all_of("gateway.networking.k8s.io"),
+    Kind::new("traefik.io", "IngressRoute"),
+    Kind::new("traefik.io", "IngressRouteTCP"),
+    Kind::new("traefik.io", "IngressRouteUDP"),
+    Kind::new("traefik.io", "TraefikService"),
+    Kind::new("traefik.containo.us", "IngressRoute"),
+    Kind::new("traefik.containo.us", "IngressRouteTCP"),
+    Kind::new("traefik.containo.us", "IngressRouteUDP"),
+    Kind::new("traefik.containo.us", "TraefikService"),
+    Kind::new("gateway.networking.k8s.io", "HTTPRoute"),
+    Kind::new("gateway.networking.k8s.io", "GRPCRoute"),
+    Kind::new("gateway.networking.k8s.io", "TLSRoute"),
+    Kind::new("gateway.networking.k8s.io", "TCPRoute"),
+    Kind::new("gateway.networking.k8s.io", "UDPRoute"),
     Kind::new("external-secrets.io", "ExternalSecret"),
     Kind::new("networking.k8s.io", "NetworkPolicy"),
     Kind::new("cilium.io", "CiliumNetworkPolicy"),

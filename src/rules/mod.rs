@@ -64,7 +64,7 @@ pub mod velero_backup_coverage;
 pub mod velero_backup_stale;
 pub mod velero_schedule_policy;
 
-pub use crate::model::kind::{Kind, KindSet};
+pub use crate::model::kinds::{Kind, KindSet};
 pub use scope::Scope;
 
 /// Every built-in rule, in the order `tollgate rules` lists them.

@@ -1,6 +1,6 @@
 //! `plain-secret`: Secrets written by hand into manifests instead of by a generator.
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::rules::Scope;
 use crate::rules::scope::NAMESPACES;
 use crate::rules::support::secrets;

@@ -2,7 +2,7 @@
 //! in a namespace of another.
 
 use crate::finding::Severity;
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::rules::Scope;
 use crate::rules::scope::NAMESPACES;

@@ -8,7 +8,7 @@
 //! scope: Scope::kinds(&[Kind::new("velero.io", "Schedule")]).live_only(),
 //! ```
 
-use crate::model::kind::{Kind, KindSet};
+use crate::model::kinds::{Kind, KindSet};
 use crate::model::object::Object;
 use crate::model::workload::{WORKLOAD_KINDS, pod_spec_pointer};
 
@@ -102,14 +102,25 @@ impl Scope {
         (!self.live_only || object.is_live()) && self.covers_kind(object.group(), &object.kind)
     }
 
-    /// Adds to `set` the kinds whose objects this scope checks or reads beyond their metadata.
+    /// Adds to `set` the kinds whose objects this scope checks or reads beyond their metadata,
+    /// by name (a [`KindSet`] does not tell API groups apart; a `*` kind makes it every kind).
     pub fn add_kinds_read(&self, set: &mut KindSet) {
+        let mut add = |kinds: &[Kind]| {
+            for kind in kinds {
+                let named = if kind.kind == "*" {
+                    KindSet::All
+                } else {
+                    KindSet::of([kind.kind])
+                };
+                set.add(&named);
+            }
+        };
         if self.workloads {
-            set.extend(WORKLOAD_KINDS);
+            add(WORKLOAD_KINDS);
         }
-        set.extend(self.kinds);
+        add(self.kinds);
         for kinds in self.reads {
-            set.extend(kinds);
+            add(kinds);
         }
     }
 }

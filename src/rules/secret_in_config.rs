@@ -1,7 +1,7 @@
 //! `secret-in-config`: credentials written into places that are not Secrets: literal
 //! container environment values and ConfigMap data.
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::rules::Scope;
 use serde_json::Value;
 

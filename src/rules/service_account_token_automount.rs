@@ -1,6 +1,6 @@
 //! `service-account-token-automount`: pods that mount an API token they have no use for.
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::rules::Scope;
 use crate::rules::support::rbac;
 use serde_json::Value;

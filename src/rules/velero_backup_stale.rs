@@ -1,6 +1,6 @@
 //! `velero-backup-stale`: live Schedules whose backups stopped working.
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::rules::Scope;
 use crate::rules::support::velero;
 use std::time::Duration;

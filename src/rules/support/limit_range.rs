@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::model::inventory::Inventory;
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
 use crate::model::workload::Container;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::finding::Severity;
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::pod_security::{Level, Mode, ModeLabel, Version, mode_label};
 use crate::model::workload::{Container, PodSpec, pod_spec};

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use crate::model::inventory::Inventory;
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 
 /// What [`SecretProducers::build`] reads (a test keeps the operators of

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
-use crate::model::kind::Kind;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::rules::Context;
 
