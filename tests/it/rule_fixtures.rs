@@ -19,11 +19,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use tollgate::drift::{GitRepository, GitSide};
 use tollgate::model::inventory::Inventory;
 use tollgate::model::object::Origin;
-use tollgate::rules::REGISTRY;
+use tollgate::rules::{REGISTRY, drift_out_of_band};
 use tollgate::scan::{
-    Evaluation, External, RuleSet, RunOptions, ScanOptions, environments, load_config, scan,
+    Evaluation, External, RuleSet, RunOptions, ScanOptions, Setup, environments, load_config, scan,
 };
 use tollgate::source::files::load_bytes;
 use tollgate::source::spans::SpanTree;
@@ -147,14 +150,26 @@ fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
     envs.assign(&mut objects);
     let inventory = Inventory::new(objects);
     let mut notices = Vec::new();
+    // Drift rules compare the live objects with the GitOps repository `gitops/` next to the
+    // fixture, and with every other rule's findings.
+    let gitops = dir.join("gitops");
+    let git = gitops.is_dir().then(|| git_side(&gitops));
+    let select = if git.is_some() {
+        Vec::new()
+    } else {
+        vec![rule.to_string()]
+    };
     let rules = RuleSet::new(
         &loaded_config.config,
-        &[rule.to_string()],
+        &select,
         &[],
         Vec::new(),
         &mut notices,
     );
-    let external = External::default();
+    let external = External {
+        gitops: git.clone(),
+        ..External::default()
+    };
     let evaluation = Evaluation {
         rules: &rules,
         config: &loaded_config.config,
@@ -162,14 +177,38 @@ fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
         now: fixture_now(),
         external: &external,
     };
+    let mut findings = evaluation.run(&inventory, &|_| true);
+    if let Some(git) = &git {
+        let pairs: Vec<(usize, &tollgate::finding::Finding)> =
+            findings.iter().map(|(i, f)| (*i, f)).collect();
+        let derived = drift_out_of_band::derive(&inventory, &pairs, git, &rules);
+        findings.extend(derived);
+    }
     let mut found = PerObject::new();
-    for (_, finding) in evaluation.run(&inventory, &|_| true) {
+    for (_, finding) in findings {
         if finding.rule == rule {
             let object = finding.object.expect("live findings are on objects");
             *found.entry(object.display()).or_insert(0) += 1;
         }
     }
     (expected, found)
+}
+
+/// The GitOps repository `dir` as `tollgate audit --gitops` reads it (one cluster).
+fn git_side(dir: &Path) -> Arc<GitSide> {
+    let root = std::env::current_dir().unwrap();
+    let loaded = load_config(None, dir).unwrap();
+    let envs = environments(&loaded, &root).unwrap();
+    let options = RunOptions {
+        now: Some(fixture_now()),
+        ..Default::default()
+    };
+    let setup = Setup::new(loaded, envs, &options, &root, Vec::new()).unwrap();
+    let mut notices = Vec::new();
+    let mut repository = GitRepository::read(dir, Default::default(), &setup, &root, &mut notices)
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), e.notices));
+    repository.side(None, &setup)
 }
 
 #[test]
