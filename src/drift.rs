@@ -78,9 +78,13 @@ impl GitRepository {
         let threads = setup.pool.current_num_threads();
         let mut walk_notices = Vec::new();
         let found = files::collect(&[dir.to_path_buf()], root, threads, &mut walk_notices)?;
-        let mut loaded: Vec<LoadedFile> = setup
-            .pool
-            .install(|| found.par_iter().map(files::load_file).collect());
+        let build_filter = setup.rules.kinds_to_build().filter();
+        let mut loaded: Vec<LoadedFile> = setup.pool.install(|| {
+            found
+                .par_iter()
+                .map(|file| files::load_file_filtered(file, &build_filter))
+                .collect()
+        });
         let mut broken = Vec::new();
         for file in &mut loaded {
             for problem in &file.problems {
@@ -410,6 +414,64 @@ mod tests {
             "/spec/containers[name=ab]"
         ));
         assert!(!contains("/spec/template", "/spec/templates"));
+    }
+
+    fn repository(clusters: &[(&str, &[&str])], explicit: &[(&str, &str)]) -> GitRepository {
+        GitRepository {
+            dir: "gitops".into(),
+            groups: BTreeMap::new(),
+            clusters: clusters
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+            explicit: explicit
+                .iter()
+                .map(|(c, n)| (c.to_string(), n.to_string()))
+                .collect(),
+            sides: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn contexts_are_matched_by_mapping_name_destination_or_server() {
+        let repo = repository(
+            &[
+                (
+                    "production",
+                    &["https://prod.k3s.internal:6443/", "prod-argo"],
+                ),
+                ("staging", &[IN_CLUSTER_SERVER]),
+            ],
+            &[("admin@lab", "staging")],
+        );
+        assert_eq!(
+            repo.cluster_of("production", None),
+            Ok(Some("production".into()))
+        );
+        assert_eq!(
+            repo.cluster_of("prod-argo", None),
+            Ok(Some("production".into()))
+        );
+        assert_eq!(
+            repo.cluster_of("k3s-prod", Some("https://prod.k3s.internal:6443")),
+            Ok(Some("production".into()))
+        );
+        assert_eq!(
+            repo.cluster_of("in-cluster", Some(IN_CLUSTER_SERVER)),
+            Ok(Some("staging".into()))
+        );
+        assert_eq!(
+            repo.cluster_of("admin@lab", None),
+            Ok(Some("staging".into()))
+        );
+        assert!(
+            repo.cluster_of("elsewhere", Some("https://x:6443"))
+                .is_err()
+        );
+        let wrong = repository(&[("production", &[])], &[("a", "nope")]);
+        assert!(wrong.cluster_of("a", None).unwrap_err().contains("`nope`"));
+        // Without `clusters:`, the repository is the one cluster of every context.
+        assert_eq!(repository(&[], &[]).cluster_of("any", None), Ok(None));
     }
 
     #[test]

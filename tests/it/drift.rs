@@ -239,6 +239,35 @@ fn a_repository_that_does_not_parse_is_an_incomplete_audit_without_drift() {
     assert!(findings(&report, "drift-out-of-band").is_empty());
     // The live findings are still reported.
     assert!(!objects(&report, "privileged-container").is_empty());
+
+    // Nothing is pushed: a re-import without drift findings would close last night's.
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{closed_port}");
+    let (output, _) = audit(
+        &live,
+        &[
+            "--context",
+            "production",
+            "--gitops",
+            &dir,
+            "--defectdojo",
+            "--dd-url",
+            &url,
+            "--dd-product",
+            "shop",
+            "--dd-engagement",
+            "nightly",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("cluster production: not pushed, drift against git was not checked"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
