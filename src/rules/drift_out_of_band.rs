@@ -32,8 +32,10 @@ takes its severity (a privileged container made by hand is as bad as one in git)
 
 Compared are the findings of the rules that ran (built-in and Rego), unsuppressed in the
 cluster. Not compared: rules that only look at live clusters (they have nothing to say about
-git, e.g. `velero-backup-stale`), `image-scan` (its results change when a new vulnerability
-is published, not when anybody changes the object), and the drift rules. Status and other
+git, e.g. `velero-backup-stale`), `plain-secret` (it looks for clear text in git but for
+Secrets without an owner in a cluster, so a SOPS-encrypted Secret passes in git and not live),
+`image-scan` (its results change when a new vulnerability is published, not when anybody
+changes the object), and the drift rules. Status and other
 fields no rule reads never count. A live object git does not declare is
 `drift-unmanaged`'s; a violation in git is reported by `tollgate scan` on the repository.
 
@@ -97,10 +99,19 @@ impl Rule for DriftOutOfBand {
     }
 }
 
+/// Rules that judge a live object by another criterion than its manifest, so that a live
+/// finding without a git twin says nothing about a change: `plain-secret` looks for clear-text
+/// credentials in git (a SOPS-encrypted or templated Secret passes) and for Secrets without an
+/// owner in a cluster.
+const JUDGED_DIFFERENTLY: &[&str] = &["plain-secret"];
+
 /// Whether findings of `rule` on live objects are compared with git: not the live-only rules,
-/// not `image-scan`, not the drift rules themselves.
+/// not rules that judge live objects differently, not `image-scan`, not the drift rules.
 pub fn compared(rule: &str) -> bool {
-    if rule.starts_with("drift-") || rule == rules::image_scan::ID {
+    if rule.starts_with("drift-")
+        || rule == rules::image_scan::ID
+        || JUDGED_DIFFERENTLY.contains(&rule)
+    {
         return false;
     }
     rules::find(rule).is_none_or(|r| !r.meta().tags.contains(&"live"))
@@ -231,6 +242,7 @@ mod tests {
         assert!(!compared("velero-backup-stale"));
         assert!(!compared("image-scan"));
         assert!(!compared("drift-unmanaged"));
+        assert!(!compared("plain-secret"));
         assert!(compared("privileged-container"));
         assert!(compared("my-rego-policy"));
     }

@@ -24,8 +24,8 @@ GitOps repository manages that the repository declares nowhere and that no contr
 somebody ran `kubectl create`/`apply`/`run` by hand. A namespace is managed when git deploys
 objects into it (after kustomize, Argo CD and Flux placed them, in the cluster the context is
 matched with) or declares the Namespace, or when its live objects carry Argo CD's tracking
-(annotation `argocd.argoproj.io/tracking-id`, label `app.kubernetes.io/instance` outside Helm
-releases) or Flux's (`kustomize.toolkit.fluxcd.io/name`, `helm.toolkit.fluxcd.io/name`).
+(annotation `argocd.argoproj.io/tracking-id`, label `argocd.argoproj.io/instance`, label
+`app.kubernetes.io/instance` outside Helm releases) or Flux's (`kustomize.toolkit.fluxcd.io/name`, `helm.toolkit.fluxcd.io/name`).
 `kube-system`, `kube-public` and `kube-node-lease` are never managed: the distribution puts
 objects there that no repository declares.
 
@@ -34,8 +34,8 @@ in that cluster (an instance without a namespace matches any; a kustomize-genera
 or Secret matches its live name with the hash suffix). It is made by a controller, and never
 reported, when it has `ownerReferences`; when it is a record a controller keeps (Events,
 Leases, Endpoints, EndpointSlices, ControllerRevisions, Velero Backups and Restores,
-cert-manager CertificateRequests, Orders and Challenges, policy reports, Longhorn volumes,
-replicas and engines…); when it carries a deployer's or a manager's mark (the Argo CD and Flux
+cert-manager CertificateRequests, Orders and Challenges, policy reports, VPA checkpoints,
+CSIStorageCapacities, Longhorn volumes, replicas and engines…); when it carries a deployer's or a manager's mark (the Argo CD and Flux
 tracking above, Helm's `meta.helm.sh/release-name` or `app.kubernetes.io/managed-by`, k3s'
 `objectset.rio.cattle.io/hash`), which covers what Helm-based Applications and HelmReleases
 install without tollgate rendering the chart; and for what Kubernetes itself makes: the
@@ -127,6 +127,10 @@ const RECORDS: &[(&str, &str)] = &[
     ("longhorn.io", "Orphan"),
     ("longhorn.io", "VolumeAttachment"),
     ("postgresql.cnpg.io", "Backup"),
+    ("autoscaling.k8s.io", "VerticalPodAutoscalerCheckpoint"),
+    ("reports.kyverno.io", "*"),
+    ("kyverno.io", "UpdateRequest"),
+    ("storage.k8s.io", "CSIStorageCapacity"),
 ];
 
 /// `app.kubernetes.io/managed-by` values that name a person's tool, not a controller.
@@ -207,9 +211,11 @@ fn secret_maker(secret: &Object, ctx: &Context<'_>) -> Option<&'static str> {
 
 /// The mark a GitOps deployer leaves on what it applies, or `None`.
 pub fn deployer_mark(object: &Object) -> Option<&'static str> {
+    // Annotation tracking, and the label many installations set as `instanceLabelKey`.
     if object
         .annotation("argocd.argoproj.io/tracking-id")
         .is_some()
+        || object.label("argocd.argoproj.io/instance").is_some()
     {
         return Some("Argo CD");
     }
