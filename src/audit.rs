@@ -217,6 +217,8 @@ pub fn audit_targets(
     let mut stats = Stats::default();
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
+    // Clusters of the GitOps repository that some context was matched with.
+    let mut matched = std::collections::BTreeSet::new();
     for (context, fetched) in receiver {
         silent.remove(&context);
         setup.notices.extend(fetched.notices);
@@ -233,13 +235,14 @@ pub fn audit_targets(
         let every = |_: &crate::model::object::Object| true;
         let git = match &mut repository {
             None => None,
-            Some(Err(_)) => {
-                stats.drift_unchecked.push(context.clone());
-                None
-            }
-            Some(Ok(repository)) => {
+            Some(repository) => {
                 let server = servers.get(&context).cloned().flatten();
-                match repository.cluster_of(&context, server.as_deref()) {
+                let cluster = repository.cluster_of(&context, server.as_deref());
+                if let Ok(cluster) = &cluster {
+                    matched.insert(cluster.clone());
+                }
+                let usable = cluster.and_then(|c| repository.usable(c.as_deref()).map(|()| c));
+                match usable {
                     Ok(cluster) => Some(repository.side(cluster, &setup)),
                     Err(why) => {
                         stats.drift_unchecked.push(context.clone());
@@ -289,8 +292,8 @@ pub fn audit_targets(
         }
         findings.extend(live);
     }
-    if let Some(Err(unusable)) = repository {
-        notices.extend(unusable.notices);
+    if let Some(repository) = &repository {
+        notices.extend(repository.unread_notices(&matched));
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     for context in silent {

@@ -50,25 +50,23 @@ pub struct GitRepository {
     explicit: BTreeMap<String, String>,
     /// Git sides already evaluated, by cluster.
     sides: HashMap<Option<String>, Arc<GitSide>>,
-}
-
-/// Why the repository could not be used: the audit goes on without drift, and is incomplete.
-#[derive(Debug)]
-pub struct Unusable {
-    pub notices: Vec<Notice>,
+    /// Files that could not be read, with the cluster whose folder holds them (`None`: no
+    /// cluster's, so any cluster may deploy them).
+    unread: Vec<(Option<String>, Notice)>,
 }
 
 impl GitRepository {
-    /// Reads `dir` with the scan's loader and GitOps model. A file that does not parse (or is
-    /// too big to read) makes the repository unusable: an object it declares could be missing,
-    /// and every live object it declares would be reported as unmanaged.
+    /// Reads `dir` with the scan's loader and GitOps model. A file that does not parse (or
+    /// cannot be read) may hide declarations, and every live object it declares would look
+    /// hand-made: the cluster whose `clusters:` paths hold it is not compared (every cluster,
+    /// when no cluster's paths hold it), see [`GitRepository::usable`].
     pub fn read(
         dir: &Path,
         explicit: BTreeMap<String, String>,
         setup: &Setup,
         root: &Path,
         notices: &mut Vec<Notice>,
-    ) -> Result<Result<GitRepository, Unusable>, Error> {
+    ) -> Result<GitRepository, Error> {
         let shown = files::display_path(dir, root);
         if !dir.is_dir() {
             return Err(Error::usage(format!(
@@ -85,43 +83,52 @@ impl GitRepository {
                 .map(|file| files::load_file_filtered(file, &build_filter))
                 .collect()
         });
-        let mut broken = Vec::new();
+        let mut unread = Vec::new();
         for file in &mut loaded {
             for problem in &file.problems {
-                broken.push(
+                unread.push(
                     Notice::error(format!(
-                        "--gitops: not a valid manifest, so drift against git is not checked: {}",
+                        "--gitops: not a valid manifest: {}",
                         problem.message
                     ))
                     .at(&file.display, Some(problem.pos.line.max(1))),
                 );
             }
             if let Some(notice) = file.notice.take() {
-                broken.push(
-                    Notice::error(format!(
-                        "--gitops: not read, so drift against git is not checked: {}",
-                        notice.message
-                    ))
-                    .at(&file.display, None),
+                unread.push(
+                    Notice::error(format!("--gitops: not read: {}", notice.message))
+                        .at(&file.display, None),
                 );
             }
         }
         for mut notice in walk_notices {
+            notice.message = format!("--gitops: {}", notice.message);
             // An unreadable directory hides declarations just like an unparseable file.
             if notice.is_error() {
-                notice.message = format!(
-                    "--gitops: {}; drift against git is not checked",
-                    notice.message
-                );
-                broken.push(notice);
+                unread.push(notice);
             } else {
-                notice.message = format!("--gitops: {}", notice.message);
                 notices.push(notice);
             }
         }
-        if !broken.is_empty() {
-            return Ok(Err(Unusable { notices: broken }));
-        }
+        let config_dir = setup
+            .loaded
+            .base_dir()
+            .map(|d| files::display_path(d, root))
+            .filter(|d| d != ".")
+            .unwrap_or_default();
+        let by_path = crate::gitops::Clusters::new(&setup.loaded.config.clusters, &config_dir)
+            .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
+        let unread = unread
+            .into_iter()
+            .map(|notice| {
+                let cluster = notice
+                    .path
+                    .as_deref()
+                    .and_then(|p| by_path.for_path(p))
+                    .map(str::to_string);
+                (cluster, notice)
+            })
+            .collect();
         let mut objects = Vec::new();
         for file in &mut loaded {
             objects.append(&mut file.objects);
@@ -165,13 +172,14 @@ impl GitRepository {
             .iter()
             .map(|c| (c.name.clone(), c.destinations.clone()))
             .collect();
-        Ok(Ok(GitRepository {
+        Ok(GitRepository {
             dir: shown,
             groups,
             clusters,
             explicit,
             sides: HashMap::new(),
-        }))
+            unread,
+        })
     }
 
     /// The cluster of the repository that the kube context `context` (API server `server`)
@@ -211,6 +219,46 @@ impl GitRepository {
                 server.map(|s| format!(" or {s}")).unwrap_or_default()
             )),
         }
+    }
+
+    /// `Err` with why `cluster` cannot be compared: files that may declare its objects could
+    /// not be read.
+    pub fn usable(&self, cluster: Option<&str>) -> Result<(), String> {
+        let hiding: Vec<String> = self
+            .unread
+            .iter()
+            .filter(|(holder, _)| holder.is_none() || holder.as_deref() == cluster)
+            .filter_map(|(_, notice)| notice.path.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if hiding.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} of its files could not be read ({}), so its declarations are incomplete",
+            hiding.len(),
+            hiding.join(", ")
+        ))
+    }
+
+    /// The problems of the files that could not be read: errors when they hide declarations
+    /// of a cluster in `compared` (or of any cluster), else warnings (another cluster's files).
+    pub fn unread_notices(&self, compared: &BTreeSet<Option<String>>) -> Vec<Notice> {
+        self.unread
+            .iter()
+            .map(|(holder, notice)| {
+                let mut notice = notice.clone();
+                let hides = match holder {
+                    None => !compared.is_empty(),
+                    Some(_) => compared.contains(holder),
+                };
+                if !hides {
+                    notice.level = crate::notice::NoticeLevel::Warning;
+                }
+                notice
+            })
+            .collect()
     }
 
     /// The git side of `cluster`: its instances evaluated by every rule of the run, once.

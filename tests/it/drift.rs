@@ -8,7 +8,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
-use fakeapi::{ADMIN_TOKEN, FakeCluster, HttpsServer, Kubeconfig};
+use fakeapi::{ADMIN_TOKEN, FakeCluster, HttpsServer, Kubeconfig, ResourceType};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -307,4 +307,107 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// The demo repository's instances of `cluster`, as its deployer would apply them, served by a
+/// fake API server (kinds the fake does not serve are left out, and said so).
+fn demo_cluster_as_git_has_it(cluster: &str) -> (FakeCluster, Vec<String>) {
+    use tollgate::drift::GitRepository;
+    use tollgate::scan::{RunOptions, Setup, environments, load_config};
+    let root = std::env::current_dir().unwrap();
+    let dir = Path::new("fixtures/demo");
+    let loaded = load_config(None, dir).unwrap();
+    let envs = environments(&loaded, &root).unwrap();
+    let setup = Setup::new(loaded, envs, &RunOptions::default(), &root, Vec::new()).unwrap();
+    let mut notices = Vec::new();
+    let mut repository =
+        GitRepository::read(dir, Default::default(), &setup, &root, &mut notices).unwrap();
+    let side = repository.side(Some(cluster.to_string()), &setup);
+    // The platform's other operators, so that the whole repository is served.
+    let mut types = fakeapi::builtin_types();
+    types.extend(fakeapi::platform_crds());
+    types.extend([
+        ResourceType::crd(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+            "applications",
+            true,
+        ),
+        ResourceType::crd(
+            "cilium.io",
+            "v2",
+            "CiliumNetworkPolicy",
+            "ciliumnetworkpolicies",
+            true,
+        ),
+        ResourceType::crd(
+            "elasticsearch.k8s.elastic.co",
+            "v1",
+            "Elasticsearch",
+            "elasticsearches",
+            true,
+        ),
+    ]);
+    let mut fake = FakeCluster::with_types(types);
+    let mut left_out = Vec::new();
+    for object in side.inventory().objects() {
+        let mut value = object.value.clone();
+        let metadata = value["metadata"].as_object_mut().unwrap();
+        metadata.insert("name".into(), object.name.clone().into());
+        match &object.namespace {
+            Some(ns) => metadata.insert("namespace".into(), ns.clone().into()),
+            None => metadata.remove("namespace"),
+        };
+        if fake.add(value).is_err() {
+            left_out.push(object.display());
+        }
+    }
+    (fake, left_out)
+}
+
+#[test]
+fn a_cluster_exactly_as_git_declares_it_has_no_drift() {
+    let (fake, left_out) = demo_cluster_as_git_has_it("production");
+    let server = HttpsServer::start(fake.build()).unwrap();
+    let mut kubeconfig = Kubeconfig::new();
+    server.add_context(&mut kubeconfig, "production", ADMIN_TOKEN);
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("kubeconfig");
+    kubeconfig.write(&path).unwrap();
+    let live = Live {
+        _server: server,
+        dir,
+        kubeconfig: path,
+    };
+    let (output, report) = audit(
+        &live,
+        &["--context", "production", "--gitops", "fixtures/demo"],
+    );
+    let drift: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().unwrap().starts_with("drift-"))
+        .map(|f| format!("{} {}: {}", f["rule"], f["file"], f["message"]))
+        .collect();
+    assert!(
+        drift.is_empty(),
+        "left out (not served by the fake): {left_out:?}\n{}\n{}",
+        drift.join("\n"),
+        text(&output)
+    );
+    assert!(left_out.is_empty(), "{left_out:?}");
+    assert!(
+        report["summary"]["objects"].as_u64().unwrap() >= 40,
+        "{}",
+        text(&output)
+    );
+    // The production audit is complete: dev-a's broken file is another cluster's.
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("warning: fixtures/demo/clusters/dev-a/shop-dev/broken.yaml:9"),
+        "{}",
+        text(&output)
+    );
 }

@@ -205,9 +205,11 @@ fn git_side(dir: &Path) -> Arc<GitSide> {
     };
     let setup = Setup::new(loaded, envs, &options, &root, Vec::new()).unwrap();
     let mut notices = Vec::new();
-    let mut repository = GitRepository::read(dir, Default::default(), &setup, &root, &mut notices)
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), e.notices));
+    let mut repository =
+        GitRepository::read(dir, Default::default(), &setup, &root, &mut notices).unwrap();
+    repository
+        .usable(None)
+        .unwrap_or_else(|why| panic!("{}: {why}", dir.display()));
     repository.side(None, &setup)
 }
 
