@@ -477,7 +477,26 @@ mod tests {
                 .map(|(c, n)| (c.to_string(), n.to_string()))
                 .collect(),
             sides: HashMap::new(),
+            unread: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_unread_file_makes_its_cluster_incomplete() {
+        let mut repo = repository(&[("production", &[]), ("dev-a", &[])], &[]);
+        let broken = |path: &str| Notice::error("--gitops: not a valid manifest").at(path, Some(3));
+        repo.unread = vec![(Some("dev-a".into()), broken("clusters/dev-a/x.yaml"))];
+        assert!(repo.usable(Some("production")).is_ok());
+        let why = repo.usable(Some("dev-a")).unwrap_err();
+        assert!(why.contains("clusters/dev-a/x.yaml"), "{why}");
+        let production = BTreeSet::from([Some("production".to_string())]);
+        assert!(!repo.unread_notices(&production)[0].is_error());
+        let dev = BTreeSet::from([Some("dev-a".to_string())]);
+        assert!(repo.unread_notices(&dev)[0].is_error());
+        // A file in no cluster's folder may be deployed anywhere.
+        repo.unread = vec![(None, broken("apps/base/x.yaml"))];
+        assert!(repo.usable(Some("production")).is_err());
+        assert!(repo.unread_notices(&production)[0].is_error());
     }
 
     #[test]
