@@ -309,13 +309,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The demo repository's instances of `cluster`, as its deployer would apply them, served by a
-/// fake API server (kinds the fake does not serve are left out, and said so).
-fn demo_cluster_as_git_has_it(cluster: &str) -> (FakeCluster, Vec<String>) {
+/// The instances of `cluster` in the repository `dir`, as its deployer would apply them,
+/// served by a fake API server (every kind they have, built-in or not).
+fn cluster_as_git_has_it(dir: &Path, cluster: &str) -> FakeCluster {
     use tollgate::drift::GitRepository;
     use tollgate::scan::{RunOptions, Setup, environments, load_config};
     let root = std::env::current_dir().unwrap();
-    let dir = Path::new("fixtures/demo");
     let loaded = load_config(None, dir).unwrap();
     let envs = environments(&loaded, &root).unwrap();
     let setup = Setup::new(loaded, envs, &RunOptions::default(), &root, Vec::new()).unwrap();
@@ -323,34 +322,27 @@ fn demo_cluster_as_git_has_it(cluster: &str) -> (FakeCluster, Vec<String>) {
     let mut repository =
         GitRepository::read(dir, Default::default(), &setup, &root, &mut notices).unwrap();
     let side = repository.side(Some(cluster.to_string()), &setup);
-    // The platform's other operators, so that the whole repository is served.
     let mut types = fakeapi::builtin_types();
     types.extend(fakeapi::platform_crds());
-    types.extend([
-        ResourceType::crd(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-            "applications",
-            true,
-        ),
-        ResourceType::crd(
-            "cilium.io",
-            "v2",
-            "CiliumNetworkPolicy",
-            "ciliumnetworkpolicies",
-            true,
-        ),
-        ResourceType::crd(
-            "elasticsearch.k8s.elastic.co",
-            "v1",
-            "Elasticsearch",
-            "elasticsearches",
-            true,
-        ),
-    ]);
+    for object in side.inventory().objects() {
+        let group = object.group();
+        if !types
+            .iter()
+            .any(|t| t.group == group && t.kind == object.kind)
+        {
+            let version = object.api_version.rsplit('/').next().unwrap();
+            let plural = format!("{}s", object.kind.to_ascii_lowercase());
+            let namespaced = object.namespace.is_some();
+            types.push(ResourceType::crd(
+                group,
+                version,
+                &object.kind,
+                &plural,
+                namespaced,
+            ));
+        }
+    }
     let mut fake = FakeCluster::with_types(types);
-    let mut left_out = Vec::new();
     for object in side.inventory().objects() {
         let mut value = object.value.clone();
         let metadata = value["metadata"].as_object_mut().unwrap();
@@ -359,45 +351,40 @@ fn demo_cluster_as_git_has_it(cluster: &str) -> (FakeCluster, Vec<String>) {
             Some(ns) => metadata.insert("namespace".into(), ns.clone().into()),
             None => metadata.remove("namespace"),
         };
-        if fake.add(value).is_err() {
-            left_out.push(object.display());
-        }
+        fake.add(value).unwrap();
     }
-    (fake, left_out)
+    fake
 }
 
-#[test]
-fn a_cluster_exactly_as_git_declares_it_has_no_drift() {
-    let (fake, left_out) = demo_cluster_as_git_has_it("production");
-    let server = HttpsServer::start(fake.build()).unwrap();
+/// Audits `cluster` served exactly as the repository `dir` declares it, with `--gitops dir`.
+fn audit_against_itself(dir: &str, cluster: &str) -> (Output, Value, Vec<String>) {
+    let server =
+        HttpsServer::start(cluster_as_git_has_it(Path::new(dir), cluster).build()).unwrap();
     let mut kubeconfig = Kubeconfig::new();
-    server.add_context(&mut kubeconfig, "production", ADMIN_TOKEN);
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("kubeconfig");
+    server.add_context(&mut kubeconfig, cluster, ADMIN_TOKEN);
+    let temp = TempDir::new().unwrap();
+    let path = temp.path().join("kubeconfig");
     kubeconfig.write(&path).unwrap();
     let live = Live {
         _server: server,
-        dir,
+        dir: temp,
         kubeconfig: path,
     };
-    let (output, report) = audit(
-        &live,
-        &["--context", "production", "--gitops", "fixtures/demo"],
-    );
-    let drift: Vec<String> = report["findings"]
+    let (output, report) = audit(&live, &["--context", cluster, "--gitops", dir]);
+    let drift = report["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["rule"].as_str().unwrap().starts_with("drift-"))
         .map(|f| format!("{} {}: {}", f["rule"], f["file"], f["message"]))
         .collect();
-    assert!(
-        drift.is_empty(),
-        "left out (not served by the fake): {left_out:?}\n{}\n{}",
-        drift.join("\n"),
-        text(&output)
-    );
-    assert!(left_out.is_empty(), "{left_out:?}");
+    (output, report, drift)
+}
+
+#[test]
+fn a_cluster_exactly_as_git_declares_it_has_no_drift() {
+    let (output, report, drift) = audit_against_itself("fixtures/demo", "production");
+    assert!(drift.is_empty(), "{}\n{}", drift.join("\n"), text(&output));
     assert!(
         report["summary"]["objects"].as_u64().unwrap() >= 40,
         "{}",
