@@ -174,19 +174,51 @@ impl RuleSet {
     /// read, what the GitOps model reads (its build instructions) and what reports mask
     /// (Secrets). Documents of other kinds keep only `apiVersion`, `kind` and `metadata`.
     pub fn kinds_to_build(&self) -> KindSet {
-        let mut kinds = if self
-            .builtin
-            .iter()
-            .all(|r| r.meta().id == rules::manifest_parse_error::ID)
-        {
-            KindSet::none()
-        } else {
-            KindSet::All
-        };
+        let mut kinds = self.kinds_read();
         for evaluator in &self.evaluators {
             kinds.add(&evaluator.kinds_read(&|id| self.is_enabled(id)));
         }
         kinds.union(&KindSet::of(ALWAYS_BUILT))
+    }
+
+    /// The kinds any active built-in rule can read: those its [`rules::Scope`] checks (a
+    /// workload scope: every kind that runs pods) and those it looks up in the inventory
+    /// (`reads`). Rules that read every object's metadata only (`Scope::metadata`) add no kind:
+    /// `apiVersion`, `kind` and `metadata` are kept for every object anyway. Rego evaluators
+    /// declare theirs apart ([`Evaluator::kinds_read`]).
+    pub fn kinds_read(&self) -> KindSet {
+        let mut kinds = KindSet::none();
+        for rule in &self.builtin {
+            rule.meta().scope.add_kinds_read(&mut kinds);
+        }
+        kinds
+    }
+
+    /// For each object of `inventory`, the built-in rules whose scope covers it, chosen once
+    /// per API group, kind and origin (file or live).
+    fn dispatch(&self, inventory: &Inventory) -> Dispatch {
+        let mut slots: HashMap<(&str, &str, bool), usize> = HashMap::new();
+        let mut lists: Vec<Vec<&'static dyn Rule>> = Vec::new();
+        let of_object = inventory
+            .objects()
+            .iter()
+            .map(|object| {
+                let live = object.is_live();
+                *slots
+                    .entry((object.group(), object.kind.as_str(), live))
+                    .or_insert_with(|| {
+                        lists.push(
+                            self.builtin
+                                .iter()
+                                .copied()
+                                .filter(|r| r.meta().scope.covers(object))
+                                .collect(),
+                        );
+                        lists.len() - 1
+                    })
+            })
+            .collect();
+        Dispatch { lists, of_object }
     }
 
     /// Every rule that runs, as reports describe them, sorted by id.
@@ -205,6 +237,19 @@ impl RuleSet {
         infos.sort_by(|a, b| a.id.cmp(&b.id));
         infos.dedup_by(|a, b| a.id == b.id);
         infos
+    }
+}
+
+/// The built-in rules in scope of each object of an inventory, in registry order.
+struct Dispatch {
+    lists: Vec<Vec<&'static dyn Rule>>,
+    /// Object index → index in `lists`.
+    of_object: Vec<usize>,
+}
+
+impl Dispatch {
+    fn rules_of(&self, index: usize) -> &[&'static dyn Rule] {
+        &self.lists[self.of_object[index]]
     }
 }
 
@@ -246,6 +291,7 @@ impl Evaluation<'_> {
             .iter()
             .map(|e| e.begin(&ctx, &enabled))
             .collect();
+        let dispatch = self.rules.dispatch(inventory);
         let findings = inventory
             .objects()
             .par_iter()
@@ -256,7 +302,7 @@ impl Evaluation<'_> {
                 |workers, (index, object)| {
                     let mut findings = Vec::new();
                     let mut violations = Vec::new();
-                    for rule in &self.rules.builtin {
+                    for rule in dispatch.rules_of(index) {
                         rule.check(object, &ctx, &mut violations);
                         let meta = rule.meta();
                         for v in violations.drain(..) {
@@ -330,9 +376,10 @@ impl Evaluation<'_> {
             .builtin
             .par_iter()
             .map(|rule| {
+                let scope = &rule.meta().scope;
                 (
                     rule.meta().id.to_string(),
-                    applicable(&|o: &Object| rule.applies_to(o, &ctx)),
+                    applicable(&|o: &Object| scope.covers(o) && rule.applies_to(o, &ctx)),
                 )
             })
             .collect();
@@ -593,4 +640,78 @@ pub fn thread_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
         what: "worker threads",
         source: Box::new(source),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule_set(select: &[&str]) -> RuleSet {
+        let select: Vec<String> = select.iter().map(|s| s.to_string()).collect();
+        RuleSet::new(
+            &Config::default(),
+            &select,
+            &[],
+            Vec::new(),
+            &mut Vec::new(),
+        )
+    }
+
+    #[test]
+    fn kinds_read_are_those_of_the_active_rules() {
+        let all = rule_set(&[]).kinds_read();
+        assert_ne!(all, KindSet::All, "metadata-only rules read no kind whole");
+        for kind in [
+            "Deployment",
+            "CronJob",
+            "Namespace",
+            "Secret",
+            "ConfigMap",
+            "LimitRange",
+            "Backup",
+            "NetworkPolicy",
+            "ClusterRole",
+            "ClusterSecretStore",
+            "HTTPRoute",
+        ] {
+            assert!(all.contains(kind), "{kind}");
+        }
+        assert!(!all.contains("Widget") && !all.contains("Endpoints"));
+
+        let probes = rule_set(&["liveness-probe"]).kinds_read();
+        assert!(probes.contains("CronJob") && probes.contains("DeploymentConfig"));
+        assert!(!probes.contains("Secret") && !probes.contains("LimitRange"));
+
+        let stale = rule_set(&["velero-backup-stale"]).kinds_read();
+        assert!(stale.contains("Schedule") && stale.contains("Backup"));
+        assert!(!stale.contains("Deployment"));
+
+        assert!(rule_set(&["env-placement"]).kinds_read().is_empty());
+    }
+
+    #[test]
+    fn policies_that_declare_nothing_read_every_kind() {
+        struct Everything;
+        impl Evaluator for Everything {
+            fn rules(&self) -> Vec<RuleInfo> {
+                Vec::new()
+            }
+            fn begin<'a>(
+                &'a self,
+                _ctx: &'a Context<'a>,
+                _enabled: &'a (dyn Fn(&str) -> bool + Sync),
+            ) -> Box<dyn EvaluatorPass + 'a> {
+                unreachable!("not evaluated")
+            }
+        }
+        let rules = RuleSet::new(
+            &Config::default(),
+            &["liveness-probe".to_string()],
+            &[],
+            vec![Arc::new(Everything)],
+            &mut Vec::new(),
+        );
+        assert_eq!(rules.kinds_to_build(), KindSet::All);
+        assert_ne!(rules.kinds_read(), KindSet::All, "built-in rules only");
+    }
 }

@@ -56,18 +56,15 @@ fn print_rules(infos: &[RuleInfo], format: RulesFormat) -> Result<(), Error> {
             t.push('\n');
             t
         }
-        RulesFormat::Markdown => {
-            let mut t = String::from("| id | severity | what it reports |\n|---|---|---|\n");
-            for r in infos {
-                t.push_str(&format!(
-                    "| `{}` | {} | {} |\n",
-                    r.id,
-                    r.severity,
-                    r.summary().replace('\n', " ").replace('|', "\\|")
-                ));
-            }
-            t
-        }
+        // Built-in rules by their one-line summary (the README's table), policies by the
+        // first paragraph of their docs.
+        RulesFormat::Markdown => rules::docs::markdown_table(infos.iter().map(|r| {
+            let summary = match rules::find(&r.id) {
+                Some(rule) if r.source == "builtin" => rule.meta().summary,
+                _ => r.summary(),
+            };
+            (r.id.as_str(), r.severity, summary)
+        })),
         RulesFormat::Table => {
             let width = infos.iter().map(|r| r.id.len()).max().unwrap_or(2);
             let mut t = format!("{:width$}  {:8}  TITLE\n", "ID", "SEVERITY");

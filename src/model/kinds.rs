@@ -1,8 +1,39 @@
-//! Sets of kinds: what the active rules and policies read, so that the rest is never built.
+//! Kinds and sets of kinds: what rules check and read (see [`crate::rules::Scope`]), so that
+//! the rest is never built.
 
 use std::collections::BTreeSet;
 
 use crate::source::yaml::KindFilter;
+
+/// An API group (empty for the core group) and a kind; `*` in either matches any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kind {
+    pub group: &'static str,
+    pub kind: &'static str,
+}
+
+impl Kind {
+    /// Every kind of every group.
+    pub const ANY: Kind = Kind::new("*", "*");
+
+    pub const fn new(group: &'static str, kind: &'static str) -> Kind {
+        Kind { group, kind }
+    }
+
+    /// A kind by name in whatever group (for lookups that do not check the group).
+    pub const fn any_group(kind: &'static str) -> Kind {
+        Kind::new("*", kind)
+    }
+
+    /// Every kind of an API group.
+    pub const fn all_of(group: &'static str) -> Kind {
+        Kind::new(group, "*")
+    }
+
+    pub fn matches(&self, group: &str, kind: &str) -> bool {
+        (self.group == "*" || self.group == group) && (self.kind == "*" || self.kind == kind)
+    }
+}
 
 /// Kinds, by name (any API group), or every kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +98,15 @@ impl KindSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_match_any_group_or_kind() {
+        assert!(Kind::new("apps", "Deployment").matches("apps", "Deployment"));
+        assert!(!Kind::new("apps", "Deployment").matches("extensions", "Deployment"));
+        assert!(Kind::any_group("Certificate").matches("cert-manager.io", "Certificate"));
+        assert!(Kind::all_of("traefik.io").matches("traefik.io", "IngressRoute"));
+        assert!(!Kind::all_of("traefik.io").matches("", "Service"));
+    }
 
     #[test]
     fn union_with_all_is_all_and_only_sets_merge() {

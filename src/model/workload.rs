@@ -11,8 +11,30 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::spans::push_token;
+
+/// Every kind that runs pods, as [`pod_spec_pointer`] knows them (a test keeps the two
+/// together): the scope of rules about workloads.
+pub const WORKLOAD_KINDS: &[Kind] = &[
+    Kind::new("", "Pod"),
+    Kind::new("apps", "Deployment"),
+    Kind::new("apps", "StatefulSet"),
+    Kind::new("apps", "DaemonSet"),
+    Kind::new("apps", "ReplicaSet"),
+    Kind::new("", "ReplicationController"),
+    Kind::new("batch", "Job"),
+    Kind::new("batch", "CronJob"),
+    Kind::new("argoproj.io", "Rollout"),
+    Kind::new("apps.kruise.io", "CloneSet"),
+    Kind::new("apps.kruise.io", "StatefulSet"),
+    Kind::new("apps.kruise.io", "DaemonSet"),
+    Kind::new("apps.openshift.io", "DeploymentConfig"),
+    Kind::new("extensions", "Deployment"),
+    Kind::new("extensions", "DaemonSet"),
+    Kind::new("extensions", "ReplicaSet"),
+];
 
 /// JSON pointer of the pod spec for a kind, if the kind runs pods.
 pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
@@ -30,6 +52,21 @@ pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Names of the kinds [`pod_spec_pointer`] knows (in some API group).
+pub const WORKLOAD_KIND_NAMES: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Rollout",
+    "CloneSet",
+    "DeploymentConfig",
+];
 
 /// True for the kinds that run pods.
 pub fn is_workload(object: &Object) -> bool {
@@ -280,6 +317,20 @@ pub fn pod_spec(object: &Object) -> Option<PodSpec<'_>> {
     Some(PodSpec { pointer, spec })
 }
 
+/// Runs `check` on every container of the workload `object` (init containers, containers,
+/// then ephemeral containers), with the pod spec; nothing when `object` has no pod spec. The
+/// one loop of the rules that judge containers one at a time.
+pub fn for_each_container<'a>(
+    object: &'a Object,
+    mut check: impl FnMut(&PodSpec<'a>, Container<'a>),
+) {
+    if let Some(spec) = pod_spec(object) {
+        for container in spec.containers() {
+            check(&spec, container);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerRole {
     Init,
@@ -459,6 +510,27 @@ fn setting_in<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workload_kinds_are_the_kinds_with_a_pod_spec() {
+        for kind in WORKLOAD_KINDS {
+            assert!(
+                pod_spec_pointer(kind.group, kind.kind).is_some(),
+                "{kind:?}"
+            );
+        }
+        // Every group and kind name of the table, crossed: only the listed pairs run pods.
+        for group in WORKLOAD_KINDS.iter().map(|k| k.group) {
+            for name in WORKLOAD_KINDS.iter().map(|k| k.kind) {
+                let listed = WORKLOAD_KINDS.contains(&Kind::new(group, name));
+                assert_eq!(
+                    pod_spec_pointer(group, name).is_some(),
+                    listed,
+                    "{group}/{name}"
+                );
+            }
+        }
+    }
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
     use serde_json::json;

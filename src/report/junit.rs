@@ -11,8 +11,9 @@
 //! ```
 //!
 //! - one `testsuite` per rule that ran, named by its id (also the test cases' `classname`);
-//! - one `testcase` per object the rule checked (what [`crate::rules::Rule::applies_to`]
-//!   accepts, recorded by the scan), named by the object and its file; file-level rules
+//! - one `testcase` per object the rule checked (the objects of its
+//!   [`crate::rules::Scope`] that [`crate::rules::Rule::applies_to`] accepts, recorded by the
+//!   scan), named by the object and its file; file-level rules
 //!   (`manifest-parse-error`) have one per file read. An object with findings the scan did not
 //!   record as checked (a report built without records) still gets its test case;
 //! - a test case fails (`failure`, `type` = the highest severity) when it has an unsuppressed

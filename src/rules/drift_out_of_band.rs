@@ -9,7 +9,7 @@ use crate::finding::Severity;
 use crate::finding::{Finding, FingerprintInput, keyed_path};
 use crate::model::inventory::Inventory;
 use crate::model::object::{Object, Origin};
-use crate::rules::{self, Context, Rule, RuleMeta, Violation};
+use crate::rules::{self, Context, Rule, RuleMeta, Scope, Violation};
 
 pub struct DriftOutOfBand;
 
@@ -18,6 +18,7 @@ pub const ID: &str = "drift-out-of-band";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Violation made in the cluster, not in git",
+    summary: "live only, `audit --gitops`: another rule's finding on a live object that its instance in git does not have: the cluster was changed, not the repository (severity of that finding); names the API path and the git file:line",
     severity: Severity::Medium,
     tags: &["drift", "gitops", "live"],
     remediation: "Find who changed the object in the cluster (`kubectl edit`, `patch`, `set image`), undo it by syncing from git, and make the change through the repository if it was needed.",
@@ -48,26 +49,67 @@ and tells that the cluster is not what git says: the nightly audit is where that
 ### Failing example
 
 ```yaml
-# git: apps/web/deployment.yaml
+# gitops/api.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
 spec:
   template:
     spec:
       containers:
-        - name: web
+        - name: api
+          image: harbor.acme.internal/shop/api:2.0.1
           securityContext:
             privileged: false
-# live, after `kubectl edit`: privileged: true  → privileged-container, not in git
+---
+# live, after `kubectl edit`: privileged (`privileged-container`, not in git)
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: harbor.acme.internal/shop/api:2.0.1
+          securityContext:
+            privileged: true
 ```
 
 ### Passing example
 
 ```yaml
-# live and git agree (or git has the violation too: then `tollgate scan` reports it there)
+# gitops/api.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
 spec:
   template:
     spec:
       containers:
-        - name: web
+        - name: api
+          image: harbor.acme.internal/shop/api:2.0.1
+          securityContext:
+            privileged: false
+---
+# live, as git has it (a violation git has too is `tollgate scan`'s to report)
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: harbor.acme.internal/shop/api:2.0.1
           securityContext:
             privileged: false
 ```
@@ -78,6 +120,7 @@ Sync the application from git (Argo CD `Sync`, `flux reconcile`) to undo the cha
 who made it, and make the change through the repository if it was needed. Enable
 self-healing (`syncPolicy.automated.selfHeal`) where hand changes must not survive.
 "#,
+    scope: Scope::metadata().live_only(),
 };
 
 impl Rule for DriftOutOfBand {

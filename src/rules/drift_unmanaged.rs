@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use crate::drift::GitSide;
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::rules::support::secrets::{SecretProducers, is_controller_written};
-use crate::rules::{Context, Rule, RuleMeta, Violation};
+use crate::rules::support::secrets::{self, SecretProducers, is_controller_written};
+use crate::rules::{Context, Kind, Rule, RuleMeta, Scope, Violation};
 
 pub struct DriftUnmanaged;
 
@@ -16,6 +16,7 @@ pub const ID: &str = "drift-unmanaged";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Object in a GitOps-managed namespace that git does not declare",
+    summary: "live only, `audit --gitops`: an object in a namespace the GitOps repository manages that git does not declare and no controller made (owner references, Kubernetes' own objects, generated Secrets, Helm/Argo CD/Flux marks never count): created by hand",
     severity: Severity::Medium,
     tags: &["drift", "gitops", "live"],
     remediation: "Put the object into the GitOps repository (then the deployer owns it), or delete it from the cluster if it was a temporary fix.",
@@ -57,7 +58,14 @@ test, a copy of a Secret, a Pod running a shell.
 ### Failing example
 
 ```yaml
-# live, in shop-prod, which git deploys into: made with `kubectl create secret`
+# gitops/shop.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: api-settings
+  namespace: shop-prod
+---
+# live, in shop-prod (which git deploys into): `kubectl create secret generic debug-db-password`
 apiVersion: v1
 kind: Secret
 metadata:
@@ -68,12 +76,21 @@ metadata:
 ### Passing example
 
 ```yaml
-# live, declared in git (apps/shop/overlays/prod), or made by a controller
+# gitops/shop.yaml
 apiVersion: v1
 kind: ConfigMap
 metadata:
   name: api-settings
   namespace: shop-prod
+---
+# live: written by cert-manager for its Certificate
+apiVersion: v1
+kind: Secret
+metadata:
+  name: web-tls
+  namespace: shop-prod
+  annotations:
+    cert-manager.io/certificate-name: web
 ```
 
 ### Remediation
@@ -82,7 +99,13 @@ Commit the object to the repository so the deployer owns it, or delete it from t
 Objects a controller of your own makes without owner references can be exempted by name
 (`exemptions:` with `rule: drift-unmanaged`).
 "#,
+    scope: Scope::metadata()
+        .live_only()
+        .reading(&[secrets::READS, CLAIM_TEMPLATES]),
 };
+
+/// What the rule reads besides metadata: StatefulSets' `volumeClaimTemplates`.
+const CLAIM_TEMPLATES: &[Kind] = &[Kind::new("apps", "StatefulSet")];
 
 /// Namespaces where the distribution itself keeps objects.
 const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];

@@ -1,5 +1,7 @@
 //! `env-isolation`: objects of one environment that reach into another.
 
+use crate::model::kinds::Kind;
+use crate::rules::Scope;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -14,9 +16,40 @@ use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct EnvIsolation;
 
+/// What it checks besides workloads: the kinds `check` dispatches on (Traefik's routes and
+/// services, the Gateway API's routes).
+const CHECKED: &[Kind] = &[
+    Kind::new("", "ConfigMap"),
+    Kind::new("", "Service"),
+    Kind::new("traefik.io", "IngressRoute"),
+    Kind::new("traefik.io", "IngressRouteTCP"),
+    Kind::new("traefik.io", "IngressRouteUDP"),
+    Kind::new("traefik.io", "TraefikService"),
+    Kind::new("traefik.containo.us", "IngressRoute"),
+    Kind::new("traefik.containo.us", "IngressRouteTCP"),
+    Kind::new("traefik.containo.us", "IngressRouteUDP"),
+    Kind::new("traefik.containo.us", "TraefikService"),
+    Kind::new("gateway.networking.k8s.io", "HTTPRoute"),
+    Kind::new("gateway.networking.k8s.io", "GRPCRoute"),
+    Kind::new("gateway.networking.k8s.io", "TLSRoute"),
+    Kind::new("gateway.networking.k8s.io", "TCPRoute"),
+    Kind::new("gateway.networking.k8s.io", "UDPRoute"),
+    Kind::new("external-secrets.io", "ExternalSecret"),
+    Kind::new("networking.k8s.io", "NetworkPolicy"),
+    Kind::new("cilium.io", "CiliumNetworkPolicy"),
+];
+
+/// What it looks up: Namespaces (environments, selectors) and secret stores.
+const LOOKED_UP: &[Kind] = &[
+    Kind::new("", "Namespace"),
+    Kind::any_group("SecretStore"),
+    Kind::any_group("ClusterSecretStore"),
+];
+
 static META: RuleMeta = RuleMeta {
     id: "env-isolation",
     title: "Object reaches into another environment",
+    summary: "a reference from one environment into another: service DNS names, ExternalName Services, Traefik and Gateway API routes, ExternalSecret stores, NetworkPolicy / CiliumNetworkPolicy ingress sources",
     severity: Severity::High,
     tags: &["environments", "security"],
     remediation: "Point the reference at a namespace, secret store or peer of the object's own environment; if two environments must talk, go through an explicit, reviewed interface (an ingress with authentication) rather than in-cluster names.",
@@ -80,6 +113,7 @@ their environment so that selectors and this rule agree.
 
 - `environments`: which namespaces (and stores) belong to which environment.
 "#,
+    scope: Scope::workloads().and_kinds(CHECKED).reading(&[LOOKED_UP]),
 };
 
 /// One reference from the checked object to another environment.

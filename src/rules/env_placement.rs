@@ -2,6 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::{Object, Origin};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct EnvPlacement;
@@ -9,6 +10,7 @@ pub struct EnvPlacement;
 static META: RuleMeta = RuleMeta {
     id: "env-placement",
     title: "Object placed in another environment's folder or cluster",
+    summary: "an object whose own environment differs from the environment of the folder (or cluster) it is in",
     severity: Severity::High,
     tags: &["environments", "gitops"],
     remediation: "Move the manifest to the folder (or cluster) of its own environment, or fix its namespace or `environment` label if those are what is wrong.",
@@ -59,6 +61,7 @@ label.
 - `environments[].namespaces`, `environments[].paths`, `environments[].clusters`: see the
   environment model; placement needs `paths` (files) or `clusters` (live).
 "#,
+    scope: Scope::metadata(),
 };
 
 impl Rule for EnvPlacement {

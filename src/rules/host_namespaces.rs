@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -26,6 +28,7 @@ const FLAGS: [(&str, &str); 3] = [
 static META: RuleMeta = RuleMeta {
     id: "host-namespaces",
     title: "Pod shares a host namespace",
+    summary: "A pod with `hostNetwork`, `hostPID` or `hostIPC`",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `hostNetwork`, `hostPID` and `hostIPC` (or set them to `false`); expose ports through a Service instead of the host network.",
@@ -93,6 +96,7 @@ Level **baseline** (control *Host Namespaces*). In a namespace labelled
 Agrees with kube-linter `host-network`/`host-pid`/`host-ipc` (object for object) and Polaris
 `hostNetworkSet`/`hostPIDSet`/`hostIPCSet` on all their fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for HostNamespaces {

@@ -1,5 +1,7 @@
 //! `host-path-volume`: pod volumes that mount a directory or file of the node.
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -13,6 +15,7 @@ pub struct HostPathVolume;
 static META: RuleMeta = RuleMeta {
     id: "host-path-volume",
     title: "Pod mounts a path of the node (hostPath volume)",
+    summary: "A hostPath volume (medium for non-system paths)",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Replace the `hostPath` volume with a PersistentVolumeClaim, `emptyDir`, ConfigMap or a CSI driver; if the node path is really needed, mount it `readOnly` and as narrowly as possible.",
@@ -99,6 +102,7 @@ hostPath, so where kube-linter's `docker-sock` fixture mounts another socket
 (`/var/run/thing.sock`) tollgate reports it too (as high: it lies under `/var/run`) and the
 violation counts differ on purpose.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// Directories whose mount (or the mount of one of their parents) exposes the node.

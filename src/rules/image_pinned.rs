@@ -3,7 +3,8 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImagePinned;
@@ -11,6 +12,7 @@ pub struct ImagePinned;
 static META: RuleMeta = RuleMeta {
     id: "image-pinned",
     title: "Image not pinned to a version or digest",
+    summary: "An image with no tag or `latest`; without a digest where one is required",
     severity: Severity::Medium,
     tags: &["supply-chain", "images"],
     remediation: "Reference a released version tag, or a digest (`image@sha256:…`) in environments that require one.",
@@ -56,6 +58,7 @@ Agrees with kube-linter `latest-tag`, kube-score `Container Image Tag` and Polar
 `tagNotSpecified` on all their fixtures (no tag and `latest` fail, a version tag passes). A
 digest pins the image whatever the tag says, so `nginx:latest@sha256:…` passes.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ImagePinned {
@@ -63,14 +66,7 @@ impl Rule for ImagePinned {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
         let env = object.environment();
         let digest_required = env.is_some_and(|env| {
             ctx.config
@@ -79,17 +75,17 @@ impl Rule for ImagePinned {
                 .iter()
                 .any(|e| e == env)
         });
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(reference) = ImageRef::parse(image) else {
-                continue;
+                return;
             };
             let pointer = container.pointer_to("image");
             let subject = container.subject(object);
             if reference.has_sha256_digest() {
-                continue;
+                return;
             }
             if digest_required {
                 out.push(Violation::new(
@@ -99,7 +95,7 @@ impl Rule for ImagePinned {
                         env.unwrap_or_default()
                     ),
                 ));
-                continue;
+                return;
             }
             match reference.tag {
                 None if reference.digest.is_none() => out.push(Violation::new(
@@ -112,6 +108,6 @@ impl Rule for ImagePinned {
                 )),
                 _ => {}
             }
-        }
+        });
     }
 }

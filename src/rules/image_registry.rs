@@ -3,7 +3,8 @@
 use crate::finding::Severity;
 use crate::model::image::ImageRef;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImageRegistry;
@@ -11,6 +12,7 @@ pub struct ImageRegistry;
 static META: RuleMeta = RuleMeta {
     id: "image-registry",
     title: "Image from a registry that is not allowed",
+    summary: "An image from a registry not in `registries.allowed`",
     severity: Severity::High,
     tags: &["supply-chain", "images"],
     remediation: "Pull the image through an allowed registry (for example a Harbor proxy-cache project) and reference it there.",
@@ -52,6 +54,7 @@ chart's `image.registry` value.
 
 - `registries.allowed`: list of `host` or `host/project` entries.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ImageRegistry {
@@ -59,8 +62,8 @@ impl Rule for ImageRegistry {
         &META
     }
 
-    fn applies_to(&self, object: &Object, ctx: &Context<'_>) -> bool {
-        !ctx.config.registries.allowed.is_empty() && is_workload(object)
+    fn applies_to(&self, _object: &Object, ctx: &Context<'_>) -> bool {
+        !ctx.config.registries.allowed.is_empty()
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
@@ -68,18 +71,15 @@ impl Rule for ImageRegistry {
         if allowed.is_empty() {
             return;
         }
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(reference) = ImageRef::parse(image) else {
-                continue;
+                return;
             };
             if allowed.iter().any(|entry| reference.allowed_by(entry)) {
-                continue;
+                return;
             }
             out.push(Violation::new(
                 container.pointer_to("image"),
@@ -90,6 +90,6 @@ impl Rule for ImageRegistry {
                     allowed.join(", ")
                 ),
             ));
-        }
+        });
     }
 }

@@ -1,11 +1,12 @@
 //! `image-scan`: images that Harbor's Trivy has not vouched for.
 
+use crate::rules::Scope;
 use std::time::Duration;
 
 use crate::finding::Severity;
 use crate::model::image_scan::{self as facts, ScanReport, ScanSource};
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::for_each_container;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ImageScan;
@@ -15,6 +16,7 @@ pub const ID: &str = "image-scan";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Image not scanned by Trivy, or vulnerable",
+    summary: "An image in Harbor not scanned by Trivy, whose scan failed or is older than `harbor.max_scan_age`, or with vulnerabilities at or above `harbor.fail_severity` (Harbor API, or `--trivy-reports DIR`)",
     severity: Severity::High,
     tags: &["supply-chain", "images", "vulnerabilities"],
     remediation: "Rebuild the image on a patched base (or upgrade the vulnerable packages), push it to Harbor, let Trivy scan it, and deploy the new digest.",
@@ -80,6 +82,7 @@ or suppressed here with `ignore.tollgate.dev/image-scan: "<reason>"`.
   CA).
 - `--trivy-reports DIR`: offline mode.
 "#,
+    scope: Scope::workloads(),
 };
 
 /// Defaults when `harbor:` is absent (offline mode with Trivy reports only).
@@ -94,9 +97,6 @@ impl Rule for ImageScan {
         let Some(scans) = ctx.image_scans() else {
             return;
         };
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
         let harbor = ctx.config.harbor.as_ref();
         let limits = Limits {
             fail_severity: harbor.map_or(Severity::Critical, |h| h.fail_severity),
@@ -104,16 +104,16 @@ impl Rule for ImageScan {
             max_age_text: short_duration(harbor.map_or(DEFAULT_MAX_SCAN_AGE, |h| h.max_scan_age.0)),
             now: ctx.now,
         };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let Some(image) = container.image() else {
-                continue;
+                return;
             };
             let Some(scan) = scans.get(image) else {
-                continue;
+                return;
             };
             let problems = problems(scan, &scans.source, &limits);
             if problems.is_empty() {
-                continue;
+                return;
             }
             // The problem before the image reference: DefectDojo titles are the first 150
             // characters, and a digest alone is 71.
@@ -126,7 +126,7 @@ impl Rule for ImageScan {
                     image.trim()
                 ),
             ));
-        }
+        });
     }
 }
 

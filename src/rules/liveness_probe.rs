@@ -2,7 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::pod_spec;
+use crate::model::workload::for_each_container;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct LivenessProbe;
@@ -10,6 +11,7 @@ pub struct LivenessProbe;
 static META: RuleMeta = RuleMeta {
     id: "liveness-probe",
     title: "Container without a liveness probe",
+    summary: "A long-running container without a liveness probe",
     severity: Severity::Low,
     tags: &["reliability", "probes"],
     remediation: "Add a `livenessProbe` that fails only when the process is stuck (a cheap endpoint that does not check dependencies).",
@@ -70,6 +72,7 @@ purpose in two ways: it is satisfied when *any* container of the pod has a liven
 probe only), and it only checks pods a Service selects (tollgate checks every long-running
 workload; a stuck worker that no Service selects needs restarting just as much).
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for LivenessProbe {
@@ -78,18 +81,15 @@ impl Rule for LivenessProbe {
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        if spec.runs_to_completion(object) {
-            return;
-        }
-        for container in spec.containers() {
+        for_each_container(object, |spec, container| {
+            if spec.runs_to_completion(object) {
+                return;
+            }
             if !container.is_long_running() {
-                continue;
+                return;
             }
             if container.get("livenessProbe").is_some_and(|p| !p.is_null()) {
-                continue;
+                return;
             }
             let what = if container.is_sidecar() {
                 format!("sidecar {}", container.describe())
@@ -100,6 +100,6 @@ impl Rule for LivenessProbe {
                 container.pointer.clone(),
                 format!("{what} of {} has no liveness probe", object.display()),
             ));
-        }
+        });
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ManifestParseError;
@@ -11,6 +12,7 @@ pub const ID: &str = "manifest-parse-error";
 static META: RuleMeta = RuleMeta {
     id: ID,
     title: "Manifest is not valid YAML or JSON",
+    summary: "A file that cannot be read as YAML or JSON, at the error's line",
     severity: Severity::High,
     tags: &["correctness"],
     remediation: "Fix the syntax at the reported line; `kubectl apply --dry-run=client -f FILE` shows what the API server would read.",
@@ -55,6 +57,7 @@ Fix the syntax at the reported position. Helm chart templates (`templates/` next
 `Chart.yaml`) are not manifests and are skipped; render them with `helm template` and scan
 the output. Other files that are not manifests can be listed in `.tollgateignore`.
 "#,
+    scope: Scope::files(),
 };
 
 impl Rule for ManifestParseError {

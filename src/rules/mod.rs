@@ -20,6 +20,7 @@ use crate::model::object::Object;
 use crate::model::pod_security::Level;
 use crate::notice::Notice;
 
+pub mod docs;
 pub mod drift_out_of_band;
 pub mod drift_unmanaged;
 pub mod env_isolation;
@@ -56,6 +57,7 @@ pub mod readiness_probe;
 pub mod resource_limits;
 pub mod resource_requests;
 pub mod run_as_non_root;
+pub mod scope;
 pub mod secret_in_config;
 pub mod secret_ref_unmanaged;
 pub mod service_account_token_automount;
@@ -64,6 +66,9 @@ pub mod suppression_reason_missing;
 pub mod velero_backup_coverage;
 pub mod velero_backup_stale;
 pub mod velero_schedule_policy;
+
+pub use crate::model::kinds::{Kind, KindSet};
+pub use scope::Scope;
 
 /// Every built-in rule, in the order `tollgate rules` lists them.
 pub static REGISTRY: &[&dyn Rule] = &[
@@ -118,6 +123,9 @@ pub struct RuleMeta {
     /// Kebab-case id naming the bad pattern; part of the contract (config, annotations, SARIF).
     pub id: &'static str,
     pub title: &'static str,
+    /// One line of what it reports: the rule tables of the README and of `docs/`
+    /// (`tollgate rules --format markdown` writes them).
+    pub summary: &'static str,
     pub severity: Severity,
     pub tags: &'static [&'static str],
     /// One short paragraph shown with every finding.
@@ -125,6 +133,9 @@ pub struct RuleMeta {
     /// Markdown: what it checks, then `### Why`, `### Failing example`, `### Passing example`,
     /// `### Remediation` and, where the rule reads any, `### Configuration`.
     pub doc: &'static str,
+    /// The objects it checks and the kinds it reads: the engine gives `check` only objects in
+    /// scope, and JUnit lists them as what the rule checked.
+    pub scope: Scope,
 }
 
 /// A problem a rule found on one object.
@@ -163,12 +174,14 @@ impl Violation {
 pub trait Rule: Send + Sync {
     fn meta(&self) -> &'static RuleMeta;
 
-    /// Reports the violations of `object`; `ctx` gives the rest of the inventory.
+    /// Reports the violations of `object`, an object of the rule's [`Scope`]; `ctx` gives the
+    /// rest of the inventory.
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>);
 
-    /// Whether `check` examines `object` at all: reports that list what passed (JUnit: one
-    /// test case per object a rule checked) ask this. It must be cheap, and `check` must
-    /// report nothing on an object for which it is false. Default: every object.
+    /// Whether `check` examines `object` of its scope at all, for a reason other than its kind
+    /// (a setting it needs, an annotation): reports that list what passed (JUnit: one test
+    /// case per object a rule checked) ask this. It must be cheap, and `check` must report
+    /// nothing on an object for which it is false. Default: every object in scope.
     fn applies_to(&self, _object: &Object, _ctx: &Context<'_>) -> bool {
         true
     }

@@ -3,7 +3,11 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::model::workload::WORKLOAD_KINDS;
 use crate::model::workload::is_workload;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::network;
 use crate::rules::support::network::DefaultDenyFacts;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -12,6 +16,7 @@ pub struct NetworkDefaultDeny;
 static META: RuleMeta = RuleMeta {
     id: "network-default-deny",
     title: "Namespace without a bounded default-deny ingress policy",
+    summary: "a namespace of a `network.require_default_deny` environment that runs workloads whose pods are not all isolated for ingress (NetworkPolicy `podSelector: {}` with Ingress, Cilium `endpointSelector: {}` with ingress/ingressDeny, clusterwide/admin policies selecting the namespace) with bounded admission; a policy admitting everything (`ingress: [{}]`, empty `from`, `fromEntities: [world]`, `0.0.0.0/0`) isolates nothing",
     severity: Severity::Medium,
     tags: &["network", "security"],
     remediation: "Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Ingress]` and no ingress rules to the namespace, then allow the traffic each workload needs with narrower policies.",
@@ -63,6 +68,16 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: shop-prod         # runs workloads, no deny-all policy
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop-prod
+spec:
+  template:
+    spec:
+      containers: [{name: api, image: harbor.example.com/shop/api:1.4.2}]
 ```
 
 ### Passing example
@@ -87,6 +102,9 @@ from the namespaces that call it, from monitoring).
 
 - `network.require_default_deny` (default `[prod]`): environments whose namespaces need it.
 "#,
+    scope: Scope::workloads()
+        .and_kinds(NAMESPACES)
+        .reading(&[network::READS, WORKLOAD_KINDS]),
 };
 
 impl Rule for NetworkDefaultDeny {

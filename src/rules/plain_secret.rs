@@ -1,5 +1,9 @@
 //! `plain-secret`: Secrets written by hand into manifests instead of by a generator.
 
+use crate::model::kinds::Kind;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::secrets;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -15,6 +19,7 @@ pub struct PlainSecret;
 static META: RuleMeta = RuleMeta {
     id: "plain-secret",
     title: "Secret with credentials in clear text in manifests",
+    summary: "a `v1` Secret in git holding a credential in clear text: not SOPS-encrypted, not a deploy-time reference (`op://`, `ref+…://`, `<path:…#…>`, `${…}`), not an Argo CD repository/cluster setting; **critical** when committed next to the SealedSecret/ExternalSecret/Certificate that generates it; live: a Secret without owner in a namespace with an environment",
     severity: Severity::High,
     tags: &["secrets", "security"],
     remediation: "Move the values to Vault and let an ExternalSecret (or a cert-manager Certificate, for TLS) write this Secret; then delete it from the repository and rotate the values it exposed.",
@@ -114,6 +119,7 @@ Store the values in Vault, add an ExternalSecret that writes the Secret (same na
 namespace), delete the Secret from the repository (or encrypt it with SOPS), and rotate every
 value it held: git history keeps them.
 "#,
+    scope: Scope::kinds(&[Kind::new("", "Secret")]).reading(&[secrets::READS, NAMESPACES]),
 };
 
 /// At most this many keys are named in a message.

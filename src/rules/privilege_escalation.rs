@@ -2,7 +2,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegeEscalation;
@@ -10,6 +12,7 @@ pub struct PrivilegeEscalation;
 static META: RuleMeta = RuleMeta {
     id: "privilege-escalation",
     title: "Container may escalate privileges",
+    summary: "A container without `allowPrivilegeEscalation: false` (or privileged / adding SYS_ADMIN)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.allowPrivilegeEscalation: false` on every container (and do not make it privileged or add `SYS_ADMIN`).",
@@ -71,6 +74,7 @@ Polaris `privilegeEscalationAllowed` reports the same (an unset field fails). ku
 `SYS_ADMIN`, so on manifests that leave the field out tollgate reports more; its fixtures set
 the field everywhere, and tollgate agrees with them object for object.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PrivilegeEscalation {
@@ -79,11 +83,15 @@ impl Rule for PrivilegeEscalation {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if evaluation.exempts_windows(spec) {
-                return;
-            }
-            for container in spec.containers() {
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if evaluation.exempts_windows(spec) {
+                    return;
+                }
                 let subject = container.subject(object);
                 let setting = container.security_setting("allowPrivilegeEscalation");
                 let pointer = setting
@@ -104,7 +112,7 @@ impl Rule for PrivilegeEscalation {
                     )
                 } else {
                     match &setting {
-                        Some(s) if s.flag() == Some(false) => continue,
+                        Some(s) if s.flag() == Some(false) => return,
                         Some(s) => format!(
                             "{subject} sets {}, allowing privilege escalation",
                             s.describe("allowPrivilegeEscalation")
@@ -115,7 +123,7 @@ impl Rule for PrivilegeEscalation {
                     }
                 };
                 out.push(Violation::new(pointer, message));
-            }
-        });
+            },
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PrivilegedContainer;
@@ -10,6 +12,7 @@ pub struct PrivilegedContainer;
 static META: RuleMeta = RuleMeta {
     id: "privileged-container",
     title: "Privileged container",
+    summary: "A container with `securityContext.privileged: true`",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `securityContext.privileged: true`; grant the specific capabilities the process needs (`capabilities.add`) instead.",
@@ -79,6 +82,7 @@ Privileged` and Polaris `runAsPrivileged` on all their fixtures. A `privileged` 
 kube-linter's `scc-deny-privileged-container` checks OpenShift SecurityContextConstraints,
 which are admission policy, not workloads; tollgate has no equivalent.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PrivilegedContainer {
@@ -87,17 +91,15 @@ impl Rule for PrivilegedContainer {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let Some(setting) = container.security_setting("privileged") else {
-                    continue;
-                };
-                if setting.flag() == Some(true) {
-                    out.push(Violation::new(
-                        setting.pointer,
-                        format!("{} runs privileged", container.subject(object)),
-                    ));
-                }
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let Some(setting) = container.security_setting("privileged") else {
+                return;
+            };
+            if setting.flag() == Some(true) {
+                out.push(Violation::new(
+                    setting.pointer,
+                    format!("{} runs privileged", container.subject(object)),
+                ));
             }
         });
     }

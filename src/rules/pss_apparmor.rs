@@ -1,5 +1,7 @@
 //! `pss-apparmor`: pods or containers that turn AppArmor off (Pod Security Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -17,6 +19,7 @@ const ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/
 static META: RuleMeta = RuleMeta {
     id: "pss-apparmor",
     title: "AppArmor profile is unconfined",
+    summary: "An `Unconfined` AppArmor profile (field or annotation)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the `Unconfined` AppArmor profile; leave it unset (the runtime default applies) or set `appArmorProfile: {type: RuntimeDefault}`.",
@@ -72,6 +75,7 @@ Level **baseline** (control *AppArmor*). In a namespace labelled
 kube-linter, kube-score and Polaris have no check of their own for an unconfined AppArmor
 profile (Polaris `linuxHardening` accepts any AppArmor setting as hardening).
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// `appArmorProfile.type` of a `securityContext`.

@@ -1,11 +1,13 @@
 //! `pss-capabilities-baseline`: capabilities added beyond what the baseline level allows.
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::Container;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssCapabilitiesBaseline;
@@ -43,6 +45,7 @@ const DANGEROUS: [&str; 9] = [
 static META: RuleMeta = RuleMeta {
     id: "pss-capabilities-baseline",
     title: "Container adds a capability the baseline level forbids",
+    summary: "A capability added beyond the baseline set (high for SYS_ADMIN, NET_ADMIN, ALL…)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the capability from `securityContext.capabilities.add`; the baseline level allows only the container runtime's default set (CHOWN, NET_BIND_SERVICE, SETUID…).",
@@ -112,6 +115,7 @@ Polaris `dangerousCapabilities` reports `ALL`, `SYS_ADMIN` and `NET_ADMIN` only;
 agrees on all its fixtures and reports more capabilities (the standard's list). kube-linter
 has no check of added capabilities beyond `SYS_ADMIN` in `privilege-escalation-container`.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// The raw entries of `capabilities.<list>` with their pointers.
@@ -145,37 +149,35 @@ impl Rule for PssCapabilitiesBaseline {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            for container in spec.containers() {
-                for (pointer, raw) in capability_entries(&container, "add") {
-                    let name = normalize_capability(raw);
-                    let allowed = if evaluation.held {
-                        BASELINE_CAPABILITIES.contains(&raw)
-                    } else {
-                        BASELINE_CAPABILITIES.contains(&name.as_str())
-                    };
-                    if allowed {
-                        continue;
-                    }
-                    let why = if BASELINE_CAPABILITIES.contains(&name.as_str()) {
-                        format!(
-                            "Pod Security admission compares names exactly and allows only `{name}`"
-                        )
-                    } else {
-                        "which the baseline level does not allow".to_string()
-                    };
-                    let mut violation = Violation::new(
-                        pointer,
-                        format!(
-                            "{} adds the capability `{raw}`, {why}",
-                            container.subject(object)
-                        ),
-                    );
-                    if DANGEROUS.contains(&name.as_str()) {
-                        violation = violation.with_severity(Severity::High);
-                    }
-                    out.push(violation);
+        check_containers(&META, object, ctx, out, |_, container, evaluation, out| {
+            for (pointer, raw) in capability_entries(&container, "add") {
+                let name = normalize_capability(raw);
+                let allowed = if evaluation.held {
+                    BASELINE_CAPABILITIES.contains(&raw)
+                } else {
+                    BASELINE_CAPABILITIES.contains(&name.as_str())
+                };
+                if allowed {
+                    continue;
                 }
+                let why = if BASELINE_CAPABILITIES.contains(&name.as_str()) {
+                    format!(
+                        "Pod Security admission compares names exactly and allows only `{name}`"
+                    )
+                } else {
+                    "which the baseline level does not allow".to_string()
+                };
+                let mut violation = Violation::new(
+                    pointer,
+                    format!(
+                        "{} adds the capability `{raw}`, {why}",
+                        container.subject(object)
+                    ),
+                );
+                if DANGEROUS.contains(&name.as_str()) {
+                    violation = violation.with_severity(Severity::High);
+                }
+                out.push(violation);
             }
         });
     }

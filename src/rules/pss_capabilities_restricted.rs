@@ -3,10 +3,12 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
 use crate::rules::pss_capabilities_baseline::{
     BASELINE_CAPABILITIES, capability_entries, normalize_capability,
 };
-use crate::rules::support::pod_security::check_control;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssCapabilitiesRestricted;
@@ -14,6 +16,7 @@ pub struct PssCapabilitiesRestricted;
 static META: RuleMeta = RuleMeta {
     id: "pss-capabilities-restricted",
     title: "Container does not drop all capabilities",
+    summary: "A container that does not drop `ALL` capabilities or adds back more than `NET_BIND_SERVICE`",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.capabilities.drop: [\"ALL\"]` on every container and add back only `NET_BIND_SERVICE` if the process binds a port below 1024.",
@@ -79,6 +82,7 @@ that drop the 15 names pass there and fail here, by design. kube-linter
 that drop `NET_RAW` alone pass there and fail here, by design. kube-score has no
 capabilities check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssCapabilitiesRestricted {
@@ -87,18 +91,22 @@ impl Rule for PssCapabilitiesRestricted {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if !evaluation.version.at_least(22) || evaluation.exempts_windows(spec) {
-                return;
-            }
-            let same = |raw: &str, wanted: &str| {
-                if evaluation.held {
-                    raw == wanted
-                } else {
-                    normalize_capability(raw) == wanted
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if !evaluation.version.at_least(22) || evaluation.exempts_windows(spec) {
+                    return;
                 }
-            };
-            for container in spec.containers() {
+                let same = |raw: &str, wanted: &str| {
+                    if evaluation.held {
+                        raw == wanted
+                    } else {
+                        normalize_capability(raw) == wanted
+                    }
+                };
                 let drops = capability_entries(&container, "drop");
                 if !drops.iter().any(|(_, raw)| same(raw, "ALL")) {
                     let capabilities = container
@@ -125,15 +133,15 @@ impl Rule for PssCapabilitiesRestricted {
                     };
                     if in_baseline && !same(raw, "NET_BIND_SERVICE") {
                         out.push(Violation::new(
-                            pointer,
-                            format!(
-                                "{} adds the capability `{raw}`; the restricted level allows adding back only NET_BIND_SERVICE",
-                                container.subject(object)
-                            ),
-                        ));
+                        pointer,
+                        format!(
+                            "{} adds the capability `{raw}`; the restricted level allows adding back only NET_BIND_SERVICE",
+                            container.subject(object)
+                        ),
+                    ));
                     }
                 }
-            }
-        });
+            },
+        );
     }
 }

@@ -3,7 +3,9 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::integer;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssHostPorts;
@@ -11,6 +13,7 @@ pub struct PssHostPorts;
 static META: RuleMeta = RuleMeta {
     id: "pss-host-ports",
     title: "Container binds a host port",
+    summary: "A container port with a `hostPort`",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `hostPort` from the container's ports and expose the pod through a Service (NodePort or LoadBalancer if it must be reachable from outside).",
@@ -63,6 +66,7 @@ Level **baseline** (control *Host Ports*). In a namespace labelled
 Agrees with Polaris `hostPortSet` on all its fixtures. kube-linter and kube-score have no
 host port check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssHostPorts {
@@ -71,28 +75,26 @@ impl Rule for PssHostPorts {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let ports = container.get("ports").and_then(|p| p.as_array());
-                for (i, port) in ports.into_iter().flatten().enumerate() {
-                    let Some(host_port) = port.get("hostPort").filter(|v| !v.is_null()) else {
-                        continue;
-                    };
-                    if integer(host_port) == Some(0) {
-                        continue;
-                    }
-                    let shown = match host_port {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    out.push(Violation::new(
-                        container.pointer_to(&format!("ports/{i}/hostPort")),
-                        format!(
-                            "{} binds host port {shown} on every node it runs on",
-                            container.subject(object)
-                        ),
-                    ));
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let ports = container.get("ports").and_then(|p| p.as_array());
+            for (i, port) in ports.into_iter().flatten().enumerate() {
+                let Some(host_port) = port.get("hostPort").filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                if integer(host_port) == Some(0) {
+                    continue;
                 }
+                let shown = match host_port {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push(Violation::new(
+                    container.pointer_to(&format!("ports/{i}/hostPort")),
+                    format!(
+                        "{} binds host port {shown} on every node it runs on",
+                        container.subject(object)
+                    ),
+                ));
             }
         });
     }

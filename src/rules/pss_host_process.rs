@@ -3,6 +3,8 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::flag;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -11,6 +13,7 @@ pub struct PssHostProcess;
 static META: RuleMeta = RuleMeta {
     id: "pss-host-process",
     title: "Windows HostProcess container",
+    summary: "A Windows HostProcess container (Pod Security baseline)",
     severity: Severity::High,
     tags: &["security", "pod-security", "pss-baseline", "host-access"],
     remediation: "Remove `windowsOptions.hostProcess: true` from the pod and container `securityContext`; run node-level Windows tooling outside the cluster's application namespaces.",
@@ -67,6 +70,7 @@ Level **baseline** (control *HostProcess*). In a namespace labelled
 
 Agrees with Polaris `hostProcess` on all its fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssHostProcess {

@@ -2,7 +2,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssProcMount;
@@ -10,6 +12,7 @@ pub struct PssProcMount;
 static META: RuleMeta = RuleMeta {
     id: "pss-proc-mount",
     title: "Container unmasks /proc",
+    summary: "`procMount` other than `Default`",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `securityContext.procMount` or set it to `Default`.",
@@ -59,6 +62,7 @@ Level **baseline** (control */proc Mount Type*). In a namespace labelled
 
 Agrees with Polaris `procMount` and kube-linter `unsafe-proc-mount` on all their fixtures.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssProcMount {
@@ -67,22 +71,20 @@ impl Rule for PssProcMount {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, _, out| {
-            for container in spec.containers() {
-                let Some(setting) = container.security_setting("procMount") else {
-                    continue;
-                };
-                let value = setting.value.as_str().unwrap_or("");
-                if value != "Default" {
-                    out.push(Violation::new(
-                        setting.pointer.clone(),
-                        format!(
-                            "{} sets {}, unmasking the kernel's /proc files",
-                            container.subject(object),
-                            setting.describe("procMount")
-                        ),
-                    ));
-                }
+        check_containers(&META, object, ctx, out, |_, container, _, out| {
+            let Some(setting) = container.security_setting("procMount") else {
+                return;
+            };
+            let value = setting.value.as_str().unwrap_or("");
+            if value != "Default" {
+                out.push(Violation::new(
+                    setting.pointer.clone(),
+                    format!(
+                        "{} sets {}, unmasking the kernel's /proc files",
+                        container.subject(object),
+                        setting.describe("procMount")
+                    ),
+                ));
             }
         });
     }

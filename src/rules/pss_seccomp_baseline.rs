@@ -1,6 +1,8 @@
 //! `pss-seccomp-baseline`: pods or containers that turn seccomp off (Pod Security Standards,
 //! baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -14,6 +16,7 @@ pub struct PssSeccompBaseline;
 static META: RuleMeta = RuleMeta {
     id: "pss-seccomp-baseline",
     title: "Seccomp profile is unconfined",
+    summary: "An `Unconfined` seccomp profile",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Set `seccompProfile: {type: RuntimeDefault}` (or a `Localhost` profile) instead of `Unconfined`.",
@@ -63,6 +66,7 @@ Level **baseline** (control *Seccomp*). In a namespace labelled
 kube-linter, kube-score and Polaris have no check of an unconfined profile of their own;
 kube-score's optional `Container Seccomp Profile` is compared with `pss-seccomp-restricted`.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 /// The `seccompProfile.type` of a setting, when it is a string.

@@ -3,7 +3,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct PssSeccompRestricted;
@@ -11,6 +13,7 @@ pub struct PssSeccompRestricted;
 static META: RuleMeta = RuleMeta {
     id: "pss-seccomp-restricted",
     title: "Container has no seccomp profile",
+    summary: "A container with no seccomp profile (neither its own nor the pod's)",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `securityContext.seccompProfile: {type: RuntimeDefault}` in the pod spec, so that every container inherits it.",
@@ -70,6 +73,7 @@ Agrees with kube-score's optional `Container Seccomp Profile` except on its two 
 that rely on the `seccomp.security.alpha.kubernetes.io/defaultProfileName` annotation (a
 PodSecurityPolicy annotation the kubelet never read for pods), by design.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssSeccompRestricted {
@@ -78,16 +82,20 @@ impl Rule for PssSeccompRestricted {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            if !evaluation.version.at_least(19) || evaluation.exempts_windows(spec) {
-                return;
-            }
-            for container in spec.containers() {
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
+                if !evaluation.version.at_least(19) || evaluation.exempts_windows(spec) {
+                    return;
+                }
                 if container
                     .effective_security(spec, "seccompProfile")
                     .is_some()
                 {
-                    continue;
+                    return;
                 }
                 out.push(Violation::new(
                     container.pointer.clone(),
@@ -96,7 +104,7 @@ impl Rule for PssSeccompRestricted {
                         container.subject(object)
                     ),
                 ));
-            }
-        });
+            },
+        );
     }
 }

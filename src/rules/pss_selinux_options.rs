@@ -1,6 +1,8 @@
 //! `pss-selinux-options`: SELinux options that leave the container domain (Pod Security
 //! Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::{Map, Value};
 
 use crate::finding::Severity;
@@ -13,6 +15,7 @@ pub struct PssSeLinuxOptions;
 static META: RuleMeta = RuleMeta {
     id: "pss-selinux-options",
     title: "SELinux options leave the container domain",
+    summary: "An SELinux type outside the container domain, or a custom user or role",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove `seLinuxOptions.user` and `.role`, and use a container type (`container_t`, `container_init_t`, `container_kvm_t`, `container_engine_t`) or none.",
@@ -63,6 +66,7 @@ pod; with an `enforce-version` before v1.31, `container_engine_t` is rejected to
 
 kube-linter, kube-score and Polaris have no check of SELinux options.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 fn allowed_type(t: &str, evaluation: Evaluation) -> bool {

@@ -1,6 +1,8 @@
 //! `pss-sysctls`: pods that set kernel parameters outside the safe set (Pod Security
 //! Standards, baseline).
 
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use serde_json::Value;
 
 use crate::finding::Severity;
@@ -39,6 +41,7 @@ fn safe(name: &str, version: Version) -> bool {
 static META: RuleMeta = RuleMeta {
     id: "pss-sysctls",
     title: "Pod sets an unsafe sysctl",
+    summary: "A sysctl outside the baseline safe set (judged by the namespace's `enforce-version`)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-baseline"],
     remediation: "Remove the sysctl from `securityContext.sysctls`; tune node-wide kernel parameters on the nodes instead.",
@@ -95,6 +98,7 @@ is rejected.
 Agrees with kube-linter `unsafe-sysctls` on its fixtures (kube-linter's list is the
 pre-v1.27 one). kube-score and Polaris have no sysctl check.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssSysctls {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::check_control;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -34,6 +36,7 @@ const FORBIDDEN: [&str; 20] = [
 static META: RuleMeta = RuleMeta {
     id: "pss-volume-types",
     title: "Pod uses a volume type the restricted level forbids",
+    summary: "A volume type the restricted level forbids (nfs, iscsi, gitRepo, cloud disks…)",
     severity: Severity::Low,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Mount storage through a PersistentVolumeClaim (or a CSI driver) instead of an inline volume source.",
@@ -86,6 +89,7 @@ Level **restricted** (control *Volume Types*). In a namespace labelled
 
 kube-linter, kube-score and Polaris have no check of volume types besides hostPath.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for PssVolumeTypes {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{bound_role, is_binding, policy_rules, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -10,6 +12,7 @@ pub struct RbacClusterAdminBinding;
 static META: RuleMeta = RuleMeta {
     id: "rbac-cluster-admin-binding",
     title: "Subject bound to cluster-admin (or an equivalent role)",
+    summary: "`cluster-admin` (or a role granting everything) bound to a subject that is not Kubernetes' own",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Bind a role that lists the permissions the subject needs; keep cluster-admin for break-glass groups of people.",
@@ -29,6 +32,7 @@ Severity is **high**.
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: ci-admin
@@ -45,6 +49,7 @@ subjects:
 ### Passing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: ci-deployer
@@ -73,15 +78,12 @@ Agrees with kube-linter `cluster-admin-role-binding` and Polaris
 `cluster-admin` or `gce:podsecuritypolicy:calico-sa`: tollgate judges the subject, because
 anyone can name a binding (by design).
 "#,
+    scope: Scope::kinds(rbac::BINDINGS).reading(&[rbac::READS]),
 };
 
 impl Rule for RbacClusterAdminBinding {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_binding(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

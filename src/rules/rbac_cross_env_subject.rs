@@ -2,7 +2,10 @@
 //! in a namespace of another.
 
 use crate::finding::Severity;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
 use crate::rules::support::rbac::{RBAC_GROUP, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -11,6 +14,7 @@ pub struct RbacCrossEnvSubject;
 static META: RuleMeta = RuleMeta {
     id: "rbac-cross-env-subject",
     title: "ServiceAccount bound in another environment's namespace",
+    summary: "A RoleBinding giving a ServiceAccount of one environment rights in another's namespace",
     severity: Severity::High,
     tags: &["security", "rbac", "environments"],
     remediation: "Bind ServiceAccounts of the same environment only; run a separate ServiceAccount (and workload) in each environment.",
@@ -30,6 +34,7 @@ the prod rights. Severity is **high**, like `env-isolation`'s references across 
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: ci-deploy
@@ -62,15 +67,12 @@ cluster) and bind that one.
 
 kube-linter, kube-score and Polaris have no notion of environments.
 "#,
+    scope: Scope::kinds(&[Kind::new(RBAC_GROUP, "RoleBinding")]).reading(&[NAMESPACES]),
 };
 
 impl Rule for RbacCrossEnvSubject {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        object.is(RBAC_GROUP, "RoleBinding")
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

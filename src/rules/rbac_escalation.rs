@@ -3,7 +3,10 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::pod_security::Level;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
 use crate::rules::support::pod_security::Admission;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{Match, PolicyRule, is_default_role, is_role, policy_rules};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -71,6 +74,7 @@ const PATHS: &[(&str, &str, &[&str], &str)] = &[
 static META: RuleMeta = RuleMeta {
     id: "rbac-escalation",
     title: "Role grants a privilege escalation path",
+    summary: "`bind`/`escalate`/`impersonate`, `pods/exec`, `serviceaccounts/token`, `nodes/proxy`, or pod creation where admission holds nothing",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Remove the escalation verb or subresource from the role; give the few people who need it a separate, audited role.",
@@ -94,6 +98,7 @@ with `get`. Severity is **high**.
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
   name: debugger
@@ -127,6 +132,7 @@ binding to a role missing from the inventory, which Polaris fails and tollgate c
 (by design). kube-linter `access-to-create-pods` reports `create` on pods wherever it is
 granted; tollgate only where Pod Security admission does not hold the namespace.
 "#,
+    scope: Scope::kinds(rbac::ROLES).reading(&[pod_security::READS]),
 };
 
 fn paths(rule: &PolicyRule<'_>) -> Vec<String> {
@@ -147,10 +153,6 @@ fn paths(rule: &PolicyRule<'_>) -> Vec<String> {
 impl Rule for RbacEscalation {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_role(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

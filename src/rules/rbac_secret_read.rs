@@ -3,6 +3,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::scope::NAMESPACES;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{bound_role, is_binding, policy_rules, role_ref, subjects};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -15,6 +18,7 @@ const BUILTIN_SECRET_READERS: [&str; 2] = ["admin", "edit"];
 static META: RuleMeta = RuleMeta {
     id: "rbac-secret-read",
     title: "Subject can read Secrets cluster-wide or across environments",
+    summary: "Secret read access granted cluster-wide, or to a ServiceAccount of another environment",
     severity: Severity::High,
     tags: &["security", "rbac"],
     remediation: "Grant Secret access with a RoleBinding in the namespace that needs it, to subjects of the same environment, and with `resourceNames` where possible.",
@@ -36,22 +40,33 @@ separation between dev and prod that everything else relies on. Severity is **hi
 ### Failing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: backup-reader
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
-  name: secret-reader     # get/list secrets
+  name: secret-reader
 subjects:
   - kind: ServiceAccount
     name: backup
     namespace: tools
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: secret-reader
+rules:
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list"]
 ```
 
 ### Passing example
 
 ```yaml
+apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: backup-reader
@@ -64,6 +79,16 @@ subjects:
   - kind: ServiceAccount
     name: backup
     namespace: shop-prod
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: secret-reader
+  namespace: shop-prod
+rules:
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list"]
 ```
 
 ### Remediation
@@ -79,6 +104,7 @@ one namespace and environment; tollgate reports only the grants that cross a nam
 environment boundary, so its fixture's namespaced RoleBinding is not reported (by design),
 while its ClusterRoleBinding to the built-in `admin` ClusterRole is.
 "#,
+    scope: Scope::kinds(rbac::BINDINGS).reading(&[rbac::READS, NAMESPACES]),
 };
 
 /// Whether `role_ref` of a binding reads Secrets, as far as the inventory tells.
@@ -103,10 +129,6 @@ fn reads_secrets(binding: &Object, ctx: &Context<'_>) -> bool {
 impl Rule for RbacSecretRead {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_binding(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::rbac::{is_default_role, is_role, policy_rules};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -10,6 +12,7 @@ pub struct RbacWildcard;
 static META: RuleMeta = RuleMeta {
     id: "rbac-wildcard",
     title: "RBAC rule grants a wildcard",
+    summary: "A Role or ClusterRole rule granting `*` groups, resources or verbs",
     severity: Severity::Medium,
     tags: &["security", "rbac"],
     remediation: "List the API groups, resources and verbs the subject needs instead of `*`.",
@@ -60,15 +63,12 @@ pod exec/attach checks, compared with `rbac-escalation` and this rule together; 
 also exempts GKE's `gce:podsecuritypolicy:calico-sa` role by name, tollgate does not (by
 design: only Kubernetes' own roles are exempt).
 "#,
+    scope: Scope::kinds(rbac::ROLES),
 };
 
 impl Rule for RbacWildcard {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_role(object)
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {

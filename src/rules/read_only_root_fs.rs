@@ -2,7 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{ContainerRole, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ReadOnlyRootFs;
@@ -10,6 +11,7 @@ pub struct ReadOnlyRootFs;
 static META: RuleMeta = RuleMeta {
     id: "read-only-root-fs",
     title: "Container with a writable root filesystem",
+    summary: "A container without `readOnlyRootFilesystem: true`",
     severity: Severity::Low,
     tags: &["security", "hardening"],
     remediation: "Set `securityContext.readOnlyRootFilesystem: true` and mount an `emptyDir` where the application writes (`/tmp`, caches).",
@@ -67,6 +69,7 @@ ReadOnlyRootFilesystem` and Polaris `notReadOnlyRootFilesystem` on all their fix
 Polaris, a `readOnlyRootFilesystem` in the *pod* `securityContext` (not a Kubernetes field)
 does not count.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ReadOnlyRootFs {
@@ -75,12 +78,9 @@ impl Rule for ReadOnlyRootFs {
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             let subject = container.subject(object);
             match container.security_setting("readOnlyRootFilesystem") {
@@ -99,6 +99,6 @@ impl Rule for ReadOnlyRootFs {
                     ),
                 )),
             }
-        }
+        });
     }
 }

@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::{ContainerRole, pod_spec};
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct ReadinessProbe;
@@ -10,6 +11,7 @@ pub struct ReadinessProbe;
 static META: RuleMeta = RuleMeta {
     id: "readiness-probe",
     title: "Pod without a readiness probe",
+    summary: "A long-running workload whose containers have no readiness probe",
     severity: Severity::Medium,
     tags: &["reliability", "probes"],
     remediation: "Add a `readinessProbe` to the container that serves, on an endpoint that answers only when it can handle requests.",
@@ -73,6 +75,7 @@ workload, because readiness also paces rollouts and PodDisruptionBudgets, and be
 Service often lives in another chart or repository than the workload. kube-score reports its
 "not selected by a Service" fixtures as passing; tollgate reports them on purpose.
 "#,
+    scope: Scope::workloads(),
 };
 
 impl Rule for ReadinessProbe {

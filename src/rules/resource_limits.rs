@@ -3,8 +3,10 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
-use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
+use crate::rules::Scope;
 use crate::rules::resource_requests::{RESOURCES, show_quantity};
+use crate::rules::support::limit_range;
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -13,6 +15,7 @@ pub struct ResourceLimits;
 static META: RuleMeta = RuleMeta {
     id: "resource-limits",
     title: "Container without memory or CPU limits, or a limit below its request",
+    summary: "A container without memory (and cpu) limits, or a limit below its request; high when the LimitRange makes the API server reject it (a request above the inherited default limit, a limit above `max`, a ratio above `maxLimitRequestRatio`)",
     severity: Severity::Medium,
     tags: &["resources", "reliability"],
     remediation: "Set `resources.limits.memory` (and `cpu`, unless `resources.require_cpu_limit: false`) on every container, at or above its request.",
@@ -78,6 +81,7 @@ their fixtures. kube-score's `IgnoreContainerCpuLimitRequirement` is
 `resources.require_cpu_limit: false` here; ignoring the memory limit too amounts to disabling
 this rule (`rules.disable: [resource-limits]`). None of them reports a limit below its request.
 "#,
+    scope: Scope::workloads().reading(&[limit_range::READS]),
 };
 
 impl Rule for ResourceLimits {
@@ -85,20 +89,16 @@ impl Rule for ResourceLimits {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
+        // Built by the first container: an object without one reads no LimitRange.
+        let mut defaults = None;
         let namespace = object.namespace.as_deref();
         let require_cpu = ctx.config.resources.require_cpu_limit;
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
+            let defaults =
+                defaults.get_or_insert_with(|| ctx.memo(|| LimitRangeDefaults::build(ctx)));
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             // What the namespace's LimitRanges make the API server reject.
             for rejection in defaults.rejections(namespace, &container) {
@@ -157,6 +157,6 @@ impl Rule for ResourceLimits {
                     ));
                 }
             }
-        }
+        });
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{ContainerRole, is_workload, pod_spec};
+use crate::model::workload::{ContainerRole, for_each_container};
+use crate::rules::Scope;
+use crate::rules::support::limit_range;
 use crate::rules::support::limit_range::LimitRangeDefaults;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -11,6 +13,7 @@ pub struct ResourceRequests;
 static META: RuleMeta = RuleMeta {
     id: "resource-requests",
     title: "Container without CPU or memory requests",
+    summary: "A container without cpu/memory requests, unless a LimitRange gives defaults (low when only a limit is set: the request silently equals it); high when its request is below the LimitRange `min` (rejected at admission)",
     severity: Severity::Medium,
     tags: &["resources", "reliability"],
     remediation: "Set `resources.requests.cpu` and `resources.requests.memory` on every container, or give the namespace a LimitRange with `defaultRequest`.",
@@ -84,6 +87,7 @@ Polaris `cpuRequestsMissing`/`memoryRequestsMissing` on all their fixtures. All 
 container with limits but no requests (kube-score as a warning), which is why tollgate reports
 it too, at low severity, rather than treating the copied limit as a deliberate request.
 "#,
+    scope: Scope::workloads().reading(&[limit_range::READS]),
 };
 
 pub(crate) const RESOURCES: [&str; 2] = ["cpu", "memory"];
@@ -93,19 +97,15 @@ impl Rule for ResourceRequests {
         &META
     }
 
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
-    }
-
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        let defaults = ctx.memo(|| LimitRangeDefaults::build(ctx));
+        // Built by the first container: an object without one reads no LimitRange.
+        let mut defaults = None;
         let namespace = object.namespace.as_deref();
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
+            let defaults =
+                defaults.get_or_insert_with(|| ctx.memo(|| LimitRangeDefaults::build(ctx)));
             if container.role == ContainerRole::Ephemeral {
-                continue;
+                return;
             }
             // What the namespace's LimitRanges make the API server reject.
             for rejection in defaults.rejections(namespace, &container) {
@@ -143,7 +143,7 @@ impl Rule for ResourceRequests {
                 }
             }
             if missing.is_empty() && copied.is_empty() {
-                continue;
+                return;
             }
             let only_copied = missing.is_empty();
             let what = missing
@@ -162,7 +162,7 @@ impl Rule for ResourceRequests {
             } else {
                 violation
             });
-        }
+        });
     }
 }
 

@@ -3,7 +3,9 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::workload::SettingLevel;
-use crate::rules::support::pod_security::check_control;
+use crate::rules::Scope;
+use crate::rules::support::pod_security;
+use crate::rules::support::pod_security::check_containers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
 pub struct RunAsNonRoot;
@@ -11,6 +13,7 @@ pub struct RunAsNonRoot;
 static META: RuleMeta = RuleMeta {
     id: "run-as-non-root",
     title: "Container may run as root",
+    summary: "A container not guaranteed to run as non-root (effective `runAsUser` 0, or no `runAsNonRoot: true` / `runAsUser` > 0)",
     severity: Severity::Medium,
     tags: &["security", "pod-security", "pss-restricted"],
     remediation: "Set `runAsNonRoot: true` (and a `runAsUser` above 0) in the pod or container `securityContext`, and build the image with a numeric non-root `USER`.",
@@ -91,6 +94,7 @@ and kube-score `Container Security Context User Group ID`. Two differences are d
 A Polaris fixture declares `apiVersion: v1` for a Deployment, which the API server rejects;
 tollgate does not treat it as a workload, so that fixture is not compared.
 "#,
+    scope: Scope::workloads().reading(&[pod_security::READS]),
 };
 
 impl Rule for RunAsNonRoot {
@@ -99,8 +103,12 @@ impl Rule for RunAsNonRoot {
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
-        check_control(&META, object, ctx, out, |spec, evaluation, out| {
-            for container in spec.containers() {
+        check_containers(
+            &META,
+            object,
+            ctx,
+            out,
+            |spec, container, evaluation, out| {
                 let subject = container.subject(object);
                 // Several containers can inherit the same pod-level setting; each finding points at
                 // its own container so that fingerprints stay distinct.
@@ -116,39 +124,39 @@ impl Rule for RunAsNonRoot {
                                 at(user.level, &user.pointer),
                                 format!("{subject} runs as root ({})", user.describe("runAsUser")),
                             ));
-                            continue;
+                            return;
                         }
                         // Pod Security admission wants `runAsNonRoot: true` all the same.
                         Some(uid) if uid > 0 && evaluation.held => non_root_user = Some(uid),
-                        Some(uid) if uid > 0 => continue,
+                        Some(uid) if uid > 0 => return,
                         _ => {}
                     }
                 }
                 let non_root = container.effective_security(spec, "runAsNonRoot");
                 match non_root {
-                Some(s) if s.flag() == Some(true) => {}
-                _ if non_root_user.is_some() => out.push(Violation::new(
-                    container.pointer.clone(),
-                    format!(
-                        "{subject} runs as user {} but does not set `runAsNonRoot: true`, which the restricted level requires",
-                        non_root_user.unwrap_or_default()
-                    ),
-                )),
-                Some(s) => out.push(Violation::new(
-                    at(s.level, &s.pointer),
-                    format!(
-                        "{subject} may run as root: it has {} and no `runAsUser` above 0",
-                        s.describe("runAsNonRoot")
-                    ),
-                )),
-                None => out.push(Violation::new(
-                    container.pointer.clone(),
-                    format!(
-                        "{subject} may run as root: neither it nor the pod sets `runAsNonRoot: true` or a `runAsUser` above 0"
-                    ),
-                )),
-            }
-            }
-        });
+            Some(s) if s.flag() == Some(true) => {}
+            _ if non_root_user.is_some() => out.push(Violation::new(
+                container.pointer.clone(),
+                format!(
+                    "{subject} runs as user {} but does not set `runAsNonRoot: true`, which the restricted level requires",
+                    non_root_user.unwrap_or_default()
+                ),
+            )),
+            Some(s) => out.push(Violation::new(
+                at(s.level, &s.pointer),
+                format!(
+                    "{subject} may run as root: it has {} and no `runAsUser` above 0",
+                    s.describe("runAsNonRoot")
+                ),
+            )),
+            None => out.push(Violation::new(
+                container.pointer.clone(),
+                format!(
+                    "{subject} may run as root: neither it nor the pod sets `runAsNonRoot: true` or a `runAsUser` above 0"
+                ),
+            )),
+        }
+            },
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! `secret-in-config`: credentials written into places that are not Secrets: literal
 //! container environment values and ConfigMap data.
 
+use crate::model::kinds::Kind;
+use crate::rules::Scope;
 use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{is_workload, pod_spec};
+use crate::model::workload::for_each_container;
 use crate::rules::support::secret_values::{
     classify_text, has_private_key, has_url_password, is_credential_name, is_sops_document,
 };
@@ -16,6 +18,7 @@ pub struct SecretInConfig;
 static META: RuleMeta = RuleMeta {
     id: "secret-in-config",
     title: "Credential written outside a Secret",
+    summary: "a credential outside a Secret: a literal `env[].value` or ConfigMap key named like a credential (`*PASSWORD*`, `*TOKEN*`, `*SECRET*`, `*_KEY`), a PEM private key or a `user:pass@` URL in env or ConfigMap values; never the value",
     severity: Severity::High,
     tags: &["secrets", "security"],
     remediation: "Move the value into Vault, let an ExternalSecret write it into a Secret, and read it with `env[].valueFrom.secretKeyRef` (or mount the Secret); then rotate it: git history keeps the old value.",
@@ -87,15 +90,12 @@ data:
 Put the value in Vault, write it into a Secret with an ExternalSecret, and reference it from
 the workload (`secretKeyRef`, `envFrom.secretRef`, a Secret volume); rotate the exposed value.
 "#,
+    scope: Scope::workloads().and_kinds(&[Kind::new("", "ConfigMap")]),
 };
 
 impl Rule for SecretInConfig {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object) || object.is("", "ConfigMap")
     }
 
     fn check(&self, object: &Object, _ctx: &Context<'_>, out: &mut Vec<Violation>) {
@@ -106,10 +106,7 @@ impl Rule for SecretInConfig {
             check_config_map(object, out);
             return;
         }
-        let Some(spec) = pod_spec(object) else {
-            return;
-        };
-        for container in spec.containers() {
+        for_each_container(object, |_, container| {
             let env = container.get("env").and_then(Value::as_array);
             for (i, var) in env.into_iter().flatten().enumerate() {
                 let (Some(name), Some(value)) = (
@@ -129,7 +126,7 @@ impl Rule for SecretInConfig {
                     ),
                 ));
             }
-        }
+        });
     }
 }
 

@@ -2,8 +2,12 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::model::workload::WORKLOAD_KINDS;
 use crate::model::workload::pod_spec;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use crate::rules::support::secret_writers::SecretWriters;
+use crate::rules::support::secrets;
 use crate::rules::support::secrets::SecretProducers;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -12,6 +16,7 @@ pub struct SecretRefUnmanaged;
 static META: RuleMeta = RuleMeta {
     id: "secret-ref-unmanaged",
     title: "Workload references a Secret that nothing manages",
+    summary: "a workload's reference to a Secret (env, envFrom, volumes, projected volumes, imagePullSecrets) that neither exists in the inventory nor is produced by a generator or a database operator in that namespace, nor may be written by a workload there whose ServiceAccount a Role/ClusterRole binding allows to create/update/patch it (`resourceNames` respected)",
     severity: Severity::Medium,
     tags: &["secrets", "reliability"],
     remediation: "Add an ExternalSecret (or a cert-manager Certificate, for TLS) that writes this Secret in the workload's namespace, or mark the reference `optional: true` if the workload runs without it.",
@@ -87,6 +92,7 @@ spec:
 Put the values in Vault and add an ExternalSecret that writes the Secret next to the
 workload; for TLS material, a cert-manager Certificate.
 "#,
+    scope: Scope::workloads().reading(&[secrets::READS, rbac::READS, WORKLOAD_KINDS]),
 };
 
 impl Rule for SecretRefUnmanaged {

@@ -1,10 +1,13 @@
 //! `service-account-token-automount`: pods that mount an API token they have no use for.
 
+use crate::model::kinds::Kind;
+use crate::rules::Scope;
+use crate::rules::support::rbac;
 use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
-use crate::model::workload::{flag, is_workload, pod_spec};
+use crate::model::workload::{flag, pod_spec};
 use crate::rules::support::rbac::{BoundServiceAccounts, service_account_automount};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -13,6 +16,7 @@ pub struct ServiceAccountTokenAutomount;
 static META: RuleMeta = RuleMeta {
     id: "service-account-token-automount",
     title: "Pod mounts a ServiceAccount token it has no rights for",
+    summary: "A pod mounting the token of a ServiceAccount no binding grants anything",
     severity: Severity::Low,
     tags: &["security", "rbac"],
     remediation: "Set `automountServiceAccountToken: false` in the pod spec (or on its ServiceAccount).",
@@ -61,15 +65,12 @@ the token is not reported.
 Polaris `automountServiceAccountToken` reports every pod that mounts the token; tollgate only
 those whose ServiceAccount has no binding (none of its fixtures has one, so they agree).
 "#,
+    scope: Scope::workloads().reading(&[&[Kind::new("", "ServiceAccount")], rbac::READS]),
 };
 
 impl Rule for ServiceAccountTokenAutomount {
     fn meta(&self) -> &'static RuleMeta {
         &META
-    }
-
-    fn applies_to(&self, object: &Object, _ctx: &Context<'_>) -> bool {
-        is_workload(object)
     }
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {

@@ -3,6 +3,7 @@
 use crate::finding::Severity;
 use crate::model::object::Object;
 use crate::model::spans::pointer;
+use crate::rules::Scope;
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 use crate::suppress::IGNORE_ANNOTATION_PREFIX;
 
@@ -11,6 +12,7 @@ pub struct SuppressionReasonMissing;
 static META: RuleMeta = RuleMeta {
     id: "suppression-reason-missing",
     title: "Suppression annotation without a reason",
+    summary: "An `ignore.tollgate.dev/<rule-id>` annotation with an empty reason",
     severity: Severity::Low,
     tags: &["process"],
     remediation: "Write why the finding is accepted as the annotation's value, e.g. `ignore.tollgate.dev/image-pinned: \"vendor chart, tracked in OPS-123\"`.",
@@ -49,6 +51,7 @@ metadata:
 
 Give the annotation a reason, or remove it and fix the finding.
 "#,
+    scope: Scope::metadata(),
 };
 
 impl Rule for SuppressionReasonMissing {

@@ -2,6 +2,8 @@
 
 use crate::finding::Severity;
 use crate::model::object::Object;
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use crate::rules::support::velero::{VeleroFacts, describe_data, is_data};
 use crate::rules::{Context, Rule, RuleMeta, Violation};
 
@@ -10,6 +12,7 @@ pub struct VeleroBackupCoverage;
 static META: RuleMeta = RuleMeta {
     id: "velero-backup-coverage",
     title: "Namespace with persistent data that no Velero Schedule backs up",
+    summary: "a namespace of a `velero.required_envs` environment holding persistent data that no Velero Schedule includes",
     severity: Severity::High,
     tags: &["backup", "velero", "reliability"],
     remediation: "Add the namespace to the `spec.template.includedNamespaces` of a Velero Schedule (and keep it out of `excludedNamespaces`), or back the database up with its operator.",
@@ -84,6 +87,7 @@ exclusions), or configure the database operator's scheduled backups.
 
 - `velero.required_envs` (default `[prod]`): environments whose namespaces must be backed up.
 "#,
+    scope: Scope::kinds(velero::DATA_AND_NAMESPACES).reading(&[velero::READS]),
 };
 
 /// At most this many data objects are named in a message.

@@ -1,5 +1,8 @@
 //! `velero-backup-stale`: live Schedules whose backups stopped working.
 
+use crate::model::kinds::Kind;
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use std::time::Duration;
 
 use crate::finding::Severity;
@@ -14,6 +17,7 @@ pub struct VeleroBackupStale;
 static META: RuleMeta = RuleMeta {
     id: "velero-backup-stale",
     title: "Velero Schedule without a recent successful backup",
+    summary: "live only: a covering Schedule whose newest completed Backup is older than `max_interval + grace`, that never completed one, or whose newest Backup failed",
     severity: Severity::High,
     tags: &["backup", "velero", "reliability", "live"],
     remediation: "Find out why the Schedule's backups fail or stopped (`velero backup describe --details`, `velero backup logs`), fix it and run a backup now (`velero backup create --from-schedule <name>`).",
@@ -34,6 +38,21 @@ failing, and the gap is noticed on the day of the restore.
 ### Failing example
 
 ```yaml
+apiVersion: velero.io/v1
+kind: Schedule
+metadata:
+  name: production-daily
+  namespace: velero
+spec:
+  schedule: "0 2 * * *"
+  template: {includedNamespaces: [shop-prod], ttl: 720h0m0s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: orders-db
+  namespace: shop-prod
+---
 apiVersion: velero.io/v1
 kind: Backup
 metadata:
@@ -71,6 +90,9 @@ snapshot class), and take a backup right away instead of waiting for the next ru
   completed backup may be.
 - `velero.required_envs` (default `[prod]`): which namespaces need backups.
 "#,
+    scope: Scope::kinds(&[Kind::new("velero.io", "Schedule")])
+        .live_only()
+        .reading(&[velero::READS]),
 };
 
 const FAILED: &[&str] = &["Failed", "PartiallyFailed", "FailedValidation"];

@@ -1,6 +1,8 @@
 //! `velero-schedule-policy`: Schedules that back up required namespaces too rarely or keep the
 //! backups too briefly.
 
+use crate::rules::Scope;
+use crate::rules::support::velero;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,6 +21,7 @@ pub const VELERO_DEFAULT_TTL: Duration = Duration::from_secs(720 * 3600);
 static META: RuleMeta = RuleMeta {
     id: "velero-schedule-policy",
     title: "Namespace backed up too rarely or kept too briefly by its Velero Schedules",
+    summary: "such a namespace whose covering Schedules, taken together, do not include one running within `velero.max_interval` or one keeping backups `velero.min_ttl` (reported on the namespace, naming the Schedules); a Schedule that cannot run or has an unreadable ttl is reported on itself",
     severity: Severity::Medium,
     tags: &["backup", "velero", "reliability"],
     remediation: "Run the Schedule at least as often as `velero.max_interval` and keep its backups (`spec.template.ttl`) at least `velero.min_ttl`.",
@@ -69,6 +72,15 @@ spec:
   template:
     includedNamespaces: [shop-prod]
     ttl: 72h0m0s              # min_ttl is 168h
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: orders-db
+  namespace: shop-prod
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 20Gi}}
 ```
 
 ### Passing example
@@ -95,6 +107,7 @@ rarer long-lived one is the usual way).
 - `velero.min_ttl` (default `168h`): the shortest allowed retention.
 - `velero.required_envs` (default `[prod]`): which namespaces need backups.
 "#,
+    scope: Scope::kinds(velero::DATA_NAMESPACES_AND_SCHEDULES).reading(&[velero::READS]),
 };
 
 /// What one Schedule gives a namespace, for messages and for the verdict.

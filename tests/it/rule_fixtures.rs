@@ -45,7 +45,12 @@ fn fixture(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 fn run(rule: &str, path: &Path) -> BTreeMap<(String, u32), usize> {
-    let trivy_reports = Path::new("fixtures/rules").join(rule).join("trivy-reports");
+    run_with(rule, path, "trivy-reports")
+}
+
+/// [`run`], with the Trivy reports of the rule's fixture directory `reports`, if it has one.
+fn run_with(rule: &str, path: &Path, reports: &str) -> BTreeMap<(String, u32), usize> {
+    let trivy_reports = Path::new("fixtures/rules").join(rule).join(reports);
     let options = ScanOptions {
         paths: vec![path.to_path_buf()],
         run: RunOptions {
@@ -268,6 +273,191 @@ fn every_rule_fires_exactly_where_its_fixtures_say() {
                 "{id}: neither {} nor live-fail.yaml marks an `# expect: {id}` line",
                 fail.display()
             ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// The YAML of a rule doc's `### <section>`: its first fenced block.
+fn doc_example<'a>(doc: &'a str, section: &str) -> Option<&'a str> {
+    let start = doc.find(&format!("### {section}\n"))?;
+    let body = &doc[start..];
+    let body = &body[..body[4..].find("\n### ").map_or(body.len(), |i| i + 4)];
+    let code = &body[body.find("```")?..];
+    let code = &code[code.find('\n')? + 1..];
+    Some(&code[..code.find("```")?])
+}
+
+/// The documents of an example, split on `---` lines.
+fn documents(yaml: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in yaml.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    docs.retain(|d| {
+        d.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    });
+    docs
+}
+
+/// The Deployment a workload fragment belongs in: its lines up to the fragment's indentation
+/// (2: under `spec`, 4: under `spec.template`, 6: under its pod spec).
+fn workload_around(indent: usize) -> &'static str {
+    const PREFIX: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop-prod\nspec:\n  selector:\n    matchLabels: {app: api}\n";
+    match indent {
+        2 => PREFIX,
+        4 => concat!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop-prod\nspec:\n  selector:\n    matchLabels: {app: api}\n",
+            "  template:\n    metadata:\n      labels: {app: api}\n"
+        ),
+        _ => concat!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop-prod\nspec:\n  selector:\n    matchLabels: {app: api}\n",
+            "  template:\n    metadata:\n      labels: {app: api}\n    spec:\n"
+        ),
+    }
+}
+
+/// An example as the files it stands for, `(relative path, text)`. Docs show what matters:
+/// - a fragment indented by 2, 4 or 6 spaces is part of a Deployment `shop-prod/api` (under
+///   `spec`, its pod template, or its pod spec);
+/// - a passing document without `apiVersion` is the failing example's first document having
+///   its first field, with its fields replaced; a passing document of a kind the failing
+///   example has takes the place of that document; either way the failing example's other
+///   documents stay;
+/// - a document opening with a `# <path>.yaml` comment is that file of the repository.
+fn example_files(example: &str, failing: Option<&str>) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    let context: Vec<String> = failing.map(documents).unwrap_or_default();
+    let mut replaced = std::collections::BTreeSet::new();
+    for doc in documents(example) {
+        let first = doc
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .unwrap_or_default();
+        let indent = first.len() - first.trim_start().len();
+        let path = doc
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .filter(|p| p.ends_with(".yaml"))
+            .unwrap_or("example.yaml")
+            .to_string();
+        let text = if indent > 0 {
+            format!("{}{doc}", workload_around(indent))
+        } else if failing.is_some() && !doc.lines().any(|l| l.starts_with("apiVersion:")) {
+            let key = first.split(':').next().unwrap_or_default().to_string();
+            let fields: serde_json::Value = yaml_serde::from_str(&doc).unwrap();
+            let base = context
+                .iter()
+                .position(|d| d.lines().any(|l| l.starts_with(&format!("{key}:"))))
+                .unwrap_or_else(|| panic!("no failing document has `{key}`"));
+            let mut object: serde_json::Value = yaml_serde::from_str(&context[base]).unwrap();
+            for (k, v) in fields.as_object().unwrap() {
+                object[k] = v.clone();
+            }
+            replaced.insert(base);
+            serde_json::to_string_pretty(&object).unwrap()
+        } else {
+            // A passing document of a kind the failing example has takes its place.
+            let kind = |d: &str| {
+                d.lines()
+                    .find_map(|l| l.strip_prefix("kind:"))
+                    .map(|k| k.split('#').next().unwrap_or_default().trim().to_string())
+            };
+            if failing.is_some()
+                && let Some(base) = (0..context.len())
+                    .find(|i| !replaced.contains(i) && kind(&context[*i]) == kind(&doc))
+            {
+                replaced.insert(base);
+            }
+            doc
+        };
+        files.push((path, text));
+    }
+    if !replaced.is_empty() {
+        for (i, doc) in context.into_iter().enumerate() {
+            if !replaced.contains(&i) {
+                files.push(("context.yaml".to_string(), doc));
+            }
+        }
+    }
+    files
+}
+
+/// Every rule doc's failing example fires the rule and its passing example does not (see
+/// [`example_files`]), with the configuration of the rule's fixtures; as live objects for
+/// live-only rules.
+#[test]
+fn every_rule_doc_example_does_what_it_says() {
+    let mut problems = Vec::new();
+    for rule in REGISTRY {
+        let meta = rule.meta();
+        let id = meta.id;
+        let failing = doc_example(meta.doc, "Failing example");
+        for (section, fires) in [("Failing example", true), ("Passing example", false)] {
+            let Some(yaml) = doc_example(meta.doc, section) else {
+                problems.push(format!("{id}: its docs have no YAML under `### {section}`"));
+                continue;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let config = Path::new("fixtures/rules").join(id).join("tollgate.yaml");
+            if config.exists() {
+                std::fs::copy(&config, dir.path().join("tollgate.yaml")).unwrap();
+            }
+            let files = example_files(yaml, if fires { None } else { failing });
+            for (path, content) in &files {
+                // Under a folder of the scan root, as the fixtures' path globs (`*/clusters/…`) expect.
+                let path = dir.path().join("example").join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let mut all = std::fs::read_to_string(&path).unwrap_or_default();
+                if !all.is_empty() {
+                    all.push_str("---\n");
+                }
+                all.push_str(content);
+                if !content.ends_with('\n') {
+                    all.push('\n');
+                }
+                std::fs::write(&path, &all).unwrap();
+            }
+            let found = if meta.scope.live_only {
+                // Live objects, but for the files of `gitops/` (the drift rules' repository).
+                let mut live = String::new();
+                for (path, content) in &files {
+                    match path.strip_prefix("gitops/") {
+                        Some(file) => {
+                            let file = dir.path().join("gitops").join(file);
+                            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                            std::fs::write(file, content).unwrap();
+                        }
+                        None => live.push_str(&format!("---\n{content}\n")),
+                    }
+                }
+                let path = dir.path().join("live.yaml");
+                std::fs::write(&path, &live).unwrap();
+                run_live(id, &path).1.values().sum::<usize>()
+            } else {
+                run_with(id, dir.path(), "doc-trivy-reports")
+                    .values()
+                    .sum::<usize>()
+            };
+            if fires && found == 0 {
+                problems.push(format!("{id}: its failing example does not fire it"));
+            } else if !fires && found > 0 {
+                problems.push(format!(
+                    "{id}: its passing example fires it {found} time(s)"
+                ));
+            }
+            if std::env::var_os("TOLLGATE_SHOW_EXAMPLES").is_some() {
+                for (path, content) in &files {
+                    eprintln!("== {id} {section} {path}\n{content}");
+                }
+            }
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));

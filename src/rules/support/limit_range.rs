@@ -9,10 +9,14 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::model::inventory::Inventory;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::quantity::quantity_of;
 use crate::model::workload::Container;
 use crate::rules::Context;
+
+/// What [`LimitRangeDefaults::build`] reads.
+pub const READS: &[Kind] = &[Kind::new("", "LimitRange")];
 
 /// The resources LimitRanges are checked for.
 const RESOURCES: [&str; 2] = ["cpu", "memory"];

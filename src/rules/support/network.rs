@@ -4,10 +4,23 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::workload::is_workload;
 use crate::rules::Context;
 use crate::rules::support::selector::Selector;
+
+/// What [`DefaultDenyFacts::build`] reads besides the workloads (by the names of
+/// `WORKLOAD_KINDS`): Namespaces and every kind of ingress policy it understands.
+pub const READS: &[Kind] = &[
+    Kind::new("", "Namespace"),
+    Kind::new("networking.k8s.io", "NetworkPolicy"),
+    Kind::new("cilium.io", "CiliumNetworkPolicy"),
+    Kind::new("cilium.io", "CiliumClusterwideNetworkPolicy"),
+    Kind::new("kyverno.io", "ClusterPolicy"),
+    Kind::new("policy.networking.k8s.io", "AdminNetworkPolicy"),
+    Kind::new("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
+];
 
 /// Kinds that run pods (see [`crate::model::workload`]).
 const WORKLOAD_KINDS: &[&str] = &[

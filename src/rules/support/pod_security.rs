@@ -13,10 +13,14 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::finding::Severity;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::pod_security::{Level, Mode, ModeLabel, Version, mode_label};
-use crate::model::workload::{PodSpec, pod_spec};
+use crate::model::workload::{Container, PodSpec, pod_spec};
 use crate::rules::{Context, RuleMeta, Violation};
+
+/// What [`Admission::of`] reads: the Pod Security labels of Namespace objects.
+pub const READS: &[Kind] = &[Kind::new("", "Namespace")];
 
 /// Tag naming a rule's Pod Security Standards level.
 pub const BASELINE_TAG: &str = "pss-baseline";
@@ -291,6 +295,22 @@ pub fn check_control(
             out.push(v);
         }
     }
+}
+
+/// [`check_control`] for controls judged one container at a time (init, main, then ephemeral
+/// containers): `check` is given the pod spec, the container and the evaluation.
+pub fn check_containers(
+    meta: &RuleMeta,
+    object: &Object,
+    ctx: &Context<'_>,
+    out: &mut Vec<Violation>,
+    check: impl Fn(&PodSpec<'_>, Container<'_>, Evaluation, &mut Vec<Violation>),
+) {
+    check_control(meta, object, ctx, out, |spec, evaluation, out| {
+        for container in spec.containers() {
+            check(spec, container, evaluation, out);
+        }
+    });
 }
 
 #[cfg(test)]

@@ -6,9 +6,31 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::model::workload::flag;
 use crate::rules::Context;
+
+/// Roles and ClusterRoles.
+pub const ROLES: &[Kind] = &[
+    Kind::new(RBAC_GROUP, "Role"),
+    Kind::new(RBAC_GROUP, "ClusterRole"),
+];
+
+/// RoleBindings and ClusterRoleBindings.
+pub const BINDINGS: &[Kind] = &[
+    Kind::new(RBAC_GROUP, "RoleBinding"),
+    Kind::new(RBAC_GROUP, "ClusterRoleBinding"),
+];
+
+/// What the lookups of this module read: roles ([`bound_role`]) and bindings
+/// ([`BoundServiceAccounts`]).
+pub const READS: &[Kind] = &[
+    Kind::new(RBAC_GROUP, "Role"),
+    Kind::new(RBAC_GROUP, "ClusterRole"),
+    Kind::new(RBAC_GROUP, "RoleBinding"),
+    Kind::new(RBAC_GROUP, "ClusterRoleBinding"),
+];
 
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 

@@ -7,7 +7,40 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use crate::model::inventory::Inventory;
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
+
+/// What [`SecretProducers::build`] reads (a test keeps the operators of
+/// `OPERATOR_PREFIXED` in it).
+pub const READS: &[Kind] = &[
+    Kind::new("", "Secret"),
+    Kind::any_group("ExternalSecret"),
+    Kind::any_group("ClusterExternalSecret"),
+    Kind::any_group("Certificate"),
+    Kind::any_group("SealedSecret"),
+    Kind::any_group("VaultStaticSecret"),
+    Kind::any_group("VaultDynamicSecret"),
+    Kind::any_group("VaultPKISecret"),
+    Kind::any_group("Ingress"),
+    Kind::any_group("KafkaUser"),
+    Kind::new("kyverno.io", "ClusterPolicy"),
+    Kind::new("kyverno.io", "Policy"),
+    Kind::new("postgresql.cnpg.io", "Cluster"),
+    Kind::new("ps.percona.com", "PerconaServerMySQL"),
+    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
+    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
+    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
+    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+    Kind::new("kibana.k8s.elastic.co", "Kibana"),
+    Kind::new("minio.min.io", "Tenant"),
+    Kind::new("kafka.strimzi.io", "Kafka"),
+    Kind::new("rabbitmq.com", "RabbitmqCluster"),
+    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
+    Kind::new("dragonflydb.io", "Dragonfly"),
+    Kind::new("acid.zalan.do", "postgresql"),
+    Kind::new("k8s.keycloak.org", "Keycloak"),
+];
 
 /// Operators that write Secrets named after the object they run (`<name>-app`,
 /// `<name>-es-elastic-user`, `<name>-cluster-ca-cert`…): `(API group, kind)`.
@@ -347,6 +380,13 @@ impl SecretProducers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_every_operator_kind() {
+        for (group, kind) in OPERATOR_PREFIXED {
+            assert!(READS.contains(&Kind::new(group, kind)), "{group}/{kind}");
+        }
+    }
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
     use serde_json::json;

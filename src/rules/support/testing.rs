@@ -6,7 +6,7 @@ use crate::model::inventory::Inventory;
 use crate::rules::{Context, Rule, Violation};
 use crate::source::files::load_bytes;
 
-/// The violations `rule` reports on every object of `yaml`, in document order.
+/// The violations `rule` reports on every object of `yaml` in its scope, in document order.
 pub(crate) fn violations(rule: &dyn Rule, yaml: &str) -> Vec<Violation> {
     let loaded = load_bytes("test.yaml", yaml.as_bytes());
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
@@ -20,7 +20,8 @@ pub(crate) fn violations(rule: &dyn Rule, yaml: &str) -> Vec<Violation> {
         jiff::Timestamp::UNIX_EPOCH,
     );
     let mut out = Vec::new();
-    for object in inventory.objects() {
+    let scope = &rule.meta().scope;
+    for object in inventory.objects().iter().filter(|o| scope.covers(o)) {
         rule.check(object, &ctx, &mut out);
     }
     out

@@ -9,8 +9,66 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
+use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::rules::Context;
+
+/// Namespaces and the kinds that may hold data ([`is_data`]; a test keeps `DATA_KINDS` in
+/// it): what the coverage findings are reported on.
+pub const DATA_AND_NAMESPACES: &[Kind] = &[
+    Kind::new("", "Namespace"),
+    Kind::new("", "PersistentVolumeClaim"),
+    Kind::new("apps", "StatefulSet"),
+    Kind::new("postgresql.cnpg.io", "Cluster"),
+    Kind::new("ps.percona.com", "PerconaServerMySQL"),
+    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
+    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
+    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
+    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+    Kind::new("minio.min.io", "Tenant"),
+    Kind::new("kafka.strimzi.io", "Kafka"),
+    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
+];
+
+/// [`DATA_AND_NAMESPACES`] and Velero Schedules.
+pub const DATA_NAMESPACES_AND_SCHEDULES: &[Kind] = &[
+    Kind::new("velero.io", "Schedule"),
+    Kind::new("", "Namespace"),
+    Kind::new("", "PersistentVolumeClaim"),
+    Kind::new("apps", "StatefulSet"),
+    Kind::new("postgresql.cnpg.io", "Cluster"),
+    Kind::new("ps.percona.com", "PerconaServerMySQL"),
+    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
+    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
+    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
+    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+    Kind::new("minio.min.io", "Tenant"),
+    Kind::new("kafka.strimzi.io", "Kafka"),
+    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
+];
+
+/// What [`VeleroFacts::build`] reads: data (a test keeps `DATA_KINDS` in it), Velero
+/// Schedules and Backups, CloudNativePG ScheduledBackups, and Namespaces for environments.
+pub const READS: &[Kind] = &[
+    Kind::new("", "Namespace"),
+    Kind::new("", "PersistentVolumeClaim"),
+    Kind::new("apps", "StatefulSet"),
+    Kind::new("velero.io", "Schedule"),
+    Kind::new("velero.io", "Backup"),
+    Kind::new("postgresql.cnpg.io", "ScheduledBackup"),
+    Kind::new("postgresql.cnpg.io", "Cluster"),
+    Kind::new("ps.percona.com", "PerconaServerMySQL"),
+    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
+    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
+    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
+    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+    Kind::new("minio.min.io", "Tenant"),
+    Kind::new("kafka.strimzi.io", "Kafka"),
+    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
+];
 
 /// Operator objects that hold persistent data: `(API group, kind)`.
 pub const DATA_KINDS: &[(&str, &str)] = &[
@@ -476,4 +534,24 @@ fn belongs_to_self_backed(
         ]
         .iter()
         .any(|kind| named(kind, "app.kubernetes.io/instance"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_kinds_are_in_scope_and_read() {
+        for (group, kind) in DATA_KINDS {
+            let kind = Kind::new(group, kind);
+            for list in [READS, DATA_AND_NAMESPACES, DATA_NAMESPACES_AND_SCHEDULES] {
+                assert!(list.contains(&kind), "{kind:?}");
+            }
+        }
+        assert_eq!(
+            &DATA_NAMESPACES_AND_SCHEDULES[1..],
+            DATA_AND_NAMESPACES,
+            "the same data kinds"
+        );
+    }
 }
