@@ -423,6 +423,20 @@ pub struct AuditArgs {
     #[arg(long)]
     pub include_owned: bool,
 
+    /// Compare the clusters with this GitOps repository (drift rules `drift-unmanaged`,
+    /// `drift-out-of-band`); its tollgate.yaml is the audit's configuration.
+    #[arg(long, value_name = "DIR")]
+    pub gitops: Option<PathBuf>,
+
+    /// Which cluster of the repository's `clusters:` a context is, when neither its name nor
+    /// its API server says (repeatable).
+    #[arg(
+        long = "gitops-cluster",
+        value_name = "CONTEXT=CLUSTER",
+        requires = "gitops"
+    )]
+    pub gitops_clusters: Vec<String>,
+
     /// Configuration file (default: tollgate.yaml in the current directory or its parents).
     #[arg(long)]
     pub config: Option<PathBuf>,

@@ -29,6 +29,9 @@ pub struct Stats {
     pub gitops: crate::gitops::Summary,
     /// Contexts asked for that could not be read (no connection, no answer), sorted.
     pub unread: Vec<String>,
+    /// Contexts read but not compared with `--gitops` (repository unusable, no cluster of
+    /// it matches), sorted: their drift findings are unknown, so they are not pushed.
+    pub drift_unchecked: Vec<String>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for

@@ -224,42 +224,17 @@ pub fn scan(
         objects.append(&mut file.objects);
     }
     let file_displays: Vec<String> = all_files.iter().map(|f| f.display.clone()).collect();
-    let config_dir = setup
-        .loaded
-        .base_dir()
-        .map(|dir| repo_display(&files::display_path(dir, &root)));
-    let clusters = gitops::Clusters::new(
-        &setup.loaded.config.clusters,
-        config_dir.as_deref().unwrap_or(""),
-    )
-    .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
-    let mut repo_roots: Vec<String> = config_dir.iter().cloned().collect();
-    repo_roots.extend(
-        disk_paths
-            .iter()
-            .chain(options.inventory_root.as_ref())
-            .filter(|p| p.is_dir())
-            .map(|p| repo_display(&files::display_path(p, &root))),
-    );
-    repo_roots.push(String::new());
-    repo_roots.dedup();
-    let built = setup.pool.install(|| {
-        gitops::build(
-            objects,
-            &gitops::BuildInput {
-                files: &file_displays,
-                root: &root,
-                repo_roots,
-                clusters: &clusters,
-            },
-        )
-    });
-    notices.extend(built.notices);
-    if clusters.is_empty()
-        && let Some(notice) = gitops::unseen::unnamed_clusters(&file_displays)
-    {
-        notices.push(notice);
-    }
+    let dirs: Vec<PathBuf> = disk_paths
+        .iter()
+        .chain(options.inventory_root.as_ref())
+        .cloned()
+        .collect();
+    let Modelled {
+        built,
+        config_dir,
+        notices: model_notices,
+    } = model_repository(objects, &file_displays, &dirs, &setup, &root)?;
+    notices.extend(model_notices);
     if built.summary.helm_sources > 0 {
         notices.push(Notice::warning(format!(
             "{} Helm source(s) (Argo CD Applications with a chart, HelmReleases, kustomize \
@@ -397,6 +372,66 @@ pub fn scan(
     )
 }
 
+/// The GitOps model over the objects read from files (DESIGN §13), with what it says about
+/// the build: shared by `scan` and `audit --gitops`, so both see the same instances.
+pub(crate) struct Modelled {
+    pub built: gitops::Built,
+    /// The configuration's folder as a display path (`""` for the scan root).
+    pub config_dir: Option<String>,
+    pub notices: Vec<Notice>,
+}
+
+/// Turns the objects of `file_displays` (read under the directories `dirs`) into the
+/// instances the clusters run: kustomize, Argo CD, Flux and `clusters:` (DESIGN §13).
+pub(crate) fn model_repository(
+    objects: Vec<Object>,
+    file_displays: &[String],
+    dirs: &[PathBuf],
+    setup: &Setup,
+    root: &std::path::Path,
+) -> Result<Modelled, Error> {
+    let mut notices = Vec::new();
+    let config_dir = setup
+        .loaded
+        .base_dir()
+        .map(|dir| repo_display(&files::display_path(dir, root)));
+    let clusters = gitops::Clusters::new(
+        &setup.loaded.config.clusters,
+        config_dir.as_deref().unwrap_or(""),
+    )
+    .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
+    let mut repo_roots: Vec<String> = config_dir.iter().cloned().collect();
+    repo_roots.extend(
+        dirs.iter()
+            .filter(|p| p.is_dir())
+            .map(|p| repo_display(&files::display_path(p, root))),
+    );
+    repo_roots.push(String::new());
+    repo_roots.dedup();
+    let mut built = setup.pool.install(|| {
+        gitops::build(
+            objects,
+            &gitops::BuildInput {
+                files: file_displays,
+                root,
+                repo_roots,
+                clusters: &clusters,
+            },
+        )
+    });
+    notices.append(&mut built.notices);
+    if clusters.is_empty()
+        && let Some(notice) = gitops::unseen::unnamed_clusters(file_displays)
+    {
+        notices.push(notice);
+    }
+    Ok(Modelled {
+        built,
+        config_dir,
+        notices,
+    })
+}
+
 /// A display path as the GitOps model writes folders: `""` for the scan root.
 fn repo_display(display: &str) -> String {
     if display == "." {
@@ -408,7 +443,7 @@ fn repo_display(display: &str) -> String {
 
 /// The instances grouped by cluster (`clusters:`), in the order of cluster names; objects no
 /// cluster claims (all of them, without `clusters:`) form the first group.
-fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
+pub(crate) fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
     if objects.iter().all(|o| o.gitops_cluster().is_none()) {
         return vec![objects];
     }
