@@ -29,6 +29,8 @@ pub struct Stats {
     pub gitops: crate::gitops::Summary,
     /// Contexts asked for that could not be read (no connection, no answer), sorted.
     pub unread: Vec<String>,
+    /// `--kustomize` objects left at their rendered stream: `(stream, "object: why")`.
+    pub unmapped: Vec<(String, String)>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for

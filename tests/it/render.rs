@@ -335,14 +335,25 @@ fn kustomizations_are_rendered_with_kustomize() {
     let bin = fake_tool(dir.path(), "kustomize", rendered, "", 0);
     let findings = kustomize_findings(dir.path(), path_with(&bin));
     assert_eq!(findings.len(), 1);
+    // No origin annotation in what this kustomize printed: the finding stays in the stream.
     assert_eq!(findings[0]["file"], "overlays/prod/(kustomize build)");
     assert_eq!(findings[0]["line"], 10);
     assert_eq!(findings[0]["object"]["namespace"], "shop-prod");
+    // kustomize built a wrapper kustomization outside the tree, which includes the overlay.
     let args = std::fs::read_to_string(bin.join("kustomize.args")).unwrap();
-    assert_eq!(
-        args.lines().collect::<Vec<_>>(),
-        ["build", "--enable-helm", "overlays/prod"]
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(args[..2], ["build", "--enable-helm"]);
+    let wrapper = Path::new(args[2]);
+    assert!(
+        wrapper
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("tollgate-kustomize-"),
+        "{args:?}"
     );
+    assert!(!wrapper.starts_with(dir.path().canonicalize().unwrap()));
+    assert!(!wrapper.exists(), "the wrapper is removed after the build");
 }
 
 #[test]
@@ -362,7 +373,9 @@ fn kustomizations_are_rendered_with_kubectl_when_present() {
     std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).unwrap();
     let findings = kustomize_findings(dir.path(), bin.into_os_string());
     assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!(findings[0]["file"], "overlays/prod/(kustomize build)");
+    // At the image line of the file the object was written in.
+    assert_eq!(findings[0]["file"], "overlays/prod/deployment.yaml");
+    assert_eq!(findings[0]["line"], 10);
     assert_eq!(findings[0]["object"]["namespace"], "shop-prod");
     assert_eq!(findings[0]["environment"], "prod");
 }
