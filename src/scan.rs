@@ -404,6 +404,19 @@ pub fn scan(
             &namespaces,
         ));
     }
+    if !streams.is_empty() {
+        // An instance the tree's model and a render both give is one finding, at one place.
+        let mut seen = HashSet::new();
+        file_findings.retain(|f| {
+            seen.insert((
+                f.rule.clone(),
+                f.fingerprint.clone(),
+                f.location.path().to_string(),
+                f.location.line(),
+                f.location.column(),
+            ))
+        });
+    }
     setup.notices.extend(notices);
     setup.conclude(
         ScanOutcome {
