@@ -8,7 +8,9 @@
 //! the template they came from (Helm's `# Source:` comment), rewritten to the template's path
 //! relative to the scan root (`charts/shop/templates/deployment.yaml`), which SARIF reports as a
 //! related location and the CI annotation formats (GitLab, GitHub) point at, since the rendered
-//! stream itself is not in the repository.
+//! stream itself is not in the repository. kustomize's documents go back to the files and lines
+//! they were written on ([`crate::source::origin`]); only those it cannot place stay at the
+//! virtual path.
 //!
 //! A missing tool is an error before anything is scanned; a failed render is an error notice
 //! carrying the tool's stderr (exit code 2), while the rest of the inputs are still scanned.
