@@ -16,6 +16,7 @@ use crate::external::External;
 use crate::finding::{Finding, Severity};
 use crate::model::environment::Environments;
 use crate::model::inventory::Inventory;
+use crate::model::kinds::KindSet;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::outcome::{CheckedObject, Checks, ScanOutcome};
@@ -49,6 +50,12 @@ pub trait Evaluator: Send + Sync {
         Vec::new()
     }
 
+    /// The kinds the enabled rules of this evaluator may read (evaluate, or look up); a kind
+    /// outside every evaluator's and every built-in rule's set is never built whole.
+    fn kinds_read(&self, _enabled: &dyn Fn(&str) -> bool) -> KindSet {
+        KindSet::All
+    }
+
     /// Whether `rule` of this evaluator examines `object` at all (see [`Rule::applies_to`]).
     fn applies_to(&self, _rule: &str, _object: &Object, _ctx: &Context<'_>) -> bool {
         true
@@ -66,6 +73,18 @@ pub trait EvaluatorWorker {
     /// Reports `(rule id, violation)` pairs for `object`, the `index`-th of the inventory.
     fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>);
 }
+
+/// Kinds every scan builds whole: GitOps build instructions (kustomize files, Argo CD and
+/// Flux objects), Namespaces (environments) and Secrets (their values are masked in reports).
+const ALWAYS_BUILT: [&str; 7] = [
+    "Kustomization",
+    "Component",
+    "Application",
+    "ApplicationSet",
+    "HelmRelease",
+    "Namespace",
+    "Secret",
+];
 
 /// Which rules run, with what severity.
 pub struct RuleSet {
@@ -149,6 +168,25 @@ impl RuleSet {
             .copied()
             .or(violation)
             .unwrap_or(default)
+    }
+
+    /// The kinds built whole when manifests are read: those the enabled rules and policies
+    /// read, what the GitOps model reads (its build instructions) and what reports mask
+    /// (Secrets). Documents of other kinds keep only `apiVersion`, `kind` and `metadata`.
+    pub fn kinds_to_build(&self) -> KindSet {
+        let mut kinds = if self
+            .builtin
+            .iter()
+            .all(|r| r.meta().id == rules::manifest_parse_error::ID)
+        {
+            KindSet::none()
+        } else {
+            KindSet::All
+        };
+        for evaluator in &self.evaluators {
+            kinds.add(&evaluator.kinds_read(&|id| self.is_enabled(id)));
+        }
+        kinds.union(&KindSet::of(ALWAYS_BUILT))
     }
 
     /// Every rule that runs, as reports describe them, sorted by id.

@@ -152,9 +152,13 @@ pub fn scan(
     let mut reported: HashSet<String> = reported_files.iter().map(|f| f.display.clone()).collect();
 
     let mut sources = Sources::default();
-    let mut loaded_files: Vec<LoadedFile> = setup
-        .pool
-        .install(|| all_files.par_iter().map(files::load_file).collect());
+    let build_filter = setup.rules.kinds_to_build().filter();
+    let mut loaded_files: Vec<LoadedFile> = setup.pool.install(|| {
+        all_files
+            .par_iter()
+            .map(|file| files::load_file_filtered(file, &build_filter))
+            .collect()
+    });
     refuse_outputs_that_are_inputs(&options.run.outputs, &all_files, &loaded_files)?;
     if read_stdin {
         let name = options.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
@@ -173,7 +177,7 @@ pub fn scan(
             )));
         }
         sources.insert_text(name, Arc::from(String::from_utf8_lossy(&bytes).as_ref()));
-        loaded_files.push(files::load_bytes(name, &bytes));
+        loaded_files.push(files::load_bytes_filtered(name, &bytes, &build_filter));
         reported.insert(name.to_string());
     }
     for file in &all_files {

@@ -55,6 +55,7 @@
 # custom:
 #   id: adminer-exposed
 #   kinds: [Service, Ingress, IngressRoute]
+#   inventory_kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, Service]
 #   severity: high
 #   remediation: Do not expose Adminer; use kubectl port-forward to reach it when needed.
 #   tags: [network, databases, environments]

@@ -76,6 +76,7 @@
 # custom:
 #   id: cert-manager-issuer-env
 #   kinds: [Certificate, Ingress]
+#   inventory_kinds: [Ingress, Gateway, IngressRoute, IngressRouteTCP, ClusterIssuer, Issuer]
 #   severity: high
 #   remediation: Use the production issuer for certificates of production environments.
 #   tags: [tls, cert-manager, environments]

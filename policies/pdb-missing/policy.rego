@@ -55,6 +55,7 @@
 # custom:
 #   id: pdb-missing
 #   kinds: [Deployment, StatefulSet]
+#   inventory_kinds: [PodDisruptionBudget, HorizontalPodAutoscaler]
 #   severity: medium
 #   remediation: Add a PodDisruptionBudget (maxUnavailable 1) selecting the workload's pods.
 #   tags: [availability, environments]

@@ -4,6 +4,7 @@ pub mod environment;
 pub mod image;
 pub mod image_scan;
 pub mod inventory;
+pub mod kinds;
 pub mod object;
 pub mod pod_security;
 pub mod quantity;

@@ -78,6 +78,18 @@ pub fn convert_all(objects: &[Object], secret_values: bool) -> Vec<Value> {
         .collect()
 }
 
+/// [`policy_value`] of the objects `wanted` accepts, by inventory index.
+pub fn convert_some(
+    objects: &[Object],
+    secret_values: bool,
+    wanted: impl Fn(&Object) -> bool + Sync,
+) -> Vec<Option<Value>> {
+    objects
+        .par_iter()
+        .map(|o| wanted(o).then(|| policy_value(o, secret_values)))
+        .collect()
+}
+
 /// What policies see of `object`: a Secret's `data`/`stringData` values are emptied unless
 /// `secret_values` (`rego.secret_values: true`), so that no policy output (a message, a
 /// transformed value, `print()`) can carry one.

@@ -21,6 +21,7 @@ use super::ast;
 use super::engine::{self, ModuleSource, Origin, PolicyError, Syntax};
 use super::value::{object, to_rego};
 use crate::finding::Severity;
+use crate::model::kinds::KindSet;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::rules::RuleInfo;
@@ -182,6 +183,23 @@ impl Match {
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
         }
+    }
+
+    /// The kinds this match can review (every kind when it names none, or a wildcard).
+    pub fn kinds_matched(&self) -> KindSet {
+        if self.kinds.is_empty()
+            || self
+                .kinds
+                .iter()
+                .any(|(_, kinds)| kinds.is_empty() || kinds.iter().any(|k| k == "*"))
+        {
+            return KindSet::All;
+        }
+        KindSet::of(
+            self.kinds
+                .iter()
+                .flat_map(|(_, kinds)| kinds.iter().cloned()),
+        )
     }
 
     /// Whether the constraint reviews `object`, whose Namespace object (when the inventory

@@ -27,6 +27,11 @@ pub struct Annotations {
 }
 
 impl Annotations {
+    /// Whether `custom` has `key` at all (an empty list says "none", absence says nothing).
+    pub fn custom_has(&self, key: &str) -> bool {
+        self.custom.contains_key(key)
+    }
+
     pub fn custom_str(&self, key: &str) -> Option<&str> {
         self.custom.get(key)?.as_str()
     }

@@ -30,7 +30,7 @@ pub mod sources;
 pub mod testing;
 pub mod value;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,7 @@ use crate::config::LoadedConfig;
 use crate::engine::{Evaluator, EvaluatorPass, EvaluatorWorker};
 use crate::error::Error;
 use crate::finding::Severity;
+use crate::model::kinds::KindSet;
 use crate::model::object::Object;
 use crate::notice::Notice;
 use crate::rules::{Context, RuleInfo, Violation};
@@ -99,7 +100,9 @@ struct Unit {
 pub struct Policies {
     /// Native and conftest modules with the `--data` documents, prepared.
     main: Option<Engine>,
-    main_needs_inventory: bool,
+    /// Packages of the main engine that may read `data.inventory` (themselves or through a
+    /// package they refer to).
+    inventory_readers: HashSet<String>,
     main_origins: HashMap<String, Origin>,
     natives: Vec<NativePolicy>,
     conftest: Vec<ConftestPackage>,
@@ -120,6 +123,31 @@ fn diagnostic(e: PolicyError) -> Error {
 }
 
 /// The package a module declares, read from its text (for shipped modules a user overrides).
+/// Packages whose rules may read `data.inventory`: those that name it (or index `data`
+/// dynamically), and, transitively, those that refer to such a package.
+fn inventory_readers(packages: &[(String, Arc<str>)]) -> HashSet<String> {
+    let mut readers: HashSet<String> = packages
+        .iter()
+        .filter(|(_, text)| gatekeeper::references_inventory(text) || text.contains("data["))
+        .map(|(package, _)| package.clone())
+        .collect();
+    loop {
+        let before = readers.len();
+        for (package, text) in packages {
+            if !readers.contains(package)
+                && readers
+                    .iter()
+                    .any(|reader| text.contains(&format!("data.{reader}")))
+            {
+                readers.insert(package.clone());
+            }
+        }
+        if readers.len() == before {
+            return readers;
+        }
+    }
+}
+
 fn declared_package(text: &str) -> Option<String> {
     text.lines()
         .map(str::trim)
@@ -186,7 +214,7 @@ impl Policies {
         for file in modules.iter().filter(|f| !f.shipped) {
             user_packages.extend(declared_package(&file.text));
         }
-        let mut needs_inventory = false;
+        let mut package_texts: Vec<(String, Arc<str>)> = Vec::new();
         for file in &modules {
             if file.shipped
                 && declared_package(&file.text).is_some_and(|p| user_packages.contains(&p))
@@ -209,7 +237,9 @@ impl Policies {
                 origin: origin.clone(),
             };
             engine::add_module(&mut engine, &module).map_err(diagnostic)?;
-            needs_inventory |= gatekeeper::references_inventory(&file.text);
+            if let Some(package) = declared_package(&file.text) {
+                package_texts.push((package, file.text.clone()));
+            }
             origins.insert(file.display.clone(), origin);
             texts.insert(file.display.clone(), file.text.clone());
         }
@@ -313,7 +343,7 @@ impl Policies {
         }
         Ok(Policies {
             main: has_modules.then_some(engine),
-            main_needs_inventory: needs_inventory,
+            inventory_readers: inventory_readers(&package_texts),
             main_origins: origins,
             natives,
             conftest,
@@ -329,6 +359,74 @@ impl Policies {
     }
 
     /// True when no policy reports anything.
+    /// Whether an enabled policy of the main engine may read `data.inventory`.
+    fn main_reads_inventory(&self, natives: &[usize], conftest: &[(usize, Vec<usize>)]) -> bool {
+        natives.iter().any(|&i| {
+            self.inventory_readers
+                .contains(&self.natives[i].package.join("."))
+        }) || conftest
+            .iter()
+            .any(|(p, _)| self.inventory_readers.contains(&self.conftest[*p].name))
+    }
+
+    /// The kinds `data.inventory` must hold for these enabled policies: what native policies
+    /// declare in `custom.inventory_kinds`, every kind for one that reads the inventory
+    /// without saying, and nothing when none reads it.
+    fn inventory_kinds(
+        &self,
+        natives: &[usize],
+        conftest: &[(usize, Vec<usize>)],
+        templates: &BTreeSet<usize>,
+    ) -> KindSet {
+        let mut kinds = KindSet::none();
+        for &i in natives {
+            let policy = &self.natives[i];
+            if self.inventory_readers.contains(&policy.package.join(".")) {
+                kinds.add(&KindSet::declared(policy.inventory_kinds.as_ref()));
+            }
+        }
+        let conftest_reads = conftest
+            .iter()
+            .any(|(p, _)| self.inventory_readers.contains(&self.conftest[*p].name));
+        if conftest_reads || templates.iter().any(|&t| self.templates[t].needs_inventory) {
+            kinds = KindSet::All;
+        }
+        kinds
+    }
+
+    /// Every kind an enabled policy may read: the kinds policies are evaluated on and the
+    /// kinds of `data.inventory`. A kind outside it can be skimmed by the parser.
+    pub fn kinds_read(&self, enabled: &dyn Fn(&str) -> bool) -> KindSet {
+        let natives: Vec<usize> = (0..self.natives.len())
+            .filter(|&i| enabled(&self.natives[i].id))
+            .collect();
+        let conftest: Vec<(usize, Vec<usize>)> = self
+            .conftest
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.rules.iter().any(|r| enabled(&r.id)))
+            .map(|(i, p)| (i, (0..p.rules.len()).collect()))
+            .collect();
+        let constraints: Vec<usize> = (0..self.constraints.len())
+            .filter(|&i| enabled(&self.constraints[i].id))
+            .collect();
+        let templates: BTreeSet<usize> = constraints
+            .iter()
+            .map(|&c| self.constraints[c].template)
+            .collect();
+        let mut kinds = self.inventory_kinds(&natives, &conftest, &templates);
+        for &i in &natives {
+            kinds.add(&KindSet::declared(self.natives[i].kinds.as_ref()));
+        }
+        for (p, _) in &conftest {
+            kinds.add(&KindSet::declared(self.conftest[*p].kinds.as_ref()));
+        }
+        for &c in &constraints {
+            kinds.add(&self.constraints[c].matcher.kinds_matched());
+        }
+        kinds
+    }
+
     pub fn is_empty(&self) -> bool {
         self.natives.is_empty() && self.conftest.is_empty() && self.constraints.is_empty()
     }
@@ -380,6 +478,10 @@ impl Evaluator for Policies {
         Box::new(Pass::new(self, ctx, enabled))
     }
 
+    fn kinds_read(&self, enabled: &dyn Fn(&str) -> bool) -> KindSet {
+        Policies::kinds_read(self, enabled)
+    }
+
     fn notices(&self) -> Vec<Notice> {
         let mut out: Vec<Notice> =
             std::mem::take(&mut *self.load_notices.lock().unwrap_or_else(|e| e.into_inner()));
@@ -403,7 +505,8 @@ struct Pass<'a> {
     ctx: &'a Context<'a>,
     main: Option<Engine>,
     templates: Vec<Option<Engine>>,
-    converted: Option<Vec<Value>>,
+    /// Objects converted for `data.inventory` (by inventory index), reused as `input`.
+    converted: Option<Vec<Option<Value>>>,
     natives: Vec<usize>,
     /// Conftest packages with their enabled rules.
     conftest: Vec<(usize, Vec<usize>)>,
@@ -442,10 +545,8 @@ impl<'a> Pass<'a> {
             .map(|&c| policies.constraints[c].template)
             .collect();
         let main_used = !natives.is_empty() || !conftest.is_empty();
-        let needs_inventory = (main_used && policies.main_needs_inventory)
-            || used_templates
-                .iter()
-                .any(|&t| policies.templates[t].needs_inventory);
+        let inventory_kinds = policies.inventory_kinds(&natives, &conftest, &used_templates);
+        let needs_inventory = !inventory_kinds.is_empty();
 
         let mut pass = Pass {
             policies,
@@ -462,15 +563,22 @@ impl<'a> Pass<'a> {
         };
         let objects = ctx.inventory.objects();
         let inventory = needs_inventory.then(|| {
-            let converted = data::convert_all(objects, policies.secret_values);
-            let inventory = data::inventory(objects.iter().zip(&converted));
+            let converted = data::convert_some(objects, policies.secret_values, |o| {
+                inventory_kinds.contains(&o.kind)
+            });
+            let inventory = data::inventory(
+                objects
+                    .iter()
+                    .zip(&converted)
+                    .filter_map(|(o, v)| Some((o, v.as_ref()?))),
+            );
             pass.converted = Some(converted);
             inventory
         });
         if main_used && let Some(base) = &policies.main {
             let mut main = base.clone();
             let mut extra = vec![("tollgate", data::tollgate(ctx))];
-            if policies.main_needs_inventory
+            if policies.main_reads_inventory(&pass.natives, &pass.conftest)
                 && let Some(inv) = &inventory
             {
                 extra.push(("inventory", inv.clone()));
@@ -682,9 +790,11 @@ impl EvaluatorWorker for Worker<'_> {
         let mut converted: Option<Value> = None;
         let mut value = || {
             converted
-                .get_or_insert_with(|| match &pass.converted {
-                    Some(all) => all[index].clone(),
-                    None => data::policy_value(object, policies.secret_values),
+                .get_or_insert_with(|| {
+                    match pass.converted.as_ref().and_then(|all| all[index].as_ref()) {
+                        Some(converted) => converted.clone(),
+                        None => data::policy_value(object, policies.secret_values),
+                    }
                 })
                 .clone()
         };

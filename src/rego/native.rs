@@ -46,6 +46,9 @@ pub struct NativePolicy {
     /// `custom.kinds`: the kinds the policy inspects; objects of other kinds are not
     /// evaluated. `None`: every object.
     pub kinds: Option<std::collections::BTreeSet<String>>,
+    /// `custom.inventory_kinds`: the kinds the policy looks up in `data.inventory`. `None`:
+    /// any kind, when it reads the inventory at all.
+    pub inventory_kinds: Option<std::collections::BTreeSet<String>>,
 }
 
 impl NativePolicy {
@@ -193,8 +196,18 @@ pub fn discover(
         tags.sort();
         tags.dedup();
         let kinds = kinds_of(&annotations, rule.fields.get("kinds"));
+        let inventory_kinds = {
+            let mut declared = annotations.custom_list("inventory_kinds");
+            if let Some(serde_json::Value::Array(items)) = rule.fields.get("inventory_kinds") {
+                declared.extend(items.iter().filter_map(|k| k.as_str().map(str::to_string)));
+            }
+            let said = annotations.custom_has("inventory_kinds")
+                || rule.fields.contains_key("inventory_kinds");
+            said.then(|| declared.into_iter().collect())
+        };
         out.push(NativePolicy {
             kinds,
+            inventory_kinds,
             id: id.clone(),
             deny: has("deny").then(|| format!("{path}.deny")),
             warn: has("warn").then(|| format!("{path}.warn")),

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::model::object::{Object, Origin};
 use crate::model::spans::{Pos, SpanTree};
 use crate::notice::Notice;
-use crate::source::yaml::{Document, parse_stream};
+use crate::source::yaml::{Document, KindFilter, parse_stream, parse_stream_filtered};
 
 /// Manifest extensions read when walking directories.
 pub const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
@@ -328,12 +328,17 @@ pub struct LoadedFile {
 
 /// Reads one file from disk.
 pub fn load_file(file: &SourceFile) -> LoadedFile {
+    load_file_filtered(file, &KindFilter::All)
+}
+
+/// [`load_file`], building whole only the documents of kinds `filter` builds.
+pub fn load_file_filtered(file: &SourceFile, filter: &KindFilter) -> LoadedFile {
     let mut loaded = LoadedFile {
         display: file.display.clone(),
         ..Default::default()
     };
     match read_capped(&file.path) {
-        Ok(Capped::Bytes(bytes)) => load_bytes(&file.display, &bytes),
+        Ok(Capped::Bytes(bytes)) => load_bytes_filtered(&file.display, &bytes, filter),
         Ok(Capped::TooBig) => {
             loaded.notice = Some(
                 Notice::warning(format!(
@@ -389,6 +394,11 @@ pub fn read_capped(path: &Path) -> std::io::Result<Capped> {
 
 /// Reads manifests from bytes (a file's or standard input's).
 pub fn load_bytes(display: &str, bytes: &[u8]) -> LoadedFile {
+    load_bytes_filtered(display, bytes, &KindFilter::All)
+}
+
+/// [`load_bytes`], building whole only the documents of kinds `filter` builds.
+pub fn load_bytes_filtered(display: &str, bytes: &[u8], filter: &KindFilter) -> LoadedFile {
     let mut loaded = LoadedFile {
         display: display.to_string(),
         bytes: bytes.len() as u64,
@@ -414,7 +424,7 @@ pub fn load_bytes(display: &str, bytes: &[u8]) -> LoadedFile {
             return loaded;
         }
     };
-    let parsed = parse_stream(text);
+    let parsed = parse_stream_filtered(text, filter);
     for error in parsed.errors {
         loaded.problems.push(ParseProblem {
             pos: Pos {

@@ -30,3 +30,4 @@ mod render;
 mod rule_checks;
 mod rule_fixtures;
 mod secret_values;
+mod unread_kinds;
