@@ -9,30 +9,37 @@ use regorus::Value;
 
 /// A regorus value with the same content as `value`.
 pub fn to_rego(value: &serde_json::Value) -> Value {
-    to_rego_interned(value, &mut KeyInterner::default())
+    to_rego_interned(value, &mut StringInterner::default())
 }
 
-/// Object keys already converted, shared by every value converted with the same interner:
-/// thousands of objects repeat `apiVersion`, `metadata`, `name`… and each would otherwise
-/// hold its own copy of every key for the whole run.
+/// Strings already converted, shared by every value converted with the same interner:
+/// thousands of objects repeat `apiVersion`, `metadata`, `name`, `IfNotPresent`… and each
+/// would otherwise hold its own copy for the whole run. Long strings (certificates, scripts)
+/// are rarely repeated and are not kept here.
 #[derive(Default)]
-pub struct KeyInterner {
-    keys: std::collections::HashMap<String, Value>,
+pub struct StringInterner {
+    strings: std::collections::HashSet<std::sync::Arc<str>>,
 }
 
-impl KeyInterner {
-    fn key(&mut self, key: &str) -> Value {
-        if let Some(interned) = self.keys.get(key) {
-            return interned.clone();
+/// Strings longer than this are converted without interning.
+const INTERNED_MAX_BYTES: usize = 64;
+
+impl StringInterner {
+    fn string(&mut self, text: &str) -> Value {
+        if text.len() > INTERNED_MAX_BYTES {
+            return Value::from(text);
         }
-        let value = Value::from(key);
-        self.keys.insert(key.to_string(), value.clone());
-        value
+        if let Some(interned) = self.strings.get(text) {
+            return Value::String(interned.clone());
+        }
+        let shared: std::sync::Arc<str> = std::sync::Arc::from(text);
+        self.strings.insert(shared.clone());
+        Value::String(shared)
     }
 }
 
-/// [`to_rego`], with object keys taken from (and added to) `keys`.
-pub fn to_rego_interned(value: &serde_json::Value, keys: &mut KeyInterner) -> Value {
+/// [`to_rego`], with short strings and keys taken from (and added to) `keys`.
+pub fn to_rego_interned(value: &serde_json::Value, keys: &mut StringInterner) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -45,7 +52,7 @@ pub fn to_rego_interned(value: &serde_json::Value, keys: &mut KeyInterner) -> Va
                 Value::from(n.as_f64().unwrap_or(0.0))
             }
         }
-        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::String(s) => keys.string(s),
         serde_json::Value::Array(items) => Value::from(
             items
                 .iter()
@@ -54,7 +61,7 @@ pub fn to_rego_interned(value: &serde_json::Value, keys: &mut KeyInterner) -> Va
         ),
         serde_json::Value::Object(map) => Value::from(
             map.iter()
-                .map(|(k, v)| (keys.key(k), to_rego_interned(v, keys)))
+                .map(|(k, v)| (keys.string(k), to_rego_interned(v, keys)))
                 .collect::<BTreeMap<_, _>>(),
         ),
     }
