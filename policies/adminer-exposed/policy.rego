@@ -80,13 +80,12 @@ adminer_pod_labels contains labels if {
 	labels := kubernetes.pod_labels(workload)
 }
 
-# Whether the namespace may run Adminer: the images tollgate lists per namespace
-# (data.tollgate.namespaces[ns].images) spare looking at every workload for each Service.
-namespace_may_run_adminer if not data.tollgate.namespaces[namespace].images
+# Whether the namespace may run Adminer: the image names tollgate lists per namespace
+# (data.tollgate.namespaces[ns].image_names) spare looking at every workload for each Service.
+namespace_may_run_adminer if not data.tollgate.namespaces[namespace].image_names
 
 namespace_may_run_adminer if {
-	some image in data.tollgate.namespaces[namespace].images
-	startswith(kubernetes.image_name(image), "adminer")
+	strings.any_prefix_match(data.tollgate.namespaces[namespace].image_names, "adminer")
 }
 
 # A Service selecting Adminer pods.

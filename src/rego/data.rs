@@ -6,7 +6,8 @@
 //!   their keys but empty values, so that no policy can copy a value into a message.
 //! - `data.tollgate`: `environments` (the configured environments with their namespace and
 //!   cluster globs, in order) and `namespaces` (every namespace of the inventory with its
-//!   `environment` and the distinct `images` its workloads run), for policies that reason about
+//!   `environment`, the distinct `images` its workloads run and their `image_names`, the
+//!   repository names without registry, tag or digest), for policies that reason about
 //!   environments, or want to skip a namespace cheaply before looking at its objects.
 
 use std::collections::BTreeMap;
@@ -206,13 +207,23 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
         .into_iter()
         .map(|ns| {
             let env = ctx.namespace_env(ns).map_or(Value::Null, Value::from);
+            let images = images.get(ns);
+            let names: std::collections::BTreeSet<&str> = images
+                .into_iter()
+                .flatten()
+                .map(|image| image_name(image))
+                .collect();
             let images = images
-                .get(ns)
                 .map(|set| set.iter().map(|i| Value::from(*i)).collect::<Vec<_>>())
                 .unwrap_or_default();
+            let names = names.into_iter().map(Value::from).collect::<Vec<_>>();
             (
                 Value::from(ns),
-                object([("environment", env), ("images", Value::from(images))]),
+                object([
+                    ("environment", env),
+                    ("images", Value::from(images)),
+                    ("image_names", Value::from(names)),
+                ]),
             )
         })
         .collect::<BTreeMap<_, _>>();
@@ -220,6 +231,14 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
         ("environments", Value::from(environments)),
         ("namespaces", Value::from(namespaces)),
     ])
+}
+
+/// The repository of an image without registry, tag or digest: `adminer` for
+/// `harbor.example.com/tools/adminer:4.8.1@sha256:…` (`image_name` of the Rego library).
+fn image_name(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split(':').next().unwrap_or(last)
 }
 
 #[cfg(test)]

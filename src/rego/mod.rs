@@ -415,6 +415,12 @@ impl Policies {
             .map(|&c| self.constraints[c].template)
             .collect();
         let mut kinds = self.inventory_kinds(&natives, &conftest, &templates);
+        if !natives.is_empty() || !conftest.is_empty() {
+            // `data.tollgate.namespaces[ns].images` lists what the namespace's workloads run.
+            kinds.add(&KindSet::of(
+                crate::model::workload::WORKLOAD_KIND_NAMES.iter().copied(),
+            ));
+        }
         for &i in &natives {
             kinds.add(&KindSet::declared(self.natives[i].kinds.as_ref()));
         }
