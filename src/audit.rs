@@ -16,12 +16,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::drift::{self, GitRepository};
 use crate::engine::{self, Evaluator, RunOptions, Setup, load_config, suppress};
 use crate::error::Error;
 use crate::external::{ExternalSources, gather_external};
 use crate::model::inventory::Inventory;
 use crate::notice::Notice;
 use crate::outcome::{Checks, ScanOutcome, Stats};
+use crate::rules::drift_out_of_band;
 use crate::source::cluster::{self, ClusterOptions, Fetched};
 
 /// Clusters read at the same time.
@@ -42,6 +44,10 @@ pub struct AuditOptions {
     pub kubeconfig: Option<PathBuf>,
     pub cluster: ClusterOptions,
     pub run: RunOptions,
+    /// `--gitops DIR`: the GitOps repository the clusters are compared with (drift rules).
+    pub gitops: Option<PathBuf>,
+    /// `--gitops-cluster CONTEXT=CLUSTER`: which cluster of the repository a context is.
+    pub gitops_clusters: std::collections::BTreeMap<String, String>,
 }
 
 /// How to reach one cluster.
@@ -145,9 +151,29 @@ pub fn audit_targets(
         path: PathBuf::from("."),
         source,
     })?;
-    let loaded = load_config(options.run.config.as_deref(), &root)?;
+    // With --gitops, the repository's tollgate.yaml (its `clusters:`) governs the audit.
+    let config_start = match &options.gitops {
+        Some(dir) => drift::config_start(dir, &root),
+        None => root.clone(),
+    };
+    let loaded = load_config(options.run.config.as_deref(), &config_start)?;
     let environments = engine::environments(&loaded, &root)?;
     let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
+    let mut notices = Vec::new();
+    let mut repository = match &options.gitops {
+        Some(dir) => Some(GitRepository::read(
+            dir,
+            options.gitops_clusters.clone(),
+            &setup,
+            &root,
+            &mut notices,
+        )?),
+        None => None,
+    };
+    let servers: std::collections::HashMap<String, Option<String>> = targets
+        .iter()
+        .map(|t| (t.name.clone(), server_of(&t.connection)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tollgate-kube")
@@ -191,7 +217,8 @@ pub fn audit_targets(
     let mut stats = Stats::default();
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
-    let mut notices = Vec::new();
+    // Clusters of the GitOps repository that some context was matched with.
+    let mut matched = std::collections::BTreeSet::new();
     for (context, fetched) in receiver {
         silent.remove(&context);
         setup.notices.extend(fetched.notices);
@@ -200,13 +227,38 @@ pub fn audit_targets(
             continue;
         }
         stats.clusters += 1;
-        stats.contexts.push(context);
+        stats.contexts.push(context.clone());
         let mut objects = fetched.objects;
         setup.environments.assign(&mut objects);
         let inventory = Inventory::new(objects);
         stats.objects += inventory.len();
         let every = |_: &crate::model::object::Object| true;
-        let external = gather_external(
+        let git = match &mut repository {
+            None => None,
+            Some(repository) => {
+                let server = servers.get(&context).cloned().flatten();
+                let cluster = repository.cluster_of(&context, server.as_deref());
+                if let Ok(cluster) = &cluster {
+                    matched.insert(cluster.clone());
+                }
+                let usable = cluster.and_then(|c| repository.usable(c.as_deref()).map(|()| c));
+                match usable {
+                    Ok(cluster) => Some(repository.side(cluster, &setup)),
+                    Err(why) => {
+                        stats.drift_unchecked.push(context.clone());
+                        notices.push(
+                            Notice::error(format!(
+                                "--gitops {}: drift against git is not checked: {why}",
+                                repository.dir
+                            ))
+                            .at(&context, None),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let mut external = gather_external(
             &setup.loaded,
             &setup.rules,
             &inventory,
@@ -216,16 +268,32 @@ pub fn audit_targets(
             },
             &mut notices,
         )?;
+        external.gitops = git.clone();
         let raw = setup.evaluate(&inventory, &every, &external);
         if options.run.record_checks {
             checks.merge(setup.checks(&inventory, &every, &external, Vec::new()));
         }
-        not_evaluated.extend(external.not_evaluated);
-        findings.extend(suppress(
+        not_evaluated.extend(std::mem::take(&mut external.not_evaluated));
+        let indexes: Vec<usize> = raw.iter().map(|(i, _)| *i).collect();
+        let live = suppress(
             raw.into_iter().map(|(i, f)| (Some(i), f)).collect(),
             &inventory,
             &setup.suppressor,
-        ));
+        );
+        if let Some(git) = &git {
+            let pairs: Vec<(usize, &crate::finding::Finding)> =
+                indexes.iter().copied().zip(&live).collect();
+            let drift = drift_out_of_band::derive(&inventory, &pairs, git, &setup.rules);
+            findings.extend(suppress(
+                drift.into_iter().map(|(i, f)| (Some(i), f)).collect(),
+                &inventory,
+                &setup.suppressor,
+            ));
+        }
+        findings.extend(live);
+    }
+    if let Some(repository) = &repository {
+        notices.extend(repository.unread_notices(&matched));
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     for context in silent {
@@ -237,6 +305,7 @@ pub fn audit_targets(
     }
     stats.contexts.sort();
     stats.unread.sort();
+    stats.drift_unchecked.sort();
     not_evaluated.sort();
     not_evaluated.dedup();
     setup.notices.extend(notices);
@@ -250,6 +319,36 @@ pub fn audit_targets(
         },
         options.run.write_baseline.as_deref(),
     )
+}
+
+/// The API server URL of a target, to match Argo CD destinations: the kubeconfig context's
+/// cluster server, or Argo CD's in-cluster address.
+fn server_of(connection: &Connection) -> Option<String> {
+    match connection {
+        Connection::InCluster => Some(drift::IN_CLUSTER_SERVER.to_string()),
+        Connection::Kubeconfig {
+            kubeconfig,
+            context,
+        } => {
+            let cluster = kubeconfig
+                .contexts
+                .iter()
+                .find(|c| &c.name == context)?
+                .context
+                .as_ref()?
+                .cluster
+                .clone();
+            kubeconfig
+                .clusters
+                .iter()
+                .find(|c| c.name == cluster)?
+                .cluster
+                .as_ref()?
+                .server
+                .clone()
+        }
+        Connection::Custom(_) => None,
+    }
 }
 
 /// A client for one target, with tollgate's own deadlines and retries instead of kube's

@@ -353,7 +353,8 @@ pub struct RenderArgs {
     pub release_namespace: Option<String>,
 
     /// Render DIR with `kustomize build` (or `kubectl kustomize`) and scan the result
-    /// (repeatable). Findings are reported at `DIR/(kustomize build)`.
+    /// (repeatable). Findings point at the source lines kustomize's origin annotations name
+    /// (else at `DIR/(kustomize build)`; --verbose says why).
     #[arg(long, value_name = "DIR")]
     pub kustomize: Vec<PathBuf>,
 }
@@ -422,6 +423,20 @@ pub struct AuditArgs {
     /// Also audit Pods, ReplicaSets and Jobs that a controller owns.
     #[arg(long)]
     pub include_owned: bool,
+
+    /// Compare the clusters with this GitOps repository (drift rules `drift-unmanaged`,
+    /// `drift-out-of-band`); its tollgate.yaml is the audit's configuration.
+    #[arg(long, value_name = "DIR")]
+    pub gitops: Option<PathBuf>,
+
+    /// Which cluster of the repository's `clusters:` a context is, when neither its name nor
+    /// its API server says (repeatable).
+    #[arg(
+        long = "gitops-cluster",
+        value_name = "CONTEXT=CLUSTER",
+        requires = "gitops"
+    )]
+    pub gitops_clusters: Vec<String>,
 
     /// Configuration file (default: tollgate.yaml in the current directory or its parents).
     #[arg(long)]

@@ -282,7 +282,8 @@ impl Evaluation<'_> {
         report_on: &(dyn Fn(&Object) -> bool + Sync),
     ) -> (Vec<(usize, Finding)>, Vec<Notice>) {
         let ctx = Context::new(inventory, self.config, self.environments, self.now)
-            .with_image_scans(self.external.image_scans.as_ref());
+            .with_image_scans(self.external.image_scans.as_ref())
+            .with_gitops(self.external.gitops.as_deref());
         let enabled = |id: &str| self.rules.is_enabled(id);
         let passes: Vec<Box<dyn EvaluatorPass + '_>> = self
             .rules
@@ -337,7 +338,8 @@ impl Evaluation<'_> {
         report_on: &(dyn Fn(&Object) -> bool + Sync),
         files: Vec<String>,
     ) -> Checks {
-        let ctx = Context::new(inventory, self.config, self.environments, self.now);
+        let ctx = Context::new(inventory, self.config, self.environments, self.now)
+            .with_gitops(self.external.gitops.as_deref());
         let mut reported: Vec<usize> = (0..inventory.len())
             .filter(|&i| report_on(&inventory.objects()[i]))
             .collect();

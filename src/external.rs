@@ -25,6 +25,9 @@ pub struct External {
     /// Rules that could not be evaluated (their source was unreachable); they report nothing
     /// and the summary says so.
     pub not_evaluated: Vec<String>,
+    /// The cluster as the GitOps repository declares it (`audit --gitops`), for the drift
+    /// rules.
+    pub gitops: Option<std::sync::Arc<crate::drift::GitSide>>,
 }
 
 /// Where `gather_external` looks.

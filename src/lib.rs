@@ -18,6 +18,8 @@ pub mod cli;
 pub mod commands;
 /// `tollgate.yaml`: loading and validation.
 pub mod config;
+/// Drift between a GitOps repository and the clusters (`audit --gitops`).
+pub mod drift;
 /// The rule engine: `RuleSet`, `Setup`, `Evaluation` and the evaluator traits.
 pub mod engine;
 /// Typed errors.

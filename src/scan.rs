@@ -1,7 +1,7 @@
 //! The file pipeline of `tollgate scan`: files (and stdin, rendered charts) → objects →
 //! inventory → rules ([`crate::engine`]) → findings → suppression → sorted outcome.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::notice::Notice;
 use crate::rules::Rule;
 use crate::rules::manifest_parse_error;
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
+use crate::source::origin;
 use crate::source::render::{self, HelmOptions, RenderKind, RenderRequest, Tool};
 
 // The engine, external facts and outcome used to live here; their old paths keep working.
@@ -202,6 +203,9 @@ pub fn scan(
             })
             .collect()
     });
+    // kustomize's rendered objects go back to their source lines after the GitOps model.
+    let mut relocations = HashMap::new();
+    let mut unmapped = Vec::new();
     for rendered in renders {
         match rendered {
             Ok(rendered) => {
@@ -211,6 +215,12 @@ pub fn scan(
                     &rendered.anchor,
                 );
                 reported.insert(rendered.display.clone());
+                unmapped.extend(
+                    rendered.unmapped.into_iter().map(|(object, why)| {
+                        (rendered.display.clone(), format!("{object}: {why}"))
+                    }),
+                );
+                relocations.insert(rendered.display.clone(), rendered.relocated);
                 loaded_files.push(rendered.loaded);
             }
             Err(notice) => notices.push(notice),
@@ -224,42 +234,25 @@ pub fn scan(
         objects.append(&mut file.objects);
     }
     let file_displays: Vec<String> = all_files.iter().map(|f| f.display.clone()).collect();
-    let config_dir = setup
-        .loaded
-        .base_dir()
-        .map(|dir| repo_display(&files::display_path(dir, &root)));
-    let clusters = gitops::Clusters::new(
-        &setup.loaded.config.clusters,
-        config_dir.as_deref().unwrap_or(""),
-    )
-    .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
-    let mut repo_roots: Vec<String> = config_dir.iter().cloned().collect();
-    repo_roots.extend(
-        disk_paths
-            .iter()
-            .chain(options.inventory_root.as_ref())
-            .filter(|p| p.is_dir())
-            .map(|p| repo_display(&files::display_path(p, &root))),
-    );
-    repo_roots.push(String::new());
-    repo_roots.dedup();
-    let built = setup.pool.install(|| {
-        gitops::build(
-            objects,
-            &gitops::BuildInput {
-                files: &file_displays,
-                root: &root,
-                repo_roots,
-                clusters: &clusters,
-            },
-        )
-    });
-    notices.extend(built.notices);
-    if clusters.is_empty()
-        && let Some(notice) = gitops::unseen::unnamed_clusters(&file_displays)
-    {
-        notices.push(notice);
+    let dirs: Vec<PathBuf> = disk_paths
+        .iter()
+        .chain(options.inventory_root.as_ref())
+        .cloned()
+        .collect();
+    let Modelled {
+        mut built,
+        config_dir,
+        notices: model_notices,
+    } = model_repository(objects, &file_displays, &dirs, &setup, &root)?;
+    notices.extend(model_notices);
+    for display in origin::relocate(&mut built.objects, &relocations) {
+        sources
+            .paths
+            .entry(display.clone())
+            .or_insert_with(|| root.join(&display));
     }
+    // Rendered streams: their objects are reported wherever they now point.
+    let streams: HashSet<String> = relocations.into_keys().collect();
     if built.summary.helm_sources > 0 {
         notices.push(Notice::warning(format!(
             "{} Helm source(s) (Argo CD Applications with a chart, HelmReleases, kustomize \
@@ -278,6 +271,7 @@ pub fn scan(
             .map(|(path, why)| (path.clone(), why.to_string()))
             .collect(),
         gitops: built.summary.clone(),
+        unmapped,
         ..Stats::default()
     };
     let mut findings: Vec<(Option<usize>, Finding)> = Vec::new();
@@ -316,7 +310,13 @@ pub fn scan(
             }
         }
     }
-    let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
+    let report_on = |o: &Object| {
+        o.path().is_some_and(|p| reported.contains(p))
+            || o.instance
+                .as_ref()
+                .and_then(|i| i.via.first())
+                .is_some_and(|stream| streams.contains(stream))
+    };
     // Rules see the whole inventory of one cluster: every cross-object lookup stays inside it.
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
@@ -383,6 +383,19 @@ pub fn scan(
             &namespaces,
         ));
     }
+    if !streams.is_empty() {
+        // An instance the tree's model and a render both give is one finding, at one place.
+        let mut seen = HashSet::new();
+        file_findings.retain(|f| {
+            seen.insert((
+                f.rule.clone(),
+                f.fingerprint.clone(),
+                f.location.path().to_string(),
+                f.location.line(),
+                f.location.column(),
+            ))
+        });
+    }
     setup.notices.extend(notices);
     setup.conclude(
         ScanOutcome {
@@ -397,6 +410,66 @@ pub fn scan(
     )
 }
 
+/// The GitOps model over the objects read from files (DESIGN §13), with what it says about
+/// the build: shared by `scan` and `audit --gitops`, so both see the same instances.
+pub(crate) struct Modelled {
+    pub built: gitops::Built,
+    /// The configuration's folder as a display path (`""` for the scan root).
+    pub config_dir: Option<String>,
+    pub notices: Vec<Notice>,
+}
+
+/// Turns the objects of `file_displays` (read under the directories `dirs`) into the
+/// instances the clusters run: kustomize, Argo CD, Flux and `clusters:` (DESIGN §13).
+pub(crate) fn model_repository(
+    objects: Vec<Object>,
+    file_displays: &[String],
+    dirs: &[PathBuf],
+    setup: &Setup,
+    root: &std::path::Path,
+) -> Result<Modelled, Error> {
+    let mut notices = Vec::new();
+    let config_dir = setup
+        .loaded
+        .base_dir()
+        .map(|dir| repo_display(&files::display_path(dir, root)));
+    let clusters = gitops::Clusters::new(
+        &setup.loaded.config.clusters,
+        config_dir.as_deref().unwrap_or(""),
+    )
+    .map_err(|e| Error::usage(format!("invalid cluster path glob: {e}")))?;
+    let mut repo_roots: Vec<String> = config_dir.iter().cloned().collect();
+    repo_roots.extend(
+        dirs.iter()
+            .filter(|p| p.is_dir())
+            .map(|p| repo_display(&files::display_path(p, root))),
+    );
+    repo_roots.push(String::new());
+    repo_roots.dedup();
+    let mut built = setup.pool.install(|| {
+        gitops::build(
+            objects,
+            &gitops::BuildInput {
+                files: file_displays,
+                root,
+                repo_roots,
+                clusters: &clusters,
+            },
+        )
+    });
+    notices.append(&mut built.notices);
+    if clusters.is_empty()
+        && let Some(notice) = gitops::unseen::unnamed_clusters(file_displays)
+    {
+        notices.push(notice);
+    }
+    Ok(Modelled {
+        built,
+        config_dir,
+        notices,
+    })
+}
+
 /// A display path as the GitOps model writes folders: `""` for the scan root.
 fn repo_display(display: &str) -> String {
     if display == "." {
@@ -408,7 +481,7 @@ fn repo_display(display: &str) -> String {
 
 /// The instances grouped by cluster (`clusters:`), in the order of cluster names; objects no
 /// cluster claims (all of them, without `clusters:`) form the first group.
-fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
+pub(crate) fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
     if objects.iter().all(|o| o.gitops_cluster().is_none()) {
         return vec![objects];
     }

@@ -10,6 +10,7 @@ use crate::commands::morning;
 use crate::commands::output::emit;
 use crate::commands::push::{defectdojo_settings, push_and_link, wants_defectdojo};
 use crate::commands::run_options;
+use crate::drift;
 use crate::error::Error;
 use crate::scan;
 use crate::sink;
@@ -39,9 +40,16 @@ pub(crate) fn run(cli: &Cli, args: &AuditArgs, matches: &clap::ArgMatches) -> Re
             args.policies.options(&args.rego_namespaces),
             args.trivy_reports.clone(),
         )?,
+        gitops: args.gitops.clone(),
+        gitops_clusters: drift::parse_cluster_map(&args.gitops_clusters)?,
     };
     let defectdojo = wants_defectdojo(&args.defectdojo)?;
-    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    // With --gitops, the configuration is the repository's (as the audit itself reads it).
+    let root = match &args.gitops {
+        Some(dir) => drift::config_start(dir, &cwd),
+        None => cwd,
+    };
     let notify = morning::notify_config(&args.output, options.run.config.as_deref(), &root)?;
     let mut outcome = audit::audit(&options, Vec::new())?;
     morning::compare(&mut outcome, &args.output, true);
@@ -74,6 +82,14 @@ fn push_per_cluster(
     let several = outcome.stats.contexts.len() > 1;
     let mut all_pushed = true;
     for context in &outcome.stats.contexts {
+        if outcome.stats.drift_unchecked.contains(context) {
+            // A reimport without the drift findings would close last night's as fixed.
+            eprintln!(
+                "DefectDojo, cluster {context}: not pushed, drift against git was not checked"
+            );
+            all_pushed = false;
+            continue;
+        }
         let settings = defectdojo_settings(
             &args.defectdojo,
             &loaded,

@@ -9,6 +9,30 @@ use regorus::Value;
 
 /// A regorus value with the same content as `value`.
 pub fn to_rego(value: &serde_json::Value) -> Value {
+    to_rego_interned(value, &mut KeyInterner::default())
+}
+
+/// Object keys already converted, shared by every value converted with the same interner:
+/// thousands of objects repeat `apiVersion`, `metadata`, `name`… and each would otherwise
+/// hold its own copy of every key for the whole run.
+#[derive(Default)]
+pub struct KeyInterner {
+    keys: std::collections::HashMap<String, Value>,
+}
+
+impl KeyInterner {
+    fn key(&mut self, key: &str) -> Value {
+        if let Some(interned) = self.keys.get(key) {
+            return interned.clone();
+        }
+        let value = Value::from(key);
+        self.keys.insert(key.to_string(), value.clone());
+        value
+    }
+}
+
+/// [`to_rego`], with object keys taken from (and added to) `keys`.
+pub fn to_rego_interned(value: &serde_json::Value, keys: &mut KeyInterner) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -22,12 +46,15 @@ pub fn to_rego(value: &serde_json::Value) -> Value {
             }
         }
         serde_json::Value::String(s) => Value::from(s.as_str()),
-        serde_json::Value::Array(items) => {
-            Value::from(items.iter().map(to_rego).collect::<Vec<_>>())
-        }
+        serde_json::Value::Array(items) => Value::from(
+            items
+                .iter()
+                .map(|item| to_rego_interned(item, keys))
+                .collect::<Vec<_>>(),
+        ),
         serde_json::Value::Object(map) => Value::from(
             map.iter()
-                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .map(|(k, v)| (keys.key(k), to_rego_interned(v, keys)))
                 .collect::<BTreeMap<_, _>>(),
         ),
     }

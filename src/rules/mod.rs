@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::drift::GitSide;
 use crate::finding::Severity;
 use crate::model::environment::Environments;
 use crate::model::image_scan::ImageScans;
@@ -20,6 +21,8 @@ use crate::model::pod_security::Level;
 use crate::notice::Notice;
 
 pub mod docs;
+pub mod drift_out_of_band;
+pub mod drift_unmanaged;
 pub mod env_isolation;
 pub mod env_placement;
 pub mod host_namespaces;
@@ -110,6 +113,8 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &service_account_token_automount::ServiceAccountTokenAutomount,
     &liveness_probe::LivenessProbe,
     &readiness_probe::ReadinessProbe,
+    &drift_unmanaged::DriftUnmanaged,
+    &drift_out_of_band::DriftOutOfBand,
 ];
 
 /// What a rule is, for `tollgate rules`, `tollgate explain` and every report.
@@ -192,6 +197,8 @@ pub struct Context<'a> {
     /// Scan results of the run's images, looked up once before the rules run (Harbor, or
     /// Trivy reports); None when `image-scan` has nothing to judge by.
     image_scans: Option<&'a ImageScans>,
+    /// The cluster as git declares it, with `audit --gitops` (the drift rules read it).
+    gitops: Option<&'a GitSide>,
     memo: Memo,
     /// Input the rules could not fully understand (a malformed Role rule, an unknown Cilium
     /// field, an unparsable quantity): warnings at the object's file:line, collected once per
@@ -212,6 +219,7 @@ impl<'a> Context<'a> {
             environments,
             now,
             image_scans: None,
+            gitops: None,
             memo: Memo::default(),
             warnings: Mutex::new(Vec::new()),
         }
@@ -221,6 +229,17 @@ impl<'a> Context<'a> {
     pub fn with_image_scans(mut self, image_scans: Option<&'a ImageScans>) -> Self {
         self.image_scans = image_scans;
         self
+    }
+
+    /// Gives the rules the GitOps repository's view of the cluster (`audit --gitops`).
+    pub fn with_gitops(mut self, gitops: Option<&'a GitSide>) -> Self {
+        self.gitops = gitops;
+        self
+    }
+
+    /// The cluster as the GitOps repository declares it, with `audit --gitops`.
+    pub fn gitops(&self) -> Option<&'a GitSide> {
+        self.gitops
     }
 
     /// Scan results of the run's images, when they were looked up.

@@ -12,6 +12,7 @@ mod cli;
 mod cli_reports;
 mod defectdojo;
 mod demo;
+mod drift;
 mod gitops;
 mod golden;
 mod harbor;

@@ -19,11 +19,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use tollgate::drift::{GitRepository, GitSide};
 use tollgate::model::inventory::Inventory;
 use tollgate::model::object::Origin;
-use tollgate::rules::REGISTRY;
+use tollgate::rules::{REGISTRY, drift_out_of_band};
 use tollgate::scan::{
-    Evaluation, External, RuleSet, RunOptions, ScanOptions, environments, load_config, scan,
+    Evaluation, External, RuleSet, RunOptions, ScanOptions, Setup, environments, load_config, scan,
 };
 use tollgate::source::files::load_bytes;
 use tollgate::source::spans::SpanTree;
@@ -152,14 +155,26 @@ fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
     envs.assign(&mut objects);
     let inventory = Inventory::new(objects);
     let mut notices = Vec::new();
+    // Drift rules compare the live objects with the GitOps repository `gitops/` next to the
+    // fixture, and with every other rule's findings.
+    let gitops = dir.join("gitops");
+    let git = gitops.is_dir().then(|| git_side(&gitops));
+    let select = if git.is_some() {
+        Vec::new()
+    } else {
+        vec![rule.to_string()]
+    };
     let rules = RuleSet::new(
         &loaded_config.config,
-        &[rule.to_string()],
+        &select,
         &[],
         Vec::new(),
         &mut notices,
     );
-    let external = External::default();
+    let external = External {
+        gitops: git.clone(),
+        ..External::default()
+    };
     let evaluation = Evaluation {
         rules: &rules,
         config: &loaded_config.config,
@@ -167,14 +182,40 @@ fn run_live(rule: &str, path: &Path) -> (PerObject, PerObject) {
         now: fixture_now(),
         external: &external,
     };
+    let mut findings = evaluation.run(&inventory, &|_| true);
+    if let Some(git) = &git {
+        let pairs: Vec<(usize, &tollgate::finding::Finding)> =
+            findings.iter().map(|(i, f)| (*i, f)).collect();
+        let derived = drift_out_of_band::derive(&inventory, &pairs, git, &rules);
+        findings.extend(derived);
+    }
     let mut found = PerObject::new();
-    for (_, finding) in evaluation.run(&inventory, &|_| true) {
+    for (_, finding) in findings {
         if finding.rule == rule {
             let object = finding.object.expect("live findings are on objects");
             *found.entry(object.display()).or_insert(0) += 1;
         }
     }
     (expected, found)
+}
+
+/// The GitOps repository `dir` as `tollgate audit --gitops` reads it (one cluster).
+fn git_side(dir: &Path) -> Arc<GitSide> {
+    let root = std::env::current_dir().unwrap();
+    let loaded = load_config(None, dir).unwrap();
+    let envs = environments(&loaded, &root).unwrap();
+    let options = RunOptions {
+        now: Some(fixture_now()),
+        ..Default::default()
+    };
+    let setup = Setup::new(loaded, envs, &options, &root, Vec::new()).unwrap();
+    let mut notices = Vec::new();
+    let mut repository =
+        GitRepository::read(dir, Default::default(), &setup, &root, &mut notices).unwrap();
+    repository
+        .usable(None)
+        .unwrap_or_else(|why| panic!("{}: {why}", dir.display()));
+    repository.side(None, &setup)
 }
 
 #[test]
@@ -370,7 +411,6 @@ fn every_rule_doc_example_does_what_it_says() {
                 std::fs::copy(&config, dir.path().join("tollgate.yaml")).unwrap();
             }
             let files = example_files(yaml, if fires { None } else { failing });
-            let mut every_document = String::new();
             for (path, content) in &files {
                 // Under a folder of the scan root, as the fixtures' path globs (`*/clusters/…`) expect.
                 let path = dir.path().join("example").join(path);
@@ -384,11 +424,22 @@ fn every_rule_doc_example_does_what_it_says() {
                     all.push('\n');
                 }
                 std::fs::write(&path, &all).unwrap();
-                every_document.push_str(&format!("---\n{content}\n"));
             }
             let found = if meta.scope.live_only {
+                // Live objects, but for the files of `gitops/` (the drift rules' repository).
+                let mut live = String::new();
+                for (path, content) in &files {
+                    match path.strip_prefix("gitops/") {
+                        Some(file) => {
+                            let file = dir.path().join("gitops").join(file);
+                            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                            std::fs::write(file, content).unwrap();
+                        }
+                        None => live.push_str(&format!("---\n{content}\n")),
+                    }
+                }
                 let path = dir.path().join("live.yaml");
-                std::fs::write(&path, &every_document).unwrap();
+                std::fs::write(&path, &live).unwrap();
                 run_live(id, &path).1.values().sum::<usize>()
             } else {
                 run_with(id, dir.path(), "doc-trivy-reports")
