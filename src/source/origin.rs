@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -241,7 +242,7 @@ pub struct Mapper {
     /// The overlay's folder, as a display path (`""` for the root).
     overlay: String,
     files: HashMap<String, Option<Vec<Object>>>,
-    builds: HashMap<String, Option<Build>>,
+    builds: HashMap<String, Option<Rc<Build>>>,
     chains: HashMap<String, Vec<String>>,
 }
 
@@ -393,7 +394,7 @@ impl Mapper {
         })
     }
 
-    fn build(&mut self, display: &str) -> Option<Build> {
+    fn build(&mut self, display: &str) -> Option<Rc<Build>> {
         if let Some(found) = self.builds.get(display) {
             return found.clone();
         }
@@ -401,7 +402,7 @@ impl Mapper {
             let read = |p: &str| self.read(p);
             let k = kustomize::parse(display, &text, &read, &mut Vec::new())?;
             let patches = patches_of(&k, &text);
-            Some(Build { k, patches })
+            Some(Rc::new(Build { k, patches }))
         });
         self.builds.insert(display.to_string(), parsed.clone());
         parsed
@@ -1019,6 +1020,77 @@ mod tests {
         // Not in the source: the parent's line.
         assert_eq!(moved.locate("/spec/replicas").line, 5);
         assert_eq!(moved.locate("/metadata/namespace").line, 3);
+    }
+
+    #[test]
+    fn patches_and_transformers_point_at_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("base/kustomization.yaml", "resources: [dep.yaml]\n");
+        write(
+            "base/dep.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1\n",
+        );
+        write(
+            "overlay/kustomization.yaml",
+            "namespace: prod\nresources:\n  - ../base\nimages:\n  - name: nginx\n    newTag: latest\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment, name: web}\n  - patch: |-\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata: {name: web}\n      spec: {replicas: 4}\n",
+        );
+        write(
+            "overlay/ops.yaml",
+            "- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true\n",
+        );
+        let rendered = object(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: prod\nspec:\n  replicas: 4\n  template:\n    spec:\n      containers:\n      - image: nginx:latest\n        name: web\n      hostNetwork: true\n",
+        );
+        let mut mapper = Mapper::new(&root, &root.join("overlay"), "overlay").unwrap();
+        let found = mapper.map(&rendered, "path: ../base/dep.yaml\n").unwrap();
+        let mut moved = rendered.clone();
+        moved.origin = found.origin;
+        moved.spans = found.spans;
+        moved.instance = Some(Box::new(crate::model::object::Instance {
+            produced: found.produced,
+            ..Default::default()
+        }));
+        let at = |pointer: &str| {
+            let (path, pos) = moved.source_of(pointer).unwrap();
+            (path.to_string(), pos.line)
+        };
+        let own = |path: &str, line: u32| (path.to_string(), line);
+        assert_eq!(
+            at("/spec/template/spec/containers/0/name"),
+            own("base/dep.yaml", 9)
+        );
+        assert_eq!(
+            at("/spec/template/spec/containers/0/image"),
+            own("overlay/kustomization.yaml", 5)
+        );
+        assert_eq!(
+            at("/metadata/namespace"),
+            own("overlay/kustomization.yaml", 1)
+        );
+        // A JSON 6902 operation, and an inline patch (at its entry).
+        assert_eq!(
+            at("/spec/template/spec/hostNetwork"),
+            own("overlay/ops.yaml", 1)
+        );
+        assert_eq!(at("/spec/replicas"), own("overlay/kustomization.yaml", 10));
+        // Nothing outside the root is named.
+        let outside = mapper.map(&rendered, "path: ../../../../../../etc/hostname\n");
+        assert!(outside.unwrap_err().contains("outside the scanned tree"));
+        let remote = mapper.map(
+            &rendered,
+            "path: a.yaml\nrepo: https://github.com/x/y\nref: v1\n",
+        );
+        assert!(
+            remote
+                .unwrap_err()
+                .contains("https://github.com/x/y?ref=v1")
+        );
     }
 
     #[test]
