@@ -28,7 +28,8 @@ matched with) or declares the Namespace, or when its live objects carry Argo CD'
 (annotation `argocd.argoproj.io/tracking-id`, label `argocd.argoproj.io/instance`, label
 `app.kubernetes.io/instance` outside Helm releases) or Flux's (`kustomize.toolkit.fluxcd.io/name`, `helm.toolkit.fluxcd.io/name`).
 `kube-system`, `kube-public` and `kube-node-lease` are never managed: the distribution puts
-objects there that no repository declares.
+objects there that no repository declares; nor is a namespace a kustomize build also fills
+from outside the repository (a remote base, `helmCharts`), unless its objects carry tracking.
 
 An object is declared when the repository has an instance of the same kind, namespace and name
 in that cluster (an instance without a namespace matches any; a kustomize-generated ConfigMap
