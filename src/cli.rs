@@ -353,7 +353,8 @@ pub struct RenderArgs {
     pub release_namespace: Option<String>,
 
     /// Render DIR with `kustomize build` (or `kubectl kustomize`) and scan the result
-    /// (repeatable). Findings are reported at `DIR/(kustomize build)`.
+    /// (repeatable). Findings point at the source lines kustomize's origin annotations name
+    /// (else at `DIR/(kustomize build)`; --verbose says why).
     #[arg(long, value_name = "DIR")]
     pub kustomize: Vec<PathBuf>,
 }

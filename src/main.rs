@@ -1,5 +1,9 @@
 //! The `tollgate` binary: parse arguments, run, map the outcome to an exit code.
 
+/// Documents are millions of small allocations made and freed on every worker thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Rego evaluation creates and drops errors as it goes; with RUST_BACKTRACE set (common in
     // CI) each would capture a backtrace, under a process-wide unwinder lock. Panics still get

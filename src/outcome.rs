@@ -32,6 +32,8 @@ pub struct Stats {
     /// Contexts read but not compared with `--gitops` (repository unusable, no cluster of
     /// it matches), sorted: their drift findings are unknown, so they are not pushed.
     pub drift_unchecked: Vec<String>,
+    /// `--kustomize` objects left at their rendered stream: `(stream, "object: why")`.
+    pub unmapped: Vec<(String, String)>,
 }
 
 /// Text of sources that are not files on disk (standard input, rendered charts), for

@@ -1,7 +1,7 @@
 //! The file pipeline of `tollgate scan`: files (and stdin, rendered charts) → objects →
 //! inventory → rules ([`crate::engine`]) → findings → suppression → sorted outcome.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::notice::Notice;
 use crate::rules::Rule;
 use crate::rules::manifest_parse_error;
 use crate::source::files::{self, LoadedFile, STDIN_NAME};
+use crate::source::origin;
 use crate::source::render::{self, HelmOptions, RenderKind, RenderRequest, Tool};
 
 // The engine, external facts and outcome used to live here; their old paths keep working.
@@ -202,6 +203,9 @@ pub fn scan(
             })
             .collect()
     });
+    // kustomize's rendered objects go back to their source lines after the GitOps model.
+    let mut relocations = HashMap::new();
+    let mut unmapped = Vec::new();
     for rendered in renders {
         match rendered {
             Ok(rendered) => {
@@ -211,6 +215,12 @@ pub fn scan(
                     &rendered.anchor,
                 );
                 reported.insert(rendered.display.clone());
+                unmapped.extend(
+                    rendered.unmapped.into_iter().map(|(object, why)| {
+                        (rendered.display.clone(), format!("{object}: {why}"))
+                    }),
+                );
+                relocations.insert(rendered.display.clone(), rendered.relocated);
                 loaded_files.push(rendered.loaded);
             }
             Err(notice) => notices.push(notice),
@@ -230,11 +240,19 @@ pub fn scan(
         .cloned()
         .collect();
     let Modelled {
-        built,
+        mut built,
         config_dir,
         notices: model_notices,
     } = model_repository(objects, &file_displays, &dirs, &setup, &root)?;
     notices.extend(model_notices);
+    for display in origin::relocate(&mut built.objects, &relocations) {
+        sources
+            .paths
+            .entry(display.clone())
+            .or_insert_with(|| root.join(&display));
+    }
+    // Rendered streams: their objects are reported wherever they now point.
+    let streams: HashSet<String> = relocations.into_keys().collect();
     if built.summary.helm_sources > 0 {
         notices.push(Notice::warning(format!(
             "{} Helm source(s) (Argo CD Applications with a chart, HelmReleases, kustomize \
@@ -253,6 +271,7 @@ pub fn scan(
             .map(|(path, why)| (path.clone(), why.to_string()))
             .collect(),
         gitops: built.summary.clone(),
+        unmapped,
         ..Stats::default()
     };
     let mut findings: Vec<(Option<usize>, Finding)> = Vec::new();
@@ -291,7 +310,13 @@ pub fn scan(
             }
         }
     }
-    let report_on = |o: &Object| o.path().is_some_and(|p| reported.contains(p));
+    let report_on = |o: &Object| {
+        o.path().is_some_and(|p| reported.contains(p))
+            || o.instance
+                .as_ref()
+                .and_then(|i| i.via.first())
+                .is_some_and(|stream| streams.contains(stream))
+    };
     // Rules see the whole inventory of one cluster: every cross-object lookup stays inside it.
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
@@ -357,6 +382,19 @@ pub fn scan(
             &file_displays,
             &namespaces,
         ));
+    }
+    if !streams.is_empty() {
+        // An instance the tree's model and a render both give is one finding, at one place.
+        let mut seen = HashSet::new();
+        file_findings.retain(|f| {
+            seen.insert((
+                f.rule.clone(),
+                f.fingerprint.clone(),
+                f.location.path().to_string(),
+                f.location.line(),
+                f.location.column(),
+            ))
+        });
     }
     setup.notices.extend(notices);
     setup.conclude(

@@ -56,6 +56,9 @@ pub(crate) fn run(cli: &Cli, args: &ScanArgs, matches: &clap::ArgMatches) -> Res
         for (path, reason) in &outcome.stats.skipped {
             eprintln!("skipped {path}: {reason}");
         }
+        for (stream, why) in &outcome.stats.unmapped {
+            eprintln!("reported at {stream}, not at its source: {why}");
+        }
     }
     morning::compare(&mut outcome, &args.output, false);
     let mut code = emit(&outcome, &plans, &args.output, cli.color)?;

@@ -53,21 +53,6 @@ pub fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
     })
 }
 
-/// Names of the kinds [`pod_spec_pointer`] knows (in some API group).
-pub const WORKLOAD_KIND_NAMES: &[&str] = &[
-    "Pod",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "ReplicationController",
-    "Job",
-    "CronJob",
-    "Rollout",
-    "CloneSet",
-    "DeploymentConfig",
-];
-
 /// True for the kinds that run pods.
 pub fn is_workload(object: &Object) -> bool {
     pod_spec_pointer(object.group(), &object.kind).is_some()

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use regorus::Value;
 
-use super::value::{object, to_rego};
+use super::value::{StringInterner, object, to_rego, to_rego_interned};
 use crate::model::object::{Object, is_cluster_scoped};
 use crate::rules::Context;
 
@@ -87,7 +87,9 @@ pub fn convert_some(
 ) -> Vec<Option<Value>> {
     objects
         .par_iter()
-        .map(|o| wanted(o).then(|| policy_value(o, secret_values)))
+        .map_init(StringInterner::default, |keys, o| {
+            wanted(o).then(|| policy_value_interned(o, secret_values, keys))
+        })
         .collect()
 }
 
@@ -95,10 +97,15 @@ pub fn convert_some(
 /// `secret_values` (`rego.secret_values: true`), so that no policy output (a message, a
 /// transformed value, `print()`) can carry one.
 pub fn policy_value(object: &Object, secret_values: bool) -> Value {
+    policy_value_interned(object, secret_values, &mut StringInterner::default())
+}
+
+/// [`policy_value`], sharing object keys through `keys`.
+fn policy_value_interned(object: &Object, secret_values: bool, keys: &mut StringInterner) -> Value {
     if is_secret(object) && !secret_values {
-        to_rego(&without_secret_values(&object.value))
+        to_rego_interned(&without_secret_values(&object.value), keys)
     } else {
-        to_rego(&object.value)
+        to_rego_interned(&object.value, keys)
     }
 }
 

@@ -418,7 +418,9 @@ impl Policies {
         if !natives.is_empty() || !conftest.is_empty() {
             // `data.tollgate.namespaces[ns].images` lists what the namespace's workloads run.
             kinds.add(&KindSet::of(
-                crate::model::workload::WORKLOAD_KIND_NAMES.iter().copied(),
+                crate::model::workload::WORKLOAD_KINDS
+                    .iter()
+                    .map(|k| k.kind),
             ));
         }
         for &i in &natives {

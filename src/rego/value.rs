@@ -9,6 +9,37 @@ use regorus::Value;
 
 /// A regorus value with the same content as `value`.
 pub fn to_rego(value: &serde_json::Value) -> Value {
+    to_rego_interned(value, &mut StringInterner::default())
+}
+
+/// Strings already converted, shared by every value converted with the same interner:
+/// thousands of objects repeat `apiVersion`, `metadata`, `name`, `IfNotPresent`… and each
+/// would otherwise hold its own copy for the whole run. Long strings (certificates, scripts)
+/// are rarely repeated and are not kept here.
+#[derive(Default)]
+pub struct StringInterner {
+    strings: std::collections::HashSet<std::sync::Arc<str>>,
+}
+
+/// Strings longer than this are converted without interning.
+const INTERNED_MAX_BYTES: usize = 64;
+
+impl StringInterner {
+    fn string(&mut self, text: &str) -> Value {
+        if text.len() > INTERNED_MAX_BYTES {
+            return Value::from(text);
+        }
+        if let Some(interned) = self.strings.get(text) {
+            return Value::String(interned.clone());
+        }
+        let shared: std::sync::Arc<str> = std::sync::Arc::from(text);
+        self.strings.insert(shared.clone());
+        Value::String(shared)
+    }
+}
+
+/// [`to_rego`], with short strings and keys taken from (and added to) `keys`.
+pub fn to_rego_interned(value: &serde_json::Value, keys: &mut StringInterner) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -21,13 +52,16 @@ pub fn to_rego(value: &serde_json::Value) -> Value {
                 Value::from(n.as_f64().unwrap_or(0.0))
             }
         }
-        serde_json::Value::String(s) => Value::from(s.as_str()),
-        serde_json::Value::Array(items) => {
-            Value::from(items.iter().map(to_rego).collect::<Vec<_>>())
-        }
+        serde_json::Value::String(s) => keys.string(s),
+        serde_json::Value::Array(items) => Value::from(
+            items
+                .iter()
+                .map(|item| to_rego_interned(item, keys))
+                .collect::<Vec<_>>(),
+        ),
         serde_json::Value::Object(map) => Value::from(
             map.iter()
-                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .map(|(k, v)| (keys.string(k), to_rego_interned(v, keys)))
                 .collect::<BTreeMap<_, _>>(),
         ),
     }

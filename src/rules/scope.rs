@@ -50,7 +50,7 @@ impl Scope {
         Scope::kinds(&[])
     }
 
-    /// Workloads: objects with a pod spec.
+    /// Workloads: objects of the kinds that run pods.
     pub const fn workloads() -> Scope {
         Scope {
             metadata: false,

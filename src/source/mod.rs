@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod files;
+pub mod origin;
 pub mod redact;
 pub mod render;
 pub mod yaml;

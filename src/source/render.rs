@@ -8,7 +8,9 @@
 //! the template they came from (Helm's `# Source:` comment), rewritten to the template's path
 //! relative to the scan root (`charts/shop/templates/deployment.yaml`), which SARIF reports as a
 //! related location and the CI annotation formats (GitLab, GitHub) point at, since the rendered
-//! stream itself is not in the repository.
+//! stream itself is not in the repository. kustomize's documents go back to the files and lines
+//! they were written on ([`crate::source::origin`]); only those it cannot place stay at the
+//! virtual path.
 //!
 //! A missing tool is an error before anything is scanned; a failed render is an error notice
 //! carrying the tool's stderr (exit code 2), while the rest of the inputs are still scanned.
@@ -18,9 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::Error;
-use crate::model::object::is_cluster_scoped;
+use crate::model::object::{Origin, is_cluster_scoped};
 use crate::notice::Notice;
 use crate::source::files::{self, LoadedFile};
+use crate::source::origin::{self, Relocations};
 
 /// What renders a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,10 +170,24 @@ pub struct Rendered {
     pub anchor: String,
     pub text: String,
     pub loaded: LoadedFile,
+    /// kustomize: where rendered objects were written, by `(document, item)`.
+    pub relocated: Relocations,
+    /// kustomize: objects left at the rendered stream, with why (`--verbose`).
+    pub unmapped: Vec<(String, String)>,
 }
 
 /// The command line that renders `request` (program first).
 pub fn command_line(tool: &Tool, request: &RenderRequest, helm: &HelmOptions) -> Vec<OsString> {
+    command_line_in(tool, request, helm, &request.dir)
+}
+
+/// The command line that renders `request` from the folder `dir` (a kustomize wrapper).
+fn command_line_in(
+    tool: &Tool,
+    request: &RenderRequest,
+    helm: &HelmOptions,
+    dir: &Path,
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![tool.program.clone().into_os_string()];
     args.extend(tool.args.iter().map(OsString::from));
     match request.kind {
@@ -190,7 +207,7 @@ pub fn command_line(tool: &Tool, request: &RenderRequest, helm: &HelmOptions) ->
                 args.push(pair.into());
             }
         }
-        RenderKind::Kustomize => args.push(request.dir.clone().into_os_string()),
+        RenderKind::Kustomize => args.push(dir.to_path_buf().into_os_string()),
     }
     args
 }
@@ -226,15 +243,43 @@ pub fn render(
         ))
         .at(&dir_display, None));
     }
-    let output = Command::new(&args[0])
-        .args(&args[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| {
-            Notice::error(format!("`{shown}` could not start: {e}")).at(&dir_display, None)
-        })?;
+    let mut unmapped = Vec::new();
+    // kustomize through a wrapper that asks for origin annotations (see `origin`); a plain
+    // build when the wrapper cannot be made or built, so that the tool's own error is shown.
+    let wrapped = match request.kind {
+        RenderKind::Helm => None,
+        RenderKind::Kustomize => match origin::Wrapper::new(&request.dir) {
+            Ok(wrapper) => {
+                let args = command_line_in(tool, request, helm, &wrapper.dir);
+                match run(&args) {
+                    Ok(output) if output.status.success() => Some((wrapper, output)),
+                    _ => {
+                        unmapped.push((
+                            "every object".to_string(),
+                            "the build with origin annotations failed".to_string(),
+                        ));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                unmapped.push((
+                    "every object".to_string(),
+                    format!("no temporary kustomization for origin annotations: {e}"),
+                ));
+                None
+            }
+        },
+    };
+    let (wrapper, output) = match wrapped {
+        Some((wrapper, output)) => (Some(wrapper), output),
+        None => (
+            None,
+            run(&args).map_err(|e| {
+                Notice::error(format!("`{shown}` could not start: {e}")).at(&dir_display, None)
+            })?,
+        ),
+    };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Notice::error(format!(
@@ -244,9 +289,35 @@ pub fn render(
         ))
         .at(&dir_display, None));
     }
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     let display = virtual_path(request.kind, &dir_display);
     let mut loaded = files::load_bytes(&display, text.as_bytes());
+    let mut relocated = Relocations::new();
+    if request.kind == RenderKind::Kustomize {
+        let mut mapper = wrapper
+            .as_ref()
+            .and_then(|w| origin::Mapper::new(root, &w.dir, &dir_display));
+        for object in &mut loaded.objects {
+            let declared = origin::take_origin(object);
+            let Origin::File { document, item, .. } = object.origin else {
+                continue;
+            };
+            let Some(mapper) = mapper.as_mut() else {
+                continue;
+            };
+            let result = match &declared {
+                Some(declared) => mapper.map(object, declared),
+                None => Err("kustomize gave it no origin annotation".to_string()),
+            };
+            match result {
+                Ok(found) => {
+                    relocated.insert((document, item), found);
+                }
+                Err(why) => unmapped.push((object.display(), why)),
+            }
+        }
+        text = origin::blank_origin_lines(&text);
+    }
     for object in &mut loaded.objects {
         if request.kind == RenderKind::Helm {
             object.helm_source = object
@@ -265,7 +336,18 @@ pub fn render(
         anchor,
         text,
         loaded,
+        relocated,
+        unmapped,
     })
+}
+
+fn run(args: &[OsString]) -> std::io::Result<std::process::Output> {
+    Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
 }
 
 fn anchor_file(request: &RenderRequest, dir_display: &str) -> String {

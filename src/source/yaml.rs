@@ -563,7 +563,12 @@ impl<'a, 'b> Builder<'a, 'b> {
             let (event, key_span) = self.next()?;
             let key = match event {
                 Event::MappingEnd => break,
-                Event::Scalar(text, ..) => text.into_owned(),
+                Event::Scalar(text, ..) => {
+                    // The scanner's buffer has room to spare; a key lives as long as the run.
+                    let mut key = text.into_owned();
+                    key.shrink_to_fit();
+                    key
+                }
                 Event::Alias(id) => match self.anchors.get(&id).map(|a| &a.value) {
                     Some(Value::String(s)) => s.clone(),
                     Some(v) if !v.is_array() && !v.is_object() => v.to_string(),

@@ -335,14 +335,25 @@ fn kustomizations_are_rendered_with_kustomize() {
     let bin = fake_tool(dir.path(), "kustomize", rendered, "", 0);
     let findings = kustomize_findings(dir.path(), path_with(&bin));
     assert_eq!(findings.len(), 1);
+    // No origin annotation in what this kustomize printed: the finding stays in the stream.
     assert_eq!(findings[0]["file"], "overlays/prod/(kustomize build)");
     assert_eq!(findings[0]["line"], 10);
     assert_eq!(findings[0]["object"]["namespace"], "shop-prod");
+    // kustomize built a wrapper kustomization outside the tree, which includes the overlay.
     let args = std::fs::read_to_string(bin.join("kustomize.args")).unwrap();
-    assert_eq!(
-        args.lines().collect::<Vec<_>>(),
-        ["build", "--enable-helm", "overlays/prod"]
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(args[..2], ["build", "--enable-helm"]);
+    let wrapper = Path::new(args[2]);
+    assert!(
+        wrapper
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("tollgate-kustomize-"),
+        "{args:?}"
     );
+    assert!(!wrapper.starts_with(dir.path().canonicalize().unwrap()));
+    assert!(!wrapper.exists(), "the wrapper is removed after the build");
 }
 
 #[test]
@@ -362,7 +373,353 @@ fn kustomizations_are_rendered_with_kubectl_when_present() {
     std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).unwrap();
     let findings = kustomize_findings(dir.path(), bin.into_os_string());
     assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!(findings[0]["file"], "overlays/prod/(kustomize build)");
+    // At the image line of the file the object was written in.
+    assert_eq!(findings[0]["file"], "overlays/prod/deployment.yaml");
+    assert_eq!(findings[0]["line"], 10);
     assert_eq!(findings[0]["object"]["namespace"], "shop-prod");
     assert_eq!(findings[0]["environment"], "prod");
+}
+
+/// An overlay over a base, with an `images:` rewrite, generators and a patch: what
+/// `--kustomize` findings are checked against (DESIGN §13, issue 10 item 6).
+const ORIGIN_TREE: &[(&str, &str)] = &[
+    (
+        "base/kustomization.yaml",
+        "resources:\n  - deployment.yaml\n  - secrets.yaml\n",
+    ),
+    (
+        "base/deployment.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    example.com/owner: team-shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          resources:
+            requests: {cpu: 10m, memory: 64Mi}
+",
+    ),
+    (
+        "base/secrets.yaml",
+        "apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Secret
+  metadata:
+    name: first
+  stringData:
+    password: first-value-in-git
+- apiVersion: v1
+  kind: Secret
+  metadata:
+    name: second
+  stringData:
+    token: second-value-in-git
+",
+    ),
+    (
+        "overlays/prod/kustomization.yaml",
+        "namespace: shop-prod
+namePrefix: prod-
+resources:
+  - ../../base
+images:
+  - name: nginx
+    newTag: latest
+secretGenerator:
+  - literals:
+      - DB_PASSWORD=generated-value-in-git
+    name: db
+configMapGenerator:
+  - name: settings
+    literals:
+      - DB_HOST=master.postgres-dev.svc
+patches:
+  - path: privileged.yaml
+",
+    ),
+    (
+        "overlays/prod/privileged.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          securityContext:
+            privileged: true
+",
+    ),
+    // Reports every annotation an object carries: the origin annotation must never be one.
+    (
+        "policy/annotations.rego",
+        "package main
+
+deny[msg] {
+\tsome key
+\tinput.metadata.annotations[key]
+\tmsg := sprintf(\"%s carries annotation %s\", [input.metadata.name, key])
+}
+",
+    ),
+];
+
+const SECRET_VALUES: [&str; 3] = [
+    "first-value-in-git",
+    "second-value-in-git",
+    "generated-value-in-git",
+];
+
+/// A PATH with only the real kubectl (so that no kustomize binary takes over), or `None`
+/// (skipped, except in CI) without one.
+fn kubectl_only(dir: &Path) -> Option<std::ffi::OsString> {
+    let Some(kubectl) = tollgate::source::render::find_program("kubectl") else {
+        crate::common::skip_unless_ci("kubectl is not on PATH; rendered origins need it");
+        return None;
+    };
+    let bin = dir.join("kubectl-only");
+    std::fs::create_dir_all(&bin).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).unwrap();
+    Some(bin.into_os_string())
+}
+
+fn origin_scan(dir: &Path, path: &std::ffi::OsString, format: &str) -> std::process::Output {
+    tollgate(dir)
+        .env("PATH", path)
+        .args(["scan", "--kustomize", "overlays/prod", "--policy", "policy"])
+        .args(["--format", format, "--color", "never"])
+        .output()
+        .unwrap()
+}
+
+/// `(rule, file, line)` of the findings of `rule`.
+fn at(report: &Value, rule: &str) -> Vec<(String, u64)> {
+    crate::common::findings(report)
+        .into_iter()
+        .filter(|(r, _, _)| r == rule)
+        .map(|(_, file, line)| (file, line))
+        .collect()
+}
+
+#[test]
+fn kustomize_findings_point_at_the_lines_they_were_written_on() {
+    let dir = crate::common::tree(ORIGIN_TREE);
+    let Some(path) = kubectl_only(dir.path()) else {
+        return;
+    };
+    let output = origin_scan(dir.path(), &path, "json");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report = crate::common::json(&output);
+    let owned = |items: &[(&str, u64)]| -> Vec<(String, u64)> {
+        items.iter().map(|(f, l)| (f.to_string(), *l)).collect()
+    };
+    // A finding of the base's Deployment, at its container in the base file.
+    assert_eq!(
+        at(&report, "resource-limits"),
+        owned(&[("base/deployment.yaml", 16)])
+    );
+    // The overlay's `images:` entry made the tag `latest`.
+    assert_eq!(
+        at(&report, "image-pinned"),
+        owned(&[("overlays/prod/kustomization.yaml", 6)])
+    );
+    // The patch made the container privileged: the patch's line.
+    assert_eq!(
+        at(&report, "privileged-container"),
+        owned(&[("overlays/prod/privileged.yaml", 11)])
+    );
+    // Items of a List in the base, and the generated Secret at its generator entry.
+    assert_eq!(
+        at(&report, "plain-secret"),
+        owned(&[
+            ("base/secrets.yaml", 4),
+            ("base/secrets.yaml", 10),
+            ("overlays/prod/kustomization.yaml", 9),
+        ])
+    );
+    // A generated ConfigMap's key at its literal.
+    assert_eq!(
+        at(&report, "env-isolation"),
+        owned(&[("overlays/prod/kustomization.yaml", 15)])
+    );
+    // Rules and policies saw what kustomize builds for the cluster, without the origin
+    // annotation; placement still comes from the rendered overlay.
+    let policy: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "main.deny")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(policy, ["prod-web carries annotation example.com/owner"]);
+    for finding in report["findings"].as_array().unwrap() {
+        assert_eq!(finding["environment"], "prod", "{finding}");
+    }
+}
+
+#[test]
+fn kustomize_fingerprints_are_those_of_the_rendered_objects() {
+    let dir = crate::common::tree(ORIGIN_TREE);
+    let Some(path) = kubectl_only(dir.path()) else {
+        return;
+    };
+    let mapped = crate::common::json(&origin_scan(dir.path(), &path, "json"));
+    let rendered = std::process::Command::new("kubectl")
+        .env("PATH", &path)
+        .args(["kustomize", "overlays/prod"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+    let piped = tollgate(dir.path())
+        .args(["scan", "-", "--policy", "policy", "--format", "json"])
+        .write_stdin(rendered.stdout)
+        .output()
+        .unwrap();
+    let piped = crate::common::json(&piped);
+    let fingerprints = |report: &Value| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_string(),
+                    f["fingerprint"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert!(!fingerprints(&piped).is_empty());
+    assert_eq!(fingerprints(&mapped), fingerprints(&piped));
+}
+
+#[test]
+fn every_report_format_names_the_source_files_and_no_annotation() {
+    let dir = crate::common::tree(ORIGIN_TREE);
+    let Some(path) = kubectl_only(dir.path()) else {
+        return;
+    };
+    for format in [
+        "human", "json", "sarif", "gitlab", "junit", "github", "html",
+    ] {
+        let output = origin_scan(dir.path(), &path, format);
+        assert_eq!(output.status.code(), Some(1), "{format}: {output:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("base/deployment.yaml") && text.contains("overlays/prod/privileged.yaml"),
+            "{format}: {text}"
+        );
+        for absent in ["config.kubernetes.io", "tollgate-kustomize-"] {
+            assert!(!text.contains(absent), "{format} shows `{absent}`:\n{text}");
+        }
+        // JUnit and html also list the files read (the rendered stream parsed fine).
+        if !matches!(format, "junit" | "html") {
+            assert!(!text.contains("(kustomize build)"), "{format}: {text}");
+        }
+        for value in SECRET_VALUES {
+            assert!(!text.contains(value), "{format} shows `{value}`:\n{text}");
+        }
+        if format == "sarif" {
+            let sarif: Value = serde_json::from_str(&text).unwrap();
+            for result in sarif["runs"][0]["results"].as_array().unwrap() {
+                let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap();
+                assert!(
+                    dir.path().join(uri).is_file(),
+                    "{uri} is no file of the tree"
+                );
+            }
+        }
+        if format == "human" {
+            // The snippets' context lines next to the values are masked.
+            assert!(text.contains("password: ***"), "{text}");
+            assert!(text.contains("DB_PASSWORD= ***"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_source_outside_the_scan_root_stays_in_the_rendered_stream() {
+    let dir = crate::common::tree(ORIGIN_TREE);
+    let Some(path) = kubectl_only(dir.path()) else {
+        return;
+    };
+    // Scanning from the overlay: the base is above the scan root, never read or named.
+    let output = tollgate(&dir.path().join("overlays/prod"))
+        .env("PATH", &path)
+        .args(["scan", "--kustomize", ".", "--format", "json", "--verbose"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report = crate::common::json(&output);
+    assert_eq!(
+        at(&report, "resource-limits"),
+        [("(kustomize build)".to_string(), 72)]
+    );
+    assert_eq!(
+        at(&report, "privileged-container"),
+        [("(kustomize build)".to_string(), 79)]
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "reported at (kustomize build), not at its source: Deployment shop-prod/prod-web: \
+             its source is outside the scanned tree (not read)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_origin_outside_the_tree_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    overlay(dir.path());
+    // A kustomize whose origin annotation points out of the tree (at /etc/hostname).
+    let rendered = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../../../../../../../../../../etc/hostname\n  name: api\n  namespace: shop-prod\nspec:\n  template:\n    spec:\n      containers:\n      - image: harbor.acme.internal/shop/api:latest\n        name: api\n";
+    let bin = fake_tool(dir.path(), "kustomize", rendered, "", 0);
+    let output = tollgate(dir.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "scan",
+            "--kustomize",
+            "overlays/prod",
+            "--select",
+            "image-pinned",
+        ])
+        .args(["--format", "human", "--color", "never", "--verbose"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("overlays/prod/(kustomize build)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("config.kubernetes.io"), "{stdout}");
+    assert!(!stdout.contains("hostname"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("outside the scanned tree (not read)"),
+        "{stderr}"
+    );
 }
