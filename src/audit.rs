@@ -243,7 +243,25 @@ pub fn audit_targets(
                 }
                 let usable = cluster.and_then(|c| repository.usable(c.as_deref()).map(|()| c));
                 match usable {
-                    Ok(cluster) => Some(repository.side(cluster, &setup)),
+                    Ok(cluster) => {
+                        let side = repository.side(cluster, &setup);
+                        if side.inventory().is_empty() {
+                            // A wrong mapping looks like a cluster where nothing is declared.
+                            notices.push(
+                                Notice::warning(format!(
+                                    "--gitops {}: the repository declares nothing for {}; only \
+                                     namespaces Argo CD or Flux track are compared",
+                                    repository.dir,
+                                    side.cluster.as_deref().map_or_else(
+                                        || "this cluster".to_string(),
+                                        |c| format!("cluster `{c}`")
+                                    )
+                                ))
+                                .at(&context, None),
+                            );
+                        }
+                        Some(side)
+                    }
                     Err(why) => {
                         stats.drift_unchecked.push(context.clone());
                         notices.push(

@@ -215,6 +215,25 @@ fn a_context_that_matches_no_cluster_of_the_repository_is_incomplete_until_mappe
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert_eq!(objects(&report, "drift-unmanaged").len(), 4);
     assert_eq!(findings(&report, "drift-out-of-band").len(), 1);
+
+    // A cluster of the repository that declares nothing: said, since it looks like a wrong
+    // mapping; only tracked namespaces are judged.
+    let (output, _) = audit(
+        &live,
+        &[
+            "--context",
+            "prod-east",
+            "--gitops",
+            GITOPS,
+            "--gitops-cluster",
+            "prod-east=lab",
+        ],
+    );
+    assert!(
+        text(&output).contains("the repository declares nothing for cluster `lab`"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
