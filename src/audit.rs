@@ -217,8 +217,6 @@ pub fn audit_targets(
     let mut stats = Stats::default();
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
-    // Clusters of the GitOps repository that some context was matched with.
-    let mut matched = std::collections::BTreeSet::new();
     for (context, fetched) in receiver {
         silent.remove(&context);
         setup.notices.extend(fetched.notices);
@@ -237,40 +235,11 @@ pub fn audit_targets(
             None => None,
             Some(repository) => {
                 let server = servers.get(&context).cloned().flatten();
-                let cluster = repository.cluster_of(&context, server.as_deref());
-                if let Ok(cluster) = &cluster {
-                    matched.insert(cluster.clone());
-                }
-                let usable = cluster.and_then(|c| repository.usable(c.as_deref()).map(|()| c));
-                match usable {
-                    Ok(cluster) => {
-                        let side = repository.side(cluster, &setup);
-                        if side.inventory().is_empty() {
-                            // A wrong mapping looks like a cluster where nothing is declared.
-                            notices.push(
-                                Notice::warning(format!(
-                                    "--gitops {}: the repository declares nothing for {}; only \
-                                     namespaces Argo CD or Flux track are compared",
-                                    repository.dir,
-                                    side.cluster.as_deref().map_or_else(
-                                        || "this cluster".to_string(),
-                                        |c| format!("cluster `{c}`")
-                                    )
-                                ))
-                                .at(&context, None),
-                            );
-                        }
-                        Some(side)
-                    }
-                    Err(why) => {
+                match repository.side_for(&context, server.as_deref(), &setup, &mut notices) {
+                    Ok(side) => Some(side),
+                    Err(error) => {
                         stats.drift_unchecked.push(context.clone());
-                        notices.push(
-                            Notice::error(format!(
-                                "--gitops {}: drift against git is not checked: {why}",
-                                repository.dir
-                            ))
-                            .at(&context, None),
-                        );
+                        notices.push(error);
                         None
                     }
                 }
@@ -311,7 +280,7 @@ pub fn audit_targets(
         findings.extend(live);
     }
     if let Some(repository) = &repository {
-        notices.extend(repository.unread_notices(&matched));
+        notices.extend(repository.unread_notices());
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     for context in silent {

@@ -58,6 +58,8 @@ pub struct GitRepository {
     /// kustomize build files that pull remote bases or Helm charts: what they deploy is not
     /// all in the repository.
     partial_builds: HashSet<String>,
+    /// Clusters some context was matched with.
+    matched: BTreeSet<Option<String>>,
 }
 
 impl GitRepository {
@@ -186,6 +188,7 @@ impl GitRepository {
             sides: HashMap::new(),
             unread,
             partial_builds,
+            matched: BTreeSet::new(),
         })
     }
 
@@ -249,9 +252,50 @@ impl GitRepository {
         ))
     }
 
+    /// The git side the context `context` (API server `server`) is compared with, or the
+    /// error that says why it is not ([`GitRepository::cluster_of`],
+    /// [`GitRepository::usable`]). A cluster the repository declares nothing for is a warning
+    /// in `notices`: it usually means a wrong mapping.
+    pub fn side_for(
+        &mut self,
+        context: &str,
+        server: Option<&str>,
+        setup: &Setup,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Arc<GitSide>, Notice> {
+        let not_checked = |why: String| {
+            Notice::error(format!(
+                "--gitops {}: drift against git is not checked: {why}",
+                self.dir
+            ))
+            .at(context, None)
+        };
+        let cluster = self.cluster_of(context, server).map_err(not_checked)?;
+        self.matched.insert(cluster.clone());
+        self.usable(cluster.as_deref()).map_err(not_checked)?;
+        let side = self.side(cluster, setup);
+        if side.inventory().is_empty() {
+            let which = side
+                .cluster
+                .as_deref()
+                .map_or_else(|| "this cluster".to_string(), |c| format!("cluster `{c}`"));
+            notices.push(
+                Notice::warning(format!(
+                    "--gitops {}: the repository declares nothing for {which}; only namespaces \
+                     Argo CD or Flux track are compared",
+                    self.dir
+                ))
+                .at(context, None),
+            );
+        }
+        Ok(side)
+    }
+
     /// The problems of the files that could not be read: errors when they hide declarations
-    /// of a cluster in `compared` (or of any cluster), else warnings (another cluster's files).
-    pub fn unread_notices(&self, compared: &BTreeSet<Option<String>>) -> Vec<Notice> {
+    /// of a cluster some context was matched with (or of any cluster), else warnings (another
+    /// cluster's files).
+    pub fn unread_notices(&self) -> Vec<Notice> {
+        let compared = &self.matched;
         self.unread
             .iter()
             .map(|(holder, notice)| {
@@ -542,6 +586,7 @@ mod tests {
             sides: HashMap::new(),
             unread: Vec::new(),
             partial_builds: HashSet::new(),
+            matched: BTreeSet::new(),
         }
     }
 
@@ -553,14 +598,15 @@ mod tests {
         assert!(repo.usable(Some("production")).is_ok());
         let why = repo.usable(Some("dev-a")).unwrap_err();
         assert!(why.contains("clusters/dev-a/x.yaml"), "{why}");
-        let production = BTreeSet::from([Some("production".to_string())]);
-        assert!(!repo.unread_notices(&production)[0].is_error());
-        let dev = BTreeSet::from([Some("dev-a".to_string())]);
-        assert!(repo.unread_notices(&dev)[0].is_error());
+        repo.matched = BTreeSet::from([Some("production".to_string())]);
+        assert!(!repo.unread_notices()[0].is_error());
+        repo.matched = BTreeSet::from([Some("dev-a".to_string())]);
+        assert!(repo.unread_notices()[0].is_error());
         // A file in no cluster's folder may be deployed anywhere.
         repo.unread = vec![(None, broken("apps/base/x.yaml"))];
         assert!(repo.usable(Some("production")).is_err());
-        assert!(repo.unread_notices(&production)[0].is_error());
+        repo.matched = BTreeSet::from([Some("production".to_string())]);
+        assert!(repo.unread_notices()[0].is_error());
     }
 
     #[test]
