@@ -417,3 +417,66 @@ fn a_cluster_exactly_as_git_declares_it_has_no_drift() {
         text(&output)
     );
 }
+
+#[test]
+fn drift_findings_are_valid_sarif_with_their_rules() {
+    let live = live();
+    let sarif_path = live.dir.path().join("drift.sarif");
+    let output = crate::common::tollgate()
+        .args(["audit", "--kubeconfig"])
+        .arg(&live.kubeconfig)
+        .args([
+            "--context",
+            "production",
+            "--gitops",
+            GITOPS,
+            "-f",
+            "sarif",
+            "-o",
+        ])
+        .arg(&sarif_path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/schemas/sarif-schema-2.1.0.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let run = &sarif["runs"][0];
+    let rules: BTreeSet<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains("drift-unmanaged") && rules.contains("drift-out-of-band"));
+    let uris: BTreeSet<&str> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "drift-unmanaged")
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        uris.contains("k8s://production/shop-prod/Secret/debug-db-password"),
+        "{uris:?}"
+    );
+    // Secret values never reach the report.
+    assert!(
+        !std::fs::read_to_string(&sarif_path)
+            .unwrap()
+            .contains("aHVudGVyMi10b3Atc2VjcmV0")
+    );
+}
