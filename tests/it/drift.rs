@@ -127,6 +127,24 @@ fn hand_made_objects_and_out_of_band_changes_are_drift() {
         text(&output)
     );
 
+    // Each message says why the namespace is the repository's.
+    let messages: Vec<&str> = findings(&report, "drift-unmanaged")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("grafana-hotfix")
+            && m.contains("Argo CD manages namespace `monitoring`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("debug-db-password")
+            && m.contains(
+                "cluster `production` of the repository deploys into namespace `shop-prod`"
+            )),
+        "{messages:#?}"
+    );
+
     let out_of_band = findings(&report, "drift-out-of-band");
     assert_eq!(out_of_band.len(), 1, "{out_of_band:#?}");
     let finding = out_of_band[0];
