@@ -184,7 +184,9 @@ pub fn audit_targets(
         })?;
 
     let (sender, receiver) = std::sync::mpsc::channel::<(String, Fetched)>();
-    let cluster_options = options.cluster.clone();
+    let mut cluster_options = options.cluster.clone();
+    // Kinds nothing reads keep their metadata only, as in files.
+    cluster_options.build = setup.rules.kinds_to_build().filter();
     // Every target must report; one whose task died (a panic) makes the run incomplete.
     let mut silent: std::collections::BTreeSet<String> =
         targets.iter().map(|t| t.name.clone()).collect();

@@ -33,6 +33,7 @@ use crate::model::object::{Object, Origin};
 use crate::notice::Notice;
 use crate::sink::http::encode_segment;
 use crate::source::spans::SpanTree;
+use crate::source::yaml::KindFilter;
 
 /// Types not listed: events and leases churn and describe nothing a person configures,
 /// Endpoints/EndpointSlices and ControllerRevisions are derived from other objects, metrics
@@ -71,6 +72,9 @@ pub struct ClusterOptions {
     pub concurrency: usize,
     /// Items per list page.
     pub page_size: u32,
+    /// Kinds kept whole; objects of other kinds keep `apiVersion`, `kind` and `metadata`, as
+    /// files of kinds no rule or policy reads do.
+    pub build: KindFilter,
 }
 
 impl Default for ClusterOptions {
@@ -81,6 +85,7 @@ impl Default for ClusterOptions {
             request_timeout: Duration::from_secs(30),
             concurrency: 8,
             page_size: 500,
+            build: KindFilter::All,
         }
     }
 }
@@ -804,7 +809,14 @@ impl Reader<'_> {
     }
 
     fn convert(&self, api_type: &ApiType, item: Value) -> Converted {
-        to_object(api_type, item, self.context, self.options.include_owned)
+        let body = !api_type.metadata_only() && self.options.build.builds(&api_type.kind);
+        to_object(
+            api_type,
+            item,
+            self.context,
+            self.options.include_owned,
+            body,
+        )
     }
 }
 
@@ -815,8 +827,14 @@ enum Converted {
 }
 
 /// Turns a list item into an object: type from discovery (list items of built-in types have
-/// none), server-side bookkeeping dropped, metadata only for metadata-only types.
-fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool) -> Converted {
+/// none), server-side bookkeeping dropped, metadata only unless `body`.
+fn to_object(
+    api_type: &ApiType,
+    item: Value,
+    context: &str,
+    include_owned: bool,
+    body: bool,
+) -> Converted {
     let Value::Object(mut fields) = item else {
         return Converted::Invalid;
     };
@@ -853,7 +871,7 @@ fn to_object(api_type: &ApiType, item: Value, context: &str, include_owned: bool
     value.insert("apiVersion".into(), Value::String(api_version.clone()));
     value.insert("kind".into(), Value::String(api_type.kind.clone()));
     value.insert("metadata".into(), compact(Value::Object(metadata)));
-    if !api_type.metadata_only() {
+    if body {
         for (key, field) in fields {
             if key != "apiVersion" && key != "kind" {
                 value.insert(key, compact(field));
@@ -951,7 +969,7 @@ mod tests {
             "managedFields": [{}],
             "annotations": {LAST_APPLIED_ANNOTATION: "{}", "keep": "me"}},
             "spec": {"containers": []}});
-        let Converted::Object(object) = to_object(&pods, item, "prod", false) else {
+        let Converted::Object(object) = to_object(&pods, item, "prod", false, true) else {
             panic!("converted")
         };
         assert_eq!(object.api_version, "v1");
@@ -971,7 +989,7 @@ mod tests {
     fn metadata_only_types_keep_nothing_but_metadata() {
         let item = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": {"name": "db", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
-        let Converted::Object(object) = to_object(&secrets(), item, "prod", false) else {
+        let Converted::Object(object) = to_object(&secrets(), item, "prod", false, false) else {
             panic!("converted")
         };
         assert_eq!(
@@ -991,11 +1009,11 @@ mod tests {
         let item = json!({"metadata": {"name": "p", "namespace": "shop",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "controller": true}]}});
         assert!(matches!(
-            to_object(&pods, item.clone(), "prod", false),
+            to_object(&pods, item.clone(), "prod", false, true),
             Converted::Owned
         ));
         assert!(matches!(
-            to_object(&pods, item, "prod", true),
+            to_object(&pods, item, "prod", true, true),
             Converted::Object(_)
         ));
     }
