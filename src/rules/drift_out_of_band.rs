@@ -9,7 +9,7 @@ use crate::finding::Severity;
 use crate::finding::{Finding, FingerprintInput, keyed_path};
 use crate::model::inventory::Inventory;
 use crate::model::object::{Object, Origin};
-use crate::rules::{self, Context, Rule, RuleMeta, Scope, Violation};
+use crate::rules::{self, Context, Kind, Rule, RuleMeta, Scope, Violation};
 
 pub struct DriftOutOfBand;
 
@@ -121,8 +121,14 @@ Sync the application from git (Argo CD `Sync`, `flux reconcile`) to undo the cha
 who made it, and make the change through the repository if it was needed. Enable
 self-healing (`syncPolicy.automated.selfHeal`) where hand changes must not survive.
 "#,
-    scope: Scope::metadata().live_only(),
+    scope: Scope::metadata().live_only().reading(&[AUTOSCALERS]),
 };
+
+/// What the rule reads besides metadata: the autoscalers that own a workload's replica count.
+const AUTOSCALERS: &[Kind] = &[
+    Kind::new("autoscaling", "HorizontalPodAutoscaler"),
+    Kind::new("keda.sh", "ScaledObject"),
+];
 
 impl Rule for DriftOutOfBand {
     fn meta(&self) -> &'static RuleMeta {
