@@ -277,6 +277,31 @@ fn a_repository_that_does_not_parse_is_an_incomplete_audit_without_drift() {
     // The live findings are still reported.
     assert!(!objects(&report, "privileged-container").is_empty());
 
+    // Against a night when drift was checked, its drift findings are not "fixed".
+    let last_night = live.dir.path().join("last-night.json");
+    let (_, checked) = audit(&live, &["--context", "production", "--gitops", GITOPS]);
+    std::fs::write(&last_night, checked.to_string()).unwrap();
+    let previous = last_night.to_str().unwrap();
+    let (output, report) = audit(
+        &live,
+        &[
+            "--context",
+            "production",
+            "--gitops",
+            &dir,
+            "--previous",
+            previous,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let fixed = report["fixed"].as_array().unwrap();
+    assert!(
+        fixed
+            .iter()
+            .all(|f| !f["rule"].as_str().unwrap().starts_with("drift-")),
+        "{fixed:#?}"
+    );
+
     // Nothing is pushed: a re-import without drift findings would close last night's.
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
