@@ -23,7 +23,7 @@ use crate::external::{ExternalSources, gather_external};
 use crate::model::inventory::Inventory;
 use crate::notice::Notice;
 use crate::outcome::{Checks, ScanOutcome, Stats};
-use crate::rules::drift_out_of_band;
+use crate::rules::{drift_out_of_band, drift_unmanaged};
 use crate::source::cluster::{self, ClusterOptions, Fetched};
 
 /// Clusters read at the same time.
@@ -160,7 +160,17 @@ pub fn audit_targets(
     let environments = engine::environments(&loaded, &root)?;
     let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
     let mut notices = Vec::new();
+    let drift_runs = [drift_unmanaged::ID, drift_out_of_band::ID]
+        .iter()
+        .any(|id| setup.rules.is_enabled(id));
     let mut repository = match &options.gitops {
+        Some(_) if !drift_runs => {
+            notices.push(Notice::warning(
+                "--gitops: neither drift rule runs (--select, --ignore or rules.disable), so the \
+                 repository is not read",
+            ));
+            None
+        }
         Some(dir) => Some(GitRepository::read(
             dir,
             options.gitops_clusters.clone(),

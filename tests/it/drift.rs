@@ -350,6 +350,29 @@ fn without_gitops_no_drift_rule_reports() {
 }
 
 #[test]
+fn gitops_without_a_drift_rule_says_so() {
+    let live = live();
+    let (output, report) = audit(
+        &live,
+        &[
+            "--context",
+            "production",
+            "--gitops",
+            GITOPS,
+            "--ignore",
+            "drift-unmanaged,drift-out-of-band",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("neither drift rule runs"),
+        "{}",
+        text(&output)
+    );
+    assert!(findings(&report, "drift-unmanaged").is_empty());
+}
+
+#[test]
 fn gitops_cluster_needs_gitops() {
     let output: Output = Command::from_std(crate::common::tollgate_std())
         .args(["audit", "--gitops-cluster", "a=b"])
