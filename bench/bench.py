@@ -153,8 +153,12 @@ def main():
     if checkov and fleets:
         name, path = fleets[0]
         ours = by.get((name, "full", max(int(j) for j in a.jobs.split(","))))
-        runs = [run_once([checkov, "-d", path, "--framework", "kubernetes", "--quiet", "--compact",
-                          "-o", "json"], accept=(0, 1)) for _ in range(a.runs)]
+        # Checkov may try to reach its vendor's API: it runs without a network where it can.
+        offline = ["unshare", "-n"] if os.geteuid() == 0 and shutil.which("unshare") else []
+        env_args = ["env", "BC_SKIP_MAPPING=TRUE", "CHECKOV_SKIP_SCA=TRUE"]
+        runs = [run_once(offline + env_args + [checkov, "-d", path, "--framework", "kubernetes",
+                                               "--quiet", "--compact", "-o", "json"], accept=(0, 1))
+                for _ in range(a.runs)]
         wall = statistics.median(r[0] for r in runs)
         rss = max(r[1] for r in runs) / 2**20
         mine = next(r for r in results if r["dataset"] == name and r["mode"] == "full"

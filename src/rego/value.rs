@@ -135,4 +135,27 @@ mod tests {
         assert!(members(&Value::Undefined).is_empty());
         assert!(members(&Value::Bool(false)).is_empty());
     }
+
+    #[test]
+    fn interned_conversions_share_short_strings_and_equal_plain_ones() {
+        let long = "x".repeat(100);
+        let a = serde_json::json!({"metadata": {"name": "api"}, "note": long});
+        let b = serde_json::json!({"metadata": {"name": "api"}, "note": long});
+        let mut strings = StringInterner::default();
+        let (ra, rb) = (
+            to_rego_interned(&a, &mut strings),
+            to_rego_interned(&b, &mut strings),
+        );
+        assert_eq!(ra, to_rego(&a));
+        let name = |v: &Value| match &v["metadata"]["name"] {
+            Value::String(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(std::sync::Arc::ptr_eq(&name(&ra), &name(&rb)));
+        let note = |v: &Value| match &v["note"] {
+            Value::String(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(!std::sync::Arc::ptr_eq(&note(&ra), &note(&rb)));
+    }
 }
