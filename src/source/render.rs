@@ -253,10 +253,17 @@ pub fn render(
                 let args = command_line_in(tool, request, helm, &wrapper.dir);
                 match run(&args) {
                     Ok(output) if output.status.success() => Some((wrapper, output)),
-                    _ => {
+                    failed => {
+                        let why = match failed {
+                            Ok(output) => String::from_utf8_lossy(&output.stderr).into_owned(),
+                            Err(e) => e.to_string(),
+                        };
                         unmapped.push((
                             "every object".to_string(),
-                            "the build with origin annotations failed".to_string(),
+                            format!(
+                                "the build with origin annotations failed: {}",
+                                tail(why.trim(), 400)
+                            ),
                         ));
                         None
                     }

@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,9 +35,16 @@ use serde_json::Value;
 use crate::gitops::kustomize::{self, Kustomization};
 use crate::gitops::paths::{is_remote, join};
 use crate::model::object::{Object, Origin};
-use crate::model::spans::{Pos, SpanNode, SpanTree, push_token};
+use crate::model::spans::{Pos, SpanNode, SpanTree};
 use crate::source::files::{self, Capped};
 use crate::source::yaml::parse_stream;
+
+mod patches;
+mod project;
+
+use self::patches::{Patch, PatchWalk, names_object, patches_of};
+pub use self::project::project;
+use self::project::{all_nodes, child_slices, same_object};
 
 /// The annotation kustomize writes with `buildMetadata: [originAnnotations]`.
 pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
@@ -204,27 +212,6 @@ struct ConfiguredBy {
     kind: Option<String>,
 }
 
-/// A patch of a kustomization.
-#[derive(Debug, Clone)]
-struct Patch {
-    /// The patch file (display path), or `None` for an inline patch.
-    file: Option<String>,
-    inline: Option<String>,
-    /// The kustomization and the entry in it (where an inline patch points).
-    owner: String,
-    pos: Pos,
-    target: Option<Selector>,
-}
-
-/// A patch's `target:`.
-#[derive(Debug, Clone, Default)]
-struct Selector {
-    kind: Option<String>,
-    name: Option<String>,
-    /// `key=value` pairs of a `labelSelector` (`None`: one tollgate cannot evaluate).
-    labels: Option<Vec<(String, String)>>,
-}
-
 /// A kustomization as the mapping needs it.
 #[derive(Debug, Clone)]
 struct Build {
@@ -241,7 +228,7 @@ pub struct Mapper {
     /// The overlay's folder, as a display path (`""` for the root).
     overlay: String,
     files: HashMap<String, Option<Vec<Object>>>,
-    builds: HashMap<String, Option<Build>>,
+    builds: HashMap<String, Option<Rc<Build>>>,
     chains: HashMap<String, Vec<String>>,
 }
 
@@ -393,7 +380,7 @@ impl Mapper {
         })
     }
 
-    fn build(&mut self, display: &str) -> Option<Build> {
+    fn build(&mut self, display: &str) -> Option<Rc<Build>> {
         if let Some(found) = self.builds.get(display) {
             return found.clone();
         }
@@ -401,7 +388,7 @@ impl Mapper {
             let read = |p: &str| self.read(p);
             let k = kustomize::parse(display, &text, &read, &mut Vec::new())?;
             let patches = patches_of(&k, &text);
-            Some(Build { k, patches })
+            Some(Rc::new(Build { k, patches }))
         });
         self.builds.insert(display.to_string(), parsed.clone());
         parsed
@@ -586,348 +573,6 @@ impl Mapper {
     }
 }
 
-impl Selector {
-    fn selects(&self, rendered: &Object, source: &Object) -> bool {
-        if self.kind.as_ref().is_some_and(|k| *k != rendered.kind) {
-            return false;
-        }
-        if let Some(name) = &self.name
-            && !name_fits(name, &rendered.name, &source.name)
-        {
-            return false;
-        }
-        match &self.labels {
-            Some(pairs) => pairs
-                .iter()
-                .all(|(k, v)| rendered.label(k) == Some(v.as_str())),
-            None => false,
-        }
-    }
-}
-
-/// A patch's name names the object at the level it applies: the source name with the
-/// prefixes and suffixes of the builds below, so it holds the source name and the rendered
-/// name holds it.
-fn name_fits(patch_name: &str, rendered: &str, source: &str) -> bool {
-    rendered.contains(patch_name) && patch_name.contains(source)
-}
-
-fn names_object(map: &serde_json::Map<String, Value>, rendered: &Object, source: &Object) -> bool {
-    let kind = map.get("kind").and_then(Value::as_str);
-    let name = map
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str);
-    kind == Some(rendered.kind.as_str())
-        && name.is_some_and(|n| name_fits(n, &rendered.name, &source.name))
-}
-
-/// The patches of a kustomization (its text given, as `parse` read it).
-fn patches_of(k: &Kustomization, text: &str) -> Vec<Patch> {
-    let Some(doc) = parse_stream(text).documents.into_iter().next() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for field in ["patches", "patchesStrategicMerge", "patchesJson6902"] {
-        let Some(entries) = doc.value.get(field).and_then(Value::as_array) else {
-            continue;
-        };
-        for (i, entry) in entries.iter().enumerate() {
-            let pos = doc.spans.locate(&doc.value, &format!("/{field}/{i}"));
-            let mut patch = Patch {
-                file: None,
-                inline: None,
-                owner: k.path.clone(),
-                pos,
-                target: None,
-            };
-            match entry {
-                Value::String(s) if s.contains('\n') => patch.inline = Some(s.clone()),
-                Value::String(s) => patch.file = join(&k.dir, s),
-                Value::Object(m) => {
-                    patch.file = m
-                        .get("path")
-                        .and_then(Value::as_str)
-                        .and_then(|p| join(&k.dir, p));
-                    patch.inline = m.get("patch").and_then(Value::as_str).map(str::to_string);
-                    patch.target = m.get("target").map(selector);
-                }
-                _ => continue,
-            }
-            out.push(patch);
-        }
-    }
-    out
-}
-
-fn selector(value: &Value) -> Selector {
-    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
-    let labels = match text("labelSelector") {
-        None => Some(Vec::new()),
-        Some(selector) => selector
-            .split(',')
-            .map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                let v = v.strip_prefix('=').unwrap_or(v);
-                (!k.contains(['!', '(', ' '])).then(|| (k.trim().to_string(), v.trim().to_string()))
-            })
-            .collect(),
-    };
-    Selector {
-        kind: text("kind"),
-        name: text("name"),
-        labels: if text("annotationSelector").is_some() {
-            None
-        } else {
-            labels
-        },
-    }
-}
-
-/// Walks a strategic-merge patch alongside the rendered and the source value.
-struct PatchWalk<'a> {
-    path: &'a str,
-    inline: bool,
-    entry: Pos,
-    out: &'a mut Vec<(String, String, Pos)>,
-}
-
-impl PatchWalk<'_> {
-    fn pos(&self, nodes: &[SpanNode]) -> Pos {
-        match nodes.first() {
-            Some(n) if !self.inline => Pos {
-                line: n.line,
-                column: n.column,
-            },
-            _ => self.entry,
-        }
-    }
-
-    /// Records the fields of `patch` (at `pointer`) that the rendered value has.
-    fn fields(
-        &mut self,
-        patch: &Value,
-        nodes: &[SpanNode],
-        rendered: Option<&Value>,
-        source: Option<&Value>,
-        pointer: &mut String,
-    ) {
-        let Some(rendered) = rendered else {
-            return;
-        };
-        let top = pointer.is_empty();
-        match (patch, source) {
-            (Value::Object(map), Some(Value::Object(_))) | (Value::Object(map), None)
-                if source.is_some() || top =>
-            {
-                let children = child_slices(nodes);
-                for (i, (key, child)) in map.iter().enumerate() {
-                    if key.starts_with('$')
-                        || (top && matches!(key.as_str(), "apiVersion" | "kind"))
-                    {
-                        continue;
-                    }
-                    if pointer == "/metadata" && matches!(key.as_str(), "name" | "namespace") {
-                        continue;
-                    }
-                    let len = pointer.len();
-                    push_token(pointer, key);
-                    let child_nodes = children.get(i).copied().unwrap_or(&[]);
-                    self.fields(
-                        child,
-                        child_nodes,
-                        rendered.get(key),
-                        source.and_then(|s| s.get(key)),
-                        pointer,
-                    );
-                    pointer.truncate(len);
-                }
-            }
-            (Value::Array(items), Some(Value::Array(source_items)))
-                if items.iter().all(|i| named(i).is_some()) =>
-            {
-                let children = child_slices(nodes);
-                for (i, item) in items.iter().enumerate() {
-                    let name = named(item);
-                    let Some(at) = rendered
-                        .as_array()
-                        .and_then(|r| r.iter().position(|x| named(x) == name))
-                    else {
-                        continue;
-                    };
-                    let len = pointer.len();
-                    push_token(pointer, &at.to_string());
-                    let in_source = source_items.iter().find(|x| named(x) == name);
-                    let child_nodes = children.get(i).copied().unwrap_or(&[]);
-                    if in_source.is_some() {
-                        self.fields(item, child_nodes, rendered.get(at), in_source, pointer);
-                    } else {
-                        self.all(item, child_nodes, pointer);
-                    }
-                    pointer.truncate(len);
-                }
-            }
-            // A scalar, a list replaced whole, or a subtree the source does not have.
-            _ => self.all(patch, nodes, pointer),
-        }
-    }
-
-    /// Records `patch` and every node under it.
-    fn all(&mut self, patch: &Value, nodes: &[SpanNode], pointer: &mut String) {
-        if pointer.is_empty() {
-            return;
-        }
-        let pos = self.pos(nodes);
-        self.out.push((pointer.clone(), self.path.to_string(), pos));
-        let children = child_slices(nodes);
-        let entries: Vec<(String, &Value)> = match patch {
-            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v))
-                .collect(),
-            _ => return,
-        };
-        for (i, (key, child)) in entries.into_iter().enumerate() {
-            let len = pointer.len();
-            push_token(pointer, &key);
-            self.all(child, children.get(i).copied().unwrap_or(&[]), pointer);
-            pointer.truncate(len);
-        }
-    }
-}
-
-/// The `name` of a list item, when it has one (containers, volumes, env entries).
-fn named(item: &Value) -> Option<&str> {
-    item.get("name")?.as_str()
-}
-
-/// The document of `objects` that is the same object as `rendered`: same kind and API group,
-/// the longest name the rendered name contains (the same namespace breaks a tie); else the
-/// only one of that kind.
-fn same_object<'a>(objects: &'a [Object], rendered: &Object) -> Option<&'a Object> {
-    let same_kind: Vec<&Object> = objects
-        .iter()
-        .filter(|o| o.kind == rendered.kind && o.group() == rendered.group())
-        .collect();
-    let named = same_kind
-        .iter()
-        .filter(|o| !o.name.is_empty() && rendered.name.contains(&o.name))
-        .max_by_key(|o| {
-            (
-                o.name == rendered.name,
-                o.name.len(),
-                o.namespace == rendered.namespace,
-            )
-        });
-    match named {
-        Some(found) => Some(found),
-        None if same_kind.len() == 1 => Some(same_kind[0]),
-        None => None,
-    }
-}
-
-/// Every node of a span tree, root first (pre-order).
-fn all_nodes(spans: &SpanTree) -> Vec<SpanNode> {
-    if spans.is_empty() {
-        return Vec::new();
-    }
-    let root = spans.root();
-    let mut out = vec![SpanNode {
-        line: root.line,
-        column: root.column,
-        len: 1,
-    }];
-    for k in 0.. {
-        let child = spans.child_nodes(0, k);
-        if child.is_empty() {
-            break;
-        }
-        out.extend_from_slice(child);
-    }
-    out[0].len = out.len() as u32;
-    out
-}
-
-/// The subtrees of a node's children, in order (`nodes` starts with the node).
-fn child_slices(nodes: &[SpanNode]) -> Vec<&[SpanNode]> {
-    let mut out = Vec::new();
-    let Some(first) = nodes.first() else {
-        return out;
-    };
-    let end = (first.len as usize).min(nodes.len());
-    let mut i = 1;
-    while i < end {
-        let len = (nodes[i].len as usize).max(1);
-        let stop = (i + len).min(end);
-        out.push(&nodes[i..stop]);
-        i = stop;
-    }
-    out
-}
-
-/// A span tree for `target` whose nodes carry the positions of the same nodes of `source`
-/// (keys by name, named list items by name, others by index); a node `source` lacks takes
-/// its parent's position.
-pub fn project(target: &Value, source: &Value, spans: &SpanTree) -> SpanTree {
-    let nodes = all_nodes(spans);
-    let mut out = Vec::new();
-    let root = spans.root();
-    project_node(target, Some((source, &nodes)), root, &mut out);
-    SpanTree::from_nodes(out)
-}
-
-fn project_node(
-    target: &Value,
-    source: Option<(&Value, &[SpanNode])>,
-    parent: Pos,
-    out: &mut Vec<SpanNode>,
-) {
-    let pos = match source.and_then(|(_, nodes)| nodes.first()) {
-        Some(n) => Pos {
-            line: n.line,
-            column: n.column,
-        },
-        None => parent,
-    };
-    let at = out.len();
-    out.push(SpanNode {
-        line: pos.line,
-        column: pos.column,
-        len: 1,
-    });
-    let children = source.map(|(_, nodes)| child_slices(nodes));
-    let child_of = |k: usize| children.as_ref().and_then(|c| c.get(k).copied());
-    match target {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let found = source.and_then(|(value, _)| {
-                    let map = value.as_object()?;
-                    let k = map.iter().position(|(other, _)| other == key)?;
-                    Some((&map[key.as_str()], child_of(k)?))
-                });
-                project_node(child, found, pos, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                let found = source.and_then(|(value, _)| {
-                    let list = value.as_array()?;
-                    let k = match named(child) {
-                        Some(name) => list.iter().position(|x| named(x) == Some(name))?,
-                        None => i,
-                    };
-                    Some((list.get(k)?, child_of(k)?))
-                });
-                project_node(child, found, pos, out);
-            }
-        }
-        _ => {}
-    }
-    out[at].len = (out.len() - at) as u32;
-}
-
 /// The source files rendered objects now point at (for snippets).
 pub fn relocate(
     objects: &mut [Object],
@@ -1019,6 +664,77 @@ mod tests {
         // Not in the source: the parent's line.
         assert_eq!(moved.locate("/spec/replicas").line, 5);
         assert_eq!(moved.locate("/metadata/namespace").line, 3);
+    }
+
+    #[test]
+    fn patches_and_transformers_point_at_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("base/kustomization.yaml", "resources: [dep.yaml]\n");
+        write(
+            "base/dep.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1\n",
+        );
+        write(
+            "overlay/kustomization.yaml",
+            "namespace: prod\nresources:\n  - ../base\nimages:\n  - name: nginx\n    newTag: latest\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment, name: web}\n  - patch: |-\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata: {name: web}\n      spec: {replicas: 4}\n",
+        );
+        write(
+            "overlay/ops.yaml",
+            "- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true\n",
+        );
+        let rendered = object(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: prod\nspec:\n  replicas: 4\n  template:\n    spec:\n      containers:\n      - image: nginx:latest\n        name: web\n      hostNetwork: true\n",
+        );
+        let mut mapper = Mapper::new(&root, &root.join("overlay"), "overlay").unwrap();
+        let found = mapper.map(&rendered, "path: ../base/dep.yaml\n").unwrap();
+        let mut moved = rendered.clone();
+        moved.origin = found.origin;
+        moved.spans = found.spans;
+        moved.instance = Some(Box::new(crate::model::object::Instance {
+            produced: found.produced,
+            ..Default::default()
+        }));
+        let at = |pointer: &str| {
+            let (path, pos) = moved.source_of(pointer).unwrap();
+            (path.to_string(), pos.line)
+        };
+        let own = |path: &str, line: u32| (path.to_string(), line);
+        assert_eq!(
+            at("/spec/template/spec/containers/0/name"),
+            own("base/dep.yaml", 9)
+        );
+        assert_eq!(
+            at("/spec/template/spec/containers/0/image"),
+            own("overlay/kustomization.yaml", 5)
+        );
+        assert_eq!(
+            at("/metadata/namespace"),
+            own("overlay/kustomization.yaml", 1)
+        );
+        // A JSON 6902 operation, and an inline patch (at its entry).
+        assert_eq!(
+            at("/spec/template/spec/hostNetwork"),
+            own("overlay/ops.yaml", 1)
+        );
+        assert_eq!(at("/spec/replicas"), own("overlay/kustomization.yaml", 10));
+        // Nothing outside the root is named.
+        let outside = mapper.map(&rendered, "path: ../../../../../../etc/hostname\n");
+        assert!(outside.unwrap_err().contains("outside the scanned tree"));
+        let remote = mapper.map(
+            &rendered,
+            "path: a.yaml\nrepo: https://github.com/x/y\nref: v1\n",
+        );
+        assert!(
+            remote
+                .unwrap_err()
+                .contains("https://github.com/x/y?ref=v1")
+        );
     }
 
     #[test]
