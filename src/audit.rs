@@ -23,7 +23,7 @@ use crate::external::{ExternalSources, gather_external};
 use crate::model::inventory::Inventory;
 use crate::notice::Notice;
 use crate::outcome::{Checks, ScanOutcome, Stats};
-use crate::rules::drift_out_of_band;
+use crate::rules::{drift_out_of_band, drift_unmanaged};
 use crate::source::cluster::{self, ClusterOptions, Fetched};
 
 /// Clusters read at the same time.
@@ -160,7 +160,17 @@ pub fn audit_targets(
     let environments = engine::environments(&loaded, &root)?;
     let mut setup = Setup::new(loaded, environments, &options.run, &root, evaluators)?;
     let mut notices = Vec::new();
+    let drift_runs = [drift_unmanaged::ID, drift_out_of_band::ID]
+        .iter()
+        .any(|id| setup.rules.is_enabled(id));
     let mut repository = match &options.gitops {
+        Some(_) if !drift_runs => {
+            notices.push(Notice::warning(
+                "--gitops: neither drift rule runs (--select, --ignore or rules.disable), so the \
+                 repository is not read",
+            ));
+            None
+        }
         Some(dir) => Some(GitRepository::read(
             dir,
             options.gitops_clusters.clone(),
@@ -219,8 +229,6 @@ pub fn audit_targets(
     let mut stats = Stats::default();
     let mut checks = Checks::default();
     let mut not_evaluated = Vec::new();
-    // Clusters of the GitOps repository that some context was matched with.
-    let mut matched = std::collections::BTreeSet::new();
     for (context, fetched) in receiver {
         silent.remove(&context);
         setup.notices.extend(fetched.notices);
@@ -239,22 +247,11 @@ pub fn audit_targets(
             None => None,
             Some(repository) => {
                 let server = servers.get(&context).cloned().flatten();
-                let cluster = repository.cluster_of(&context, server.as_deref());
-                if let Ok(cluster) = &cluster {
-                    matched.insert(cluster.clone());
-                }
-                let usable = cluster.and_then(|c| repository.usable(c.as_deref()).map(|()| c));
-                match usable {
-                    Ok(cluster) => Some(repository.side(cluster, &setup)),
-                    Err(why) => {
+                match repository.side_for(&context, server.as_deref(), &setup, &mut notices) {
+                    Ok(side) => Some(side),
+                    Err(error) => {
                         stats.drift_unchecked.push(context.clone());
-                        notices.push(
-                            Notice::error(format!(
-                                "--gitops {}: drift against git is not checked: {why}",
-                                repository.dir
-                            ))
-                            .at(&context, None),
-                        );
+                        notices.push(error);
                         None
                     }
                 }
@@ -295,7 +292,7 @@ pub fn audit_targets(
         findings.extend(live);
     }
     if let Some(repository) = &repository {
-        notices.extend(repository.unread_notices(&matched));
+        notices.extend(repository.unread_notices());
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     for context in silent {

@@ -17,7 +17,7 @@
 //! `drift-out-of-band` after the other rules ran on the live objects
 //! ([`crate::rules::drift_out_of_band::derive`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ use crate::engine::Setup;
 use crate::error::Error;
 use crate::external::External;
 use crate::finding::{Finding, keyed_path};
+use crate::gitops::kustomize;
+use crate::gitops::paths::is_remote;
 use crate::model::inventory::Inventory;
 use crate::model::object::Object;
 use crate::notice::Notice;
@@ -53,6 +55,11 @@ pub struct GitRepository {
     /// Files that could not be read, with the cluster whose folder holds them (`None`: no
     /// cluster's, so any cluster may deploy them).
     unread: Vec<(Option<String>, Notice)>,
+    /// kustomize build files that pull remote bases or Helm charts: what they deploy is not
+    /// all in the repository.
+    partial_builds: HashSet<String>,
+    /// Clusters some context was matched with.
+    matched: BTreeSet<Option<String>>,
 }
 
 impl GitRepository {
@@ -151,6 +158,7 @@ impl GitRepository {
                 built.summary.helm_sources
             )));
         }
+        let partial_builds = partial_builds(&built.build_files, root);
         // Patches, generator inputs and values files are not declarations.
         let declared: Vec<Object> = built
             .objects
@@ -179,6 +187,8 @@ impl GitRepository {
             explicit,
             sides: HashMap::new(),
             unread,
+            partial_builds,
+            matched: BTreeSet::new(),
         })
     }
 
@@ -242,9 +252,50 @@ impl GitRepository {
         ))
     }
 
+    /// The git side the context `context` (API server `server`) is compared with, or the
+    /// error that says why it is not ([`GitRepository::cluster_of`],
+    /// [`GitRepository::usable`]). A cluster the repository declares nothing for is a warning
+    /// in `notices`: it usually means a wrong mapping.
+    pub fn side_for(
+        &mut self,
+        context: &str,
+        server: Option<&str>,
+        setup: &Setup,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Arc<GitSide>, Notice> {
+        let not_checked = |why: String| {
+            Notice::error(format!(
+                "--gitops {}: drift against git is not checked: {why}",
+                self.dir
+            ))
+            .at(context, None)
+        };
+        let cluster = self.cluster_of(context, server).map_err(not_checked)?;
+        self.matched.insert(cluster.clone());
+        self.usable(cluster.as_deref()).map_err(not_checked)?;
+        let side = self.side(cluster, setup);
+        if side.inventory().is_empty() {
+            let which = side
+                .cluster
+                .as_deref()
+                .map_or_else(|| "this cluster".to_string(), |c| format!("cluster `{c}`"));
+            notices.push(
+                Notice::warning(format!(
+                    "--gitops {}: the repository declares nothing for {which}; only namespaces \
+                     Argo CD or Flux track are compared",
+                    self.dir
+                ))
+                .at(context, None),
+            );
+        }
+        Ok(side)
+    }
+
     /// The problems of the files that could not be read: errors when they hide declarations
-    /// of a cluster in `compared` (or of any cluster), else warnings (another cluster's files).
-    pub fn unread_notices(&self, compared: &BTreeSet<Option<String>>) -> Vec<Notice> {
+    /// of a cluster some context was matched with (or of any cluster), else warnings (another
+    /// cluster's files).
+    pub fn unread_notices(&self) -> Vec<Notice> {
+        let compared = &self.matched;
         self.unread
             .iter()
             .map(|(holder, notice)| {
@@ -271,7 +322,9 @@ impl GitRepository {
         let inventory = Inventory::new(objects);
         let every = |_: &Object| true;
         let findings = setup.evaluate(&inventory, &every, &External::default());
-        let side = Arc::new(GitSide::new(cluster.clone(), inventory, &findings));
+        let mut side = GitSide::new(cluster.clone(), inventory, &findings);
+        side.mark_partial(&self.partial_builds);
+        let side = Arc::new(side);
         self.sides.insert(cluster, side.clone());
         side
     }
@@ -292,6 +345,9 @@ pub struct GitSide {
     anywhere: HashMap<(String, String), usize>,
     /// Namespaces git deploys objects into, or declares.
     namespaces: BTreeSet<String>,
+    /// Namespaces a build also fills from outside the repository (remote bases, Helm charts):
+    /// git does not say everything that is in them.
+    partial: BTreeSet<String>,
     /// Git instance → `(rule, node as keyed path)` of each finding on it.
     findings: HashMap<usize, Vec<(String, String)>>,
 }
@@ -348,9 +404,26 @@ impl GitSide {
         &self.inventory
     }
 
-    /// Whether git deploys objects into `namespace` (or declares the Namespace).
+    /// Whether git deploys objects into `namespace` (or declares the Namespace) and says all
+    /// of what goes there (no remote base or Helm chart of a build fills it too).
     pub fn deploys_into(&self, namespace: &str) -> bool {
-        self.namespaces.contains(namespace)
+        self.namespaces.contains(namespace) && !self.partial.contains(namespace)
+    }
+
+    /// Marks the namespaces of instances built by `builds` (build files with remote bases or
+    /// Helm charts) as only partly declared.
+    pub fn mark_partial(&mut self, builds: &HashSet<String>) {
+        if builds.is_empty() {
+            return;
+        }
+        for object in self.inventory.objects() {
+            let (Some(namespace), Some(instance)) = (&object.namespace, &object.instance) else {
+                continue;
+            };
+            if instance.via.iter().any(|build| builds.contains(build)) {
+                self.partial.insert(namespace.clone());
+            }
+        }
     }
 
     /// The git instance the live object `live` is, by kind, namespace and name. A namespaced
@@ -408,6 +481,40 @@ impl GitSide {
                 .any(|(r, n)| r == rule && (contains(n, node) || contains(node, n)))
         })
     }
+}
+
+/// The kustomize build files among `build_files` (display paths) that pull remote bases or
+/// components, or inflate Helm charts.
+fn partial_builds(build_files: &BTreeSet<String>, root: &Path) -> HashSet<String> {
+    let read = |display: &str| {
+        let path = if display.starts_with('/') {
+            PathBuf::from(display)
+        } else {
+            root.join(display)
+        };
+        match files::read_capped(&path).ok()? {
+            files::Capped::Bytes(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            files::Capped::TooBig => None,
+        }
+    };
+    build_files
+        .iter()
+        .filter(|path| {
+            let Some(text) = read(path) else {
+                return false;
+            };
+            // Its problems were reported when the model read it.
+            let mut ignored = Vec::new();
+            kustomize::parse(path, &text, &read, &mut ignored).is_some_and(|k| {
+                k.helm_charts > 0
+                    || k.resources
+                        .iter()
+                        .chain(&k.components)
+                        .any(|e| is_remote(&e.target))
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// True when the keyed path `outer` is `inner` or one of its ancestors.
@@ -478,6 +585,8 @@ mod tests {
                 .collect(),
             sides: HashMap::new(),
             unread: Vec::new(),
+            partial_builds: HashSet::new(),
+            matched: BTreeSet::new(),
         }
     }
 
@@ -489,14 +598,15 @@ mod tests {
         assert!(repo.usable(Some("production")).is_ok());
         let why = repo.usable(Some("dev-a")).unwrap_err();
         assert!(why.contains("clusters/dev-a/x.yaml"), "{why}");
-        let production = BTreeSet::from([Some("production".to_string())]);
-        assert!(!repo.unread_notices(&production)[0].is_error());
-        let dev = BTreeSet::from([Some("dev-a".to_string())]);
-        assert!(repo.unread_notices(&dev)[0].is_error());
+        repo.matched = BTreeSet::from([Some("production".to_string())]);
+        assert!(!repo.unread_notices()[0].is_error());
+        repo.matched = BTreeSet::from([Some("dev-a".to_string())]);
+        assert!(repo.unread_notices()[0].is_error());
         // A file in no cluster's folder may be deployed anywhere.
         repo.unread = vec![(None, broken("apps/base/x.yaml"))];
         assert!(repo.usable(Some("production")).is_err());
-        assert!(repo.unread_notices(&production)[0].is_error());
+        repo.matched = BTreeSet::from([Some("production".to_string())]);
+        assert!(repo.unread_notices()[0].is_error());
     }
 
     #[test]

@@ -52,7 +52,12 @@ pub(crate) fn compare(outcome: &mut ScanOutcome, output: &OutputArgs, audit: boo
     } else {
         Scope::Files
     };
-    let changes = previous::compare(&mut outcome.findings, loaded, &shown, scope);
+    let mut changes = previous::compare(&mut outcome.findings, loaded, &shown, scope);
+    // A cluster whose drift against git was not checked this time fixed none of its drift.
+    let unchecked = &outcome.stats.drift_unchecked;
+    changes.fixed.retain(|f| {
+        !(f.rule.starts_with("drift-") && f.cluster.as_ref().is_some_and(|c| unchecked.contains(c)))
+    });
     outcome.changes = Some(changes);
 }
 

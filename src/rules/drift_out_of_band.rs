@@ -9,7 +9,7 @@ use crate::finding::Severity;
 use crate::finding::{Finding, FingerprintInput, keyed_path};
 use crate::model::inventory::Inventory;
 use crate::model::object::{Object, Origin};
-use crate::rules::{self, Context, Rule, RuleMeta, Scope, Violation};
+use crate::rules::{self, Context, Kind, Rule, RuleMeta, Scope, Violation};
 
 pub struct DriftOutOfBand;
 
@@ -37,7 +37,8 @@ git, e.g. `velero-backup-stale`), `plain-secret` (it looks for clear text in git
 Secrets without an owner in a cluster, so a SOPS-encrypted Secret passes in git and not live),
 `image-scan` (its results change when a new vulnerability is published, not when anybody
 changes the object), and the drift rules. Status and other
-fields no rule reads never count. A live object git does not declare is
+fields no rule reads never count, nor does the replica count where git leaves it unset or an
+autoscaler (HorizontalPodAutoscaler, KEDA ScaledObject) sets it. A live object git does not declare is
 `drift-unmanaged`'s; a violation in git is reported by `tollgate scan` on the repository.
 
 ### Why
@@ -120,8 +121,14 @@ Sync the application from git (Argo CD `Sync`, `flux reconcile`) to undo the cha
 who made it, and make the change through the repository if it was needed. Enable
 self-healing (`syncPolicy.automated.selfHeal`) where hand changes must not survive.
 "#,
-    scope: Scope::metadata().live_only(),
+    scope: Scope::metadata().live_only().reading(&[AUTOSCALERS]),
 };
+
+/// What the rule reads besides metadata: the autoscalers that own a workload's replica count.
+const AUTOSCALERS: &[Kind] = &[
+    Kind::new("autoscaling", "HorizontalPodAutoscaler"),
+    Kind::new("keda.sh", "ScaledObject"),
+];
 
 impl Rule for DriftOutOfBand {
     fn meta(&self) -> &'static RuleMeta {
@@ -188,6 +195,9 @@ pub fn derive(
             continue;
         }
         let declared = &git.inventory().objects()[git_index];
+        if set_by_controller(live, object, declared, &finding.pointer) {
+            continue;
+        }
         let git_pointer = corresponding_pointer(&object.value, &declared.value, &finding.pointer);
         let (file, pos) = declared
             .source_of(&git_pointer)
@@ -217,6 +227,34 @@ pub fn derive(
         out.push((*index, drift));
     }
     out
+}
+
+/// Whether the node at `pointer` of the live `object` is a field controllers write: the
+/// replica count of a workload that git leaves unset or that an autoscaler (a
+/// HorizontalPodAutoscaler, a KEDA ScaledObject) scales. A finding there is not somebody's
+/// change of the cluster.
+fn set_by_controller(live: &Inventory, object: &Object, declared: &Object, pointer: &str) -> bool {
+    if pointer != "/spec/replicas" {
+        return false;
+    }
+    if declared.at("/spec/replicas").is_none() {
+        return true;
+    }
+    let namespace = object.namespace.as_deref().unwrap_or_default();
+    ["HorizontalPodAutoscaler", "ScaledObject"]
+        .iter()
+        .any(|kind| {
+            live.of_kind(kind).any(|scaler| {
+                let target = |field: &str| {
+                    scaler
+                        .at(&format!("/spec/scaleTargetRef/{field}"))
+                        .and_then(Value::as_str)
+                };
+                scaler.namespace.as_deref() == Some(namespace)
+                    && target("name") == Some(object.name.as_str())
+                    && target("kind").unwrap_or("Deployment") == object.kind
+            })
+        })
 }
 
 /// The pointer in `git` to the node of `live` at `pointer`, or to its deepest ancestor git
@@ -278,6 +316,70 @@ mod tests {
             corresponding_pointer(&live, &git, "/spec/containers/0/securityContext"),
             "/spec/containers"
         );
+    }
+
+    fn object(value: Value, live: bool) -> Object {
+        let origin = if live {
+            Origin::Cluster {
+                context: "production".into(),
+                api_path: String::new(),
+            }
+        } else {
+            Origin::File {
+                path: "web.yaml".into(),
+                document: 0,
+                item: None,
+                start_line: 1,
+                end_line: 9,
+            }
+        };
+        Object::from_value(value, origin, Default::default()).unwrap()
+    }
+
+    #[test]
+    fn replicas_are_a_controllers_unless_git_sets_them_and_nothing_scales() {
+        let deployment = |replicas: Option<u32>, live: bool| {
+            let mut value = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop-prod"}, "spec": {}});
+            if let Some(n) = replicas {
+                value["spec"]["replicas"] = json!(n);
+            }
+            object(value, live)
+        };
+        let hpa = object(
+            json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "web", "namespace": "shop-prod"},
+                "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}}}),
+            true,
+        );
+        let live = deployment(Some(4), true);
+        let alone = Inventory::new(vec![live.clone()]);
+        let scaled = Inventory::new(vec![live.clone(), hpa]);
+        let replicas = "/spec/replicas";
+        assert!(set_by_controller(
+            &alone,
+            &live,
+            &deployment(None, false),
+            replicas
+        ));
+        assert!(!set_by_controller(
+            &alone,
+            &live,
+            &deployment(Some(2), false),
+            replicas
+        ));
+        assert!(set_by_controller(
+            &scaled,
+            &live,
+            &deployment(Some(2), false),
+            replicas
+        ));
+        assert!(!set_by_controller(
+            &scaled,
+            &live,
+            &deployment(None, false),
+            "/spec/template"
+        ));
     }
 
     #[test]

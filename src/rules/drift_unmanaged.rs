@@ -1,7 +1,7 @@
 //! `drift-unmanaged`: live objects in GitOps-managed namespaces that git does not declare and
 //! no controller made (`tollgate audit --gitops`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::drift::GitSide;
 use crate::finding::Severity;
@@ -28,7 +28,8 @@ matched with) or declares the Namespace, or when its live objects carry Argo CD'
 (annotation `argocd.argoproj.io/tracking-id`, label `argocd.argoproj.io/instance`, label
 `app.kubernetes.io/instance` outside Helm releases) or Flux's (`kustomize.toolkit.fluxcd.io/name`, `helm.toolkit.fluxcd.io/name`).
 `kube-system`, `kube-public` and `kube-node-lease` are never managed: the distribution puts
-objects there that no repository declares.
+objects there that no repository declares; nor is a namespace a kustomize build also fills
+from outside the repository (a remote base, `helmCharts`), unless its objects carry tracking.
 
 An object is declared when the repository has an instance of the same kind, namespace and name
 in that cluster (an instance without a namespace matches any; a kustomize-generated ConfigMap
@@ -299,33 +300,47 @@ impl ClaimTemplates {
 /// Namespaces the GitOps repository manages in this cluster.
 #[derive(Debug, Default)]
 struct Managed {
-    /// Namespaces whose live objects carry a deployer's mark.
-    tracked: HashSet<String>,
+    /// Namespaces whose live objects carry a deployer's mark, with the first deployer seen.
+    tracked: HashMap<String, &'static str>,
 }
 
 impl Managed {
     fn build(ctx: &Context<'_>) -> Self {
-        let mut tracked = HashSet::new();
+        let mut tracked = HashMap::new();
         for object in ctx.inventory.objects() {
-            if deployer_mark(object).is_none() {
+            let Some(deployer) = deployer_mark(object) else {
                 continue;
-            }
-            match (&object.namespace, object.is("", "Namespace")) {
-                (Some(ns), _) => {
-                    tracked.insert(ns.clone());
-                }
-                (None, true) => {
-                    tracked.insert(object.name.clone());
-                }
-                (None, false) => {}
-            }
+            };
+            let namespace = match (&object.namespace, object.is("", "Namespace")) {
+                (Some(ns), _) => ns,
+                (None, true) => &object.name,
+                (None, false) => continue,
+            };
+            tracked.entry(namespace.clone()).or_insert(deployer);
         }
         Managed { tracked }
     }
 
     fn manages(&self, git: &GitSide, namespace: &str) -> bool {
         !SYSTEM_NAMESPACES.contains(&namespace)
-            && (git.deploys_into(namespace) || self.tracked.contains(namespace))
+            && (git.deploys_into(namespace) || self.tracked.contains_key(namespace))
+    }
+
+    /// Why the repository manages `namespace`, or `None` when it does not.
+    fn why(&self, git: &GitSide, namespace: &str) -> Option<String> {
+        if SYSTEM_NAMESPACES.contains(&namespace) {
+            return None;
+        }
+        let cluster = match &git.cluster {
+            Some(name) => format!("cluster `{name}` of the repository"),
+            None => "the repository".to_string(),
+        };
+        if git.deploys_into(namespace) {
+            return Some(format!("{cluster} deploys into namespace `{namespace}`"));
+        }
+        self.tracked.get(namespace).map(|deployer| {
+            format!("{deployer} manages namespace `{namespace}` (its objects carry the tracking) from {cluster}")
+        })
     }
 }
 
@@ -344,17 +359,20 @@ impl Rule for DriftUnmanaged {
         if made_by(object, ctx).is_some() || git.declaration_index(object).is_some() {
             return;
         }
-        let cluster = match &git.cluster {
-            Some(name) => format!("cluster `{name}` of the repository"),
-            None => "the repository".to_string(),
+        let managed = ctx.memo(|| Managed::build(ctx));
+        let Some(why) = object
+            .namespace
+            .as_deref()
+            .and_then(|ns| managed.why(git, ns))
+        else {
+            return;
         };
         out.push(Violation::new(
             "",
             format!(
-                "{} is in the cluster but not in git: {cluster} deploys into namespace `{}` yet \
-                 declares no {} `{}` there, and no controller owns or made it (created by hand)",
+                "{} is in the cluster but not in git: {why}, yet it declares no {} `{}` there, \
+                 and no controller owns or made it (created by hand)",
                 object.display(),
-                object.namespace.as_deref().unwrap_or_default(),
                 object.kind,
                 object.name
             ),

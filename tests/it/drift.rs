@@ -127,6 +127,24 @@ fn hand_made_objects_and_out_of_band_changes_are_drift() {
         text(&output)
     );
 
+    // Each message says why the namespace is the repository's.
+    let messages: Vec<&str> = findings(&report, "drift-unmanaged")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("grafana-hotfix")
+            && m.contains("Argo CD manages namespace `monitoring`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("debug-db-password")
+            && m.contains(
+                "cluster `production` of the repository deploys into namespace `shop-prod`"
+            )),
+        "{messages:#?}"
+    );
+
     let out_of_band = findings(&report, "drift-out-of-band");
     assert_eq!(out_of_band.len(), 1, "{out_of_band:#?}");
     let finding = out_of_band[0];
@@ -215,6 +233,25 @@ fn a_context_that_matches_no_cluster_of_the_repository_is_incomplete_until_mappe
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert_eq!(objects(&report, "drift-unmanaged").len(), 4);
     assert_eq!(findings(&report, "drift-out-of-band").len(), 1);
+
+    // A cluster of the repository that declares nothing: said, since it looks like a wrong
+    // mapping; only tracked namespaces are judged.
+    let (output, _) = audit(
+        &live,
+        &[
+            "--context",
+            "prod-east",
+            "--gitops",
+            GITOPS,
+            "--gitops-cluster",
+            "prod-east=lab",
+        ],
+    );
+    assert!(
+        text(&output).contains("the repository declares nothing for cluster `lab`"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
@@ -239,6 +276,31 @@ fn a_repository_that_does_not_parse_is_an_incomplete_audit_without_drift() {
     assert!(findings(&report, "drift-out-of-band").is_empty());
     // The live findings are still reported.
     assert!(!objects(&report, "privileged-container").is_empty());
+
+    // Against a night when drift was checked, its drift findings are not "fixed".
+    let last_night = live.dir.path().join("last-night.json");
+    let (_, checked) = audit(&live, &["--context", "production", "--gitops", GITOPS]);
+    std::fs::write(&last_night, checked.to_string()).unwrap();
+    let previous = last_night.to_str().unwrap();
+    let (output, report) = audit(
+        &live,
+        &[
+            "--context",
+            "production",
+            "--gitops",
+            &dir,
+            "--previous",
+            previous,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let fixed = report["fixed"].as_array().unwrap();
+    assert!(
+        fixed
+            .iter()
+            .all(|f| !f["rule"].as_str().unwrap().starts_with("drift-")),
+        "{fixed:#?}"
+    );
 
     // Nothing is pushed: a re-import without drift findings would close last night's.
     let closed_port = {
@@ -285,6 +347,29 @@ fn without_gitops_no_drift_rule_reports() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(findings(&report, "drift-unmanaged").is_empty());
     assert!(findings(&report, "drift-out-of-band").is_empty());
+}
+
+#[test]
+fn gitops_without_a_drift_rule_says_so() {
+    let live = live();
+    let (output, report) = audit(
+        &live,
+        &[
+            "--context",
+            "production",
+            "--gitops",
+            GITOPS,
+            "--ignore",
+            "drift-unmanaged,drift-out-of-band",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("neither drift rule runs"),
+        "{}",
+        text(&output)
+    );
+    assert!(findings(&report, "drift-unmanaged").is_empty());
 }
 
 #[test]
@@ -396,5 +481,68 @@ fn a_cluster_exactly_as_git_declares_it_has_no_drift() {
         text(&output).contains("warning: fixtures/demo/clusters/dev-a/shop-dev/broken.yaml:9"),
         "{}",
         text(&output)
+    );
+}
+
+#[test]
+fn drift_findings_are_valid_sarif_with_their_rules() {
+    let live = live();
+    let sarif_path = live.dir.path().join("drift.sarif");
+    let output = crate::common::tollgate()
+        .args(["audit", "--kubeconfig"])
+        .arg(&live.kubeconfig)
+        .args([
+            "--context",
+            "production",
+            "--gitops",
+            GITOPS,
+            "-f",
+            "sarif",
+            "-o",
+        ])
+        .arg(&sarif_path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/schemas/sarif-schema-2.1.0.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let run = &sarif["runs"][0];
+    let rules: BTreeSet<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains("drift-unmanaged") && rules.contains("drift-out-of-band"));
+    let uris: BTreeSet<&str> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "drift-unmanaged")
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        uris.contains("k8s://production/shop-prod/Secret/debug-db-password"),
+        "{uris:?}"
+    );
+    // Secret values never reach the report.
+    assert!(
+        !std::fs::read_to_string(&sarif_path)
+            .unwrap()
+            .contains("aHVudGVyMi10b3Atc2VjcmV0")
     );
 }
