@@ -302,11 +302,14 @@ impl<'a, 'b> Builder<'a, 'b> {
             let value = self.node(value_event, value_span, depth + 1, child_field)?;
             self.spans[entry_at].line = key_span.start.line() as u32 + self.line_offset;
             self.spans[entry_at].column = key_span.start.col() as u32 + 1;
-            if depth == 0
-                && key == "kind"
-                && let Value::String(kind) = &value
-            {
-                self.document_kind = Some(kind.clone());
+            if depth == 0 && key == "kind" {
+                if self.skim_unless.is_some() && !skimmed_keys.is_empty() {
+                    // A second `kind` after a skim: what was skimmed may be of a kind read.
+                    return Err(self.give_up_skimming(&key_span));
+                }
+                if let Value::String(kind) = &value {
+                    self.document_kind = Some(kind.clone());
+                }
             }
             entries.push((key, value));
         }

@@ -207,6 +207,8 @@ fn skimming_reports_exactly_what_a_full_build_reports() {
         "kind: CRD\nspec: {b: *missing}\n".to_string(),
         // `kind` after the body: nothing is skimmed.
         "spec: {a: 1, a: 2}\nkind: CRD\n".to_string(),
+        // A second `kind` after a skimmed body (the last one wins, as in go-yaml).
+        "kind: CRD\nmetadata: {name: x}\nspec: {replicas: 2}\nkind: Deployment\n".to_string(),
     ];
     for text in &cases {
         let skimmed = parse_stream_filtered(text, &filter);
@@ -225,6 +227,8 @@ fn skimming_reports_exactly_what_a_full_build_reports() {
     // What skimming could not do exactly was built whole.
     let anchored = parse_stream_filtered(&cases[3], &filter);
     assert_eq!(anchored.documents[0].value["spec"]["c"]["p"], 1);
+    let rekinded = parse_stream_filtered(&cases[7], &filter);
+    assert_eq!(rekinded.documents[0].value["spec"]["replicas"], 2);
 }
 
 #[test]
