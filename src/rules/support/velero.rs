@@ -13,76 +13,55 @@ use crate::model::kinds::Kind;
 use crate::model::object::Object;
 use crate::rules::Context;
 
-/// Namespaces and the kinds that may hold data ([`is_data`]; a test keeps `DATA_KINDS` in
-/// it): what the coverage findings are reported on.
-pub const DATA_AND_NAMESPACES: &[Kind] = &[
+/// A `&[Kind]` of the given kinds followed by every operator kind that holds persistent data,
+/// so that the lists below name those kinds once.
+macro_rules! with_data_kinds {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            $($extra,)*
+            Kind::new("postgresql.cnpg.io", "Cluster"),
+            Kind::new("ps.percona.com", "PerconaServerMySQL"),
+            Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
+            Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
+            Kind::new("pgv2.percona.com", "PerconaPGCluster"),
+            Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
+            Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+            Kind::new("minio.min.io", "Tenant"),
+            Kind::new("kafka.strimzi.io", "Kafka"),
+            Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
+        ]
+    };
+}
+
+/// Operator objects that hold persistent data.
+pub const DATA_KINDS: &[Kind] = with_data_kinds!();
+
+/// Namespaces and the kinds that may hold data ([`is_data`]): what the coverage findings are
+/// reported on.
+pub const DATA_AND_NAMESPACES: &[Kind] = with_data_kinds!(
     Kind::new("", "Namespace"),
     Kind::new("", "PersistentVolumeClaim"),
     Kind::new("apps", "StatefulSet"),
-    Kind::new("postgresql.cnpg.io", "Cluster"),
-    Kind::new("ps.percona.com", "PerconaServerMySQL"),
-    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
-    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
-    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
-    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
-    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
-    Kind::new("minio.min.io", "Tenant"),
-    Kind::new("kafka.strimzi.io", "Kafka"),
-    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
-];
+);
 
 /// [`DATA_AND_NAMESPACES`] and Velero Schedules.
-pub const DATA_NAMESPACES_AND_SCHEDULES: &[Kind] = &[
+pub const DATA_NAMESPACES_AND_SCHEDULES: &[Kind] = with_data_kinds!(
     Kind::new("velero.io", "Schedule"),
     Kind::new("", "Namespace"),
     Kind::new("", "PersistentVolumeClaim"),
     Kind::new("apps", "StatefulSet"),
-    Kind::new("postgresql.cnpg.io", "Cluster"),
-    Kind::new("ps.percona.com", "PerconaServerMySQL"),
-    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
-    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
-    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
-    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
-    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
-    Kind::new("minio.min.io", "Tenant"),
-    Kind::new("kafka.strimzi.io", "Kafka"),
-    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
-];
+);
 
-/// What [`VeleroFacts::build`] reads: data (a test keeps `DATA_KINDS` in it), Velero
-/// Schedules and Backups, CloudNativePG ScheduledBackups, and Namespaces for environments.
-pub const READS: &[Kind] = &[
+/// What [`VeleroFacts::build`] reads: data, Velero Schedules and Backups, CloudNativePG
+/// ScheduledBackups, and Namespaces for environments.
+pub const READS: &[Kind] = with_data_kinds!(
     Kind::new("", "Namespace"),
     Kind::new("", "PersistentVolumeClaim"),
     Kind::new("apps", "StatefulSet"),
     Kind::new("velero.io", "Schedule"),
     Kind::new("velero.io", "Backup"),
     Kind::new("postgresql.cnpg.io", "ScheduledBackup"),
-    Kind::new("postgresql.cnpg.io", "Cluster"),
-    Kind::new("ps.percona.com", "PerconaServerMySQL"),
-    Kind::new("pxc.percona.com", "PerconaXtraDBCluster"),
-    Kind::new("psmdb.percona.com", "PerconaServerMongoDB"),
-    Kind::new("pgv2.percona.com", "PerconaPGCluster"),
-    Kind::new("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
-    Kind::new("elasticsearch.k8s.elastic.co", "Elasticsearch"),
-    Kind::new("minio.min.io", "Tenant"),
-    Kind::new("kafka.strimzi.io", "Kafka"),
-    Kind::new("clickhouse.altinity.com", "ClickHouseInstallation"),
-];
-
-/// Operator objects that hold persistent data: `(API group, kind)`.
-pub const DATA_KINDS: &[(&str, &str)] = &[
-    ("postgresql.cnpg.io", "Cluster"),
-    ("ps.percona.com", "PerconaServerMySQL"),
-    ("pxc.percona.com", "PerconaXtraDBCluster"),
-    ("psmdb.percona.com", "PerconaServerMongoDB"),
-    ("pgv2.percona.com", "PerconaPGCluster"),
-    ("mongodbcommunity.mongodb.com", "MongoDBCommunity"),
-    ("elasticsearch.k8s.elastic.co", "Elasticsearch"),
-    ("minio.min.io", "Tenant"),
-    ("kafka.strimzi.io", "Kafka"),
-    ("clickhouse.altinity.com", "ClickHouseInstallation"),
-];
+);
 
 /// Resource names under which Velero backs up volume data.
 const VOLUME_RESOURCES: &[&str] = &[
@@ -222,7 +201,9 @@ pub fn is_data(object: &Object) -> bool {
                 .and_then(Value::as_str)
                 != Some("ephemeral")
         }
-        (group, kind) => DATA_KINDS.contains(&(group, kind)),
+        (group, kind) => DATA_KINDS
+            .iter()
+            .any(|k| k.group == group && k.kind == kind),
     }
 }
 
@@ -302,7 +283,7 @@ impl VeleroFacts {
         let mut self_backed: HashSet<(&str, &str, &str)> = HashSet::new();
         let kinds = ["PersistentVolumeClaim", "StatefulSet"]
             .into_iter()
-            .chain(DATA_KINDS.iter().map(|(_, k)| *k));
+            .chain(DATA_KINDS.iter().map(|k| k.kind));
         let mut seen_kinds = HashSet::new();
         for kind in kinds {
             if !seen_kinds.insert(kind) {
@@ -542,10 +523,9 @@ mod tests {
 
     #[test]
     fn data_kinds_are_in_scope_and_read() {
-        for (group, kind) in DATA_KINDS {
-            let kind = Kind::new(group, kind);
+        for kind in DATA_KINDS {
             for list in [READS, DATA_AND_NAMESPACES, DATA_NAMESPACES_AND_SCHEDULES] {
-                assert!(list.contains(&kind), "{kind:?}");
+                assert!(list.contains(kind), "{kind:?}");
             }
         }
         assert_eq!(
