@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use regorus::Value;
 
 use super::value::{StringInterner, object, to_rego, to_rego_interned};
+use crate::model::image::ImageRef;
 use crate::model::object::{Object, is_cluster_scoped};
 use crate::rules::Context;
 
@@ -215,10 +216,14 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
         .map(|ns| {
             let env = ctx.namespace_env(ns).map_or(Value::Null, Value::from);
             let images = images.get(ns);
-            let names: std::collections::BTreeSet<&str> = images
+            // The last segment of the repository: `adminer` for
+            // `harbor.example.com/tools/adminer:4.8.1@sha256:…` (as the Rego library's
+            // `image_name`); templated images (`{{ .Values.image }}`) have none.
+            let names: std::collections::BTreeSet<String> = images
                 .into_iter()
                 .flatten()
-                .map(|image| image_name(image))
+                .filter_map(|image| ImageRef::parse(image))
+                .filter_map(|image| image.repository.rsplit('/').next().map(str::to_string))
                 .collect();
             let images = images
                 .map(|set| set.iter().map(|i| Value::from(*i)).collect::<Vec<_>>())
@@ -238,14 +243,6 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
         ("environments", Value::from(environments)),
         ("namespaces", Value::from(namespaces)),
     ])
-}
-
-/// The repository of an image without registry, tag or digest: `adminer` for
-/// `harbor.example.com/tools/adminer:4.8.1@sha256:…` (`image_name` of the Rego library).
-fn image_name(image: &str) -> &str {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    last.split(':').next().unwrap_or(last)
 }
 
 #[cfg(test)]
