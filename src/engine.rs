@@ -74,17 +74,10 @@ pub trait EvaluatorWorker {
     fn evaluate(&mut self, index: usize, object: &Object, out: &mut Vec<(String, Violation)>);
 }
 
-/// Kinds every scan builds whole: GitOps build instructions (kustomize files, Argo CD and
-/// Flux objects), Namespaces (environments) and Secrets (their values are masked in reports).
-const ALWAYS_BUILT: [&str; 7] = [
-    "Kustomization",
-    "Component",
-    "Application",
-    "ApplicationSet",
-    "HelmRelease",
-    "Namespace",
-    "Secret",
-];
+/// Kinds every scan builds whole besides the GitOps instructions
+/// ([`crate::gitops::deploy::INSTRUCTION_KINDS`]): Namespaces (environments) and Secrets (their
+/// values are masked in reports).
+const ALWAYS_BUILT: [&str; 2] = ["Namespace", "Secret"];
 
 /// Which rules run, with what severity.
 pub struct RuleSet {
@@ -178,7 +171,12 @@ impl RuleSet {
         for evaluator in &self.evaluators {
             kinds.add(&evaluator.kinds_read(&|id| self.is_enabled(id)));
         }
-        kinds.union(&KindSet::of(ALWAYS_BUILT))
+        kinds.union(&KindSet::of(
+            crate::gitops::deploy::INSTRUCTION_KINDS
+                .iter()
+                .copied()
+                .chain(ALWAYS_BUILT),
+        ))
     }
 
     /// The kinds any active built-in rule can read: those its [`rules::Scope`] checks (a

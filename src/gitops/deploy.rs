@@ -50,6 +50,17 @@ pub struct Deploys {
     pub dynamic_generators: Vec<(String, Pos, String)>,
 }
 
+/// Kinds the model reads as build instructions: kustomize's `Kustomization`/`Component`
+/// files, Argo CD Applications and ApplicationSets, Flux Kustomizations and HelmReleases. The
+/// parser builds them whole whatever the rules read.
+pub const INSTRUCTION_KINDS: &[&str] = &[
+    "Kustomization",
+    "Component",
+    "Application",
+    "ApplicationSet",
+    "HelmRelease",
+];
+
 pub fn is_application(o: &Object) -> bool {
     o.is("argoproj.io", "Application")
 }
