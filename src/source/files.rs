@@ -61,7 +61,7 @@ pub fn display_path(path: &Path, root: &Path) -> String {
 }
 
 /// Removes `.` and resolves `..` lexically (symlinks are left alone).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

@@ -141,21 +141,6 @@ fn relative_path(from: &Path, to: &Path) -> Option<String> {
     })
 }
 
-/// Removes `.` and resolves `..` lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// Takes kustomize's origin annotation off `object` (and the `annotations` map it leaves
 /// empty), keeping the spans aligned with the value. Returns the annotation's text.
 pub fn take_origin(object: &mut Object) -> Option<String> {
@@ -284,7 +269,7 @@ impl Mapper {
 
     /// A path relative to the wrapper as a display path, when inside the scan root.
     fn display_of(&self, relative: &str) -> Result<String, String> {
-        let absolute = normalize(&self.build_dir.join(relative));
+        let absolute = files::normalize(&self.build_dir.join(relative));
         let inside = absolute
             .strip_prefix(&self.root)
             .map_err(|_| "its source is outside the scanned tree (not read)".to_string())?;
