@@ -10,6 +10,7 @@ use serde_sarif::sarif::{
 };
 
 use crate::finding::{Finding, Location as FindingLocation, SuppressionSource};
+use crate::model::object::ObjectRef;
 use crate::report::previous::PreviousFinding;
 use crate::rules::RuleInfo;
 
@@ -35,19 +36,7 @@ pub(super) fn location(finding: &Finding) -> (Location, Option<Region>) {
     physical.region = region.clone();
     let mut location = Location::builder().build();
     location.physical_location = Some(physical);
-    if let Some(object) = &finding.object {
-        let mut logical = LogicalLocation::builder().build();
-        logical.name = Some(object.name.clone());
-        logical.kind = Some("resource".to_string());
-        logical.fully_qualified_name = Some(match &object.namespace {
-            Some(ns) => format!(
-                "{}/{}/{}/{}",
-                object.api_version, object.kind, ns, object.name
-            ),
-            None => format!("{}/{}/{}", object.api_version, object.kind, object.name),
-        });
-        location.logical_locations = Some(vec![logical]);
-    }
+    location.logical_locations = finding.object.as_ref().map(|o| vec![logical_location(o)]);
     (location, region)
 }
 
@@ -225,19 +214,7 @@ pub(super) fn fixed_result(fixed: &PreviousFinding, rule_index: Option<usize>) -
     }
     let mut location = Location::builder().build();
     location.physical_location = Some(physical);
-    if let Some(object) = &fixed.object {
-        let mut logical = LogicalLocation::builder().build();
-        logical.name = Some(object.name.clone());
-        logical.kind = Some("resource".to_string());
-        logical.fully_qualified_name = Some(match &object.namespace {
-            Some(ns) => format!(
-                "{}/{}/{}/{}",
-                object.api_version, object.kind, ns, object.name
-            ),
-            None => format!("{}/{}/{}", object.api_version, object.kind, object.name),
-        });
-        location.logical_locations = Some(vec![logical]);
-    }
+    location.logical_locations = fixed.object.as_ref().map(|o| vec![logical_location(o)]);
     result.locations = Some(vec![location]);
     result.partial_fingerprints = Some(BTreeMap::from([(
         FINGERPRINT_KEY.to_string(),
@@ -257,4 +234,20 @@ pub(super) fn fixed_result(fixed: &PreviousFinding, rule_index: Option<usize>) -
             .build(),
     );
     result
+}
+
+/// The Kubernetes object of a finding as a SARIF logical location:
+/// `apiVersion/kind[/namespace]/name`.
+fn logical_location(object: &ObjectRef) -> LogicalLocation {
+    let mut logical = LogicalLocation::builder().build();
+    logical.name = Some(object.name.clone());
+    logical.kind = Some("resource".to_string());
+    logical.fully_qualified_name = Some(match &object.namespace {
+        Some(ns) => format!(
+            "{}/{}/{}/{}",
+            object.api_version, object.kind, ns, object.name
+        ),
+        None => format!("{}/{}/{}", object.api_version, object.kind, object.name),
+    });
+    logical
 }
