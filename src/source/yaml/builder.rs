@@ -56,6 +56,12 @@ pub(super) struct Builder<'a, 'b> {
     document_kind: Option<String>,
     /// Skimming met something only a full build handles exactly; the run must be repeated.
     pub(super) skim_failed: bool,
+    /// Scratch vectors for the entries, entry starts and items of the collections being
+    /// built, one per nesting level in use: each collection is copied out at its final size,
+    /// so building allocates neither growing vectors nor their slack.
+    scratch_entries: Vec<Vec<(String, Value)>>,
+    scratch_starts: Vec<Vec<usize>>,
+    scratch_items: Vec<Vec<Value>>,
 }
 
 type Step<'a> = (Event<'a>, Span);
@@ -74,6 +80,9 @@ impl<'a, 'b> Builder<'a, 'b> {
             skim_unless: None,
             document_kind: None,
             skim_failed: false,
+            scratch_entries: Vec::new(),
+            scratch_starts: Vec::new(),
+            scratch_items: Vec::new(),
         }
     }
 
@@ -195,15 +204,18 @@ impl<'a, 'b> Builder<'a, 'b> {
             }
             Event::SequenceStart(anchor, _) => {
                 let at = self.push_span(&span);
-                let mut items = Vec::new();
+                let mut scratch = self.scratch_items.pop().unwrap_or_default();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event, span, depth + 1, field.child_for_item())?);
+                    scratch.push(self.node(event, span, depth + 1, field.child_for_item())?);
                 }
-                items.shrink_to_fit();
+                // Not `mem::take`: the copy is exact-size, the scratch keeps its capacity.
+                let mut items = Vec::with_capacity(scratch.len());
+                items.append(&mut scratch);
+                self.scratch_items.push(scratch);
                 self.close_span(at);
                 let value = Value::Array(items);
                 self.remember(anchor, &value, at);
@@ -223,9 +235,10 @@ impl<'a, 'b> Builder<'a, 'b> {
 
     fn mapping(&mut self, depth: usize, field: Field, at: usize) -> Result<Value, SyntaxError> {
         // Entries are collected first so the map is allocated at its final size.
-        let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut entries = self.scratch_entries.pop().unwrap_or_default();
         // Where each entry's nodes start in `self.spans`.
-        let mut entry_starts: Vec<usize> = Vec::new();
+        let mut entry_starts = self.scratch_starts.pop().unwrap_or_default();
+        entry_starts.clear();
         let mut merges: Vec<(Value, Vec<SpanNode>)> = Vec::new();
         // Small maps are checked for duplicates by scanning; big ones (hostile input, huge
         // ConfigMaps) through a set, so the check stays linear.
@@ -236,12 +249,9 @@ impl<'a, 'b> Builder<'a, 'b> {
             let (event, key_span) = self.next()?;
             let key = match event {
                 Event::MappingEnd => break,
-                Event::Scalar(text, ..) => {
-                    // The scanner's buffer has room to spare; a key lives as long as the run.
-                    let mut key = text.into_owned();
-                    key.shrink_to_fit();
-                    key
-                }
+                // Copied at its exact size: the scanner's buffer has room to spare, and a key
+                // lives as long as the run.
+                Event::Scalar(text, ..) => String::from(&*text),
                 Event::Alias(id) => match self.anchors.get(&id).map(|a| &a.value) {
                     Some(Value::String(s)) => s.clone(),
                     Some(v) if !v.is_array() && !v.is_object() => v.to_string(),
@@ -315,7 +325,9 @@ impl<'a, 'b> Builder<'a, 'b> {
             }
             entries.push((key, value));
         }
-        let mut map: Map<String, Value> = entries.into_iter().collect();
+        let mut map: Map<String, Value> = entries.drain(..).collect();
+        self.scratch_entries.push(entries);
+        self.scratch_starts.push(entry_starts);
         for (merged, spans) in merges {
             self.apply_merge(&mut map, merged, spans, at)?;
         }
