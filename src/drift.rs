@@ -318,7 +318,9 @@ impl GitRepository {
             return side.clone();
         }
         let mut objects = self.groups.remove(&cluster).unwrap_or_default();
-        setup.environments.assign(&mut objects);
+        setup
+            .pool
+            .install(|| setup.environments.assign(&mut objects));
         let inventory = Inventory::new(objects);
         let every = |_: &Object| true;
         let findings = setup.evaluate(&inventory, &every, &External::default());
