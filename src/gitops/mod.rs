@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
 
 use crate::config::ClusterConfig;
 use crate::gitops::deploy::{Deploy, Deploys, NamespaceMode};
@@ -633,67 +634,98 @@ impl Builder<'_> {
             out.push(object);
         }
         let placements = std::mem::take(&mut self.placements);
-        for (source, layers) in placements {
-            let mut object = match source {
+        // The last placement of an object takes it; the ones before copy it.
+        let starts: Vec<Start> = placements
+            .iter()
+            .map(|(source, _)| match *source {
                 Source::Object(i) => {
                     uses[i] -= 1;
                     if uses[i] == 0 {
-                        match slots[i].take() {
-                            Some(o) => o,
-                            None => continue,
-                        }
+                        Start::Take(i)
                     } else {
-                        match &slots[i] {
-                            Some(o) => o.clone(),
-                            None => continue,
-                        }
+                        Start::Copy(i)
                     }
                 }
-                Source::Generated(k, g) => {
-                    let k = &self.kustomizations[k];
-                    match k.generators[g].object(k) {
-                        Some(o) => {
-                            built.summary.generated += 1;
-                            o
-                        }
-                        None => continue,
-                    }
+                Source::Generated(k, g) => Start::Generated(k, g),
+            })
+            .collect();
+        // Copies and generated objects are made in parallel, before any object is taken (every
+        // copy of an object comes before the placement that takes it); then each instance gets
+        // its layers applied in parallel. Order and results are those of one pass in order.
+        let kustomizations = &self.kustomizations;
+        let mut made: Vec<Option<Object>> = starts
+            .par_iter()
+            .map(|start| match *start {
+                Start::Take(_) => None,
+                Start::Copy(i) => slots[i].clone(),
+                Start::Generated(k, g) => {
+                    let k = &kustomizations[k];
+                    k.generators[g].object(k)
                 }
-            };
-            let mut via = Vec::new();
-            let mut cluster: Option<String> = None;
-            for layer in layers.iter().rev() {
-                match *layer {
-                    Layer::Kustomize(k) => {
-                        let k = &self.kustomizations[k];
-                        k.apply(&mut object);
-                        via.push(k.path.clone());
-                    }
-                    Layer::Deploy(d) => {
-                        let deploy = &deploys[d];
-                        apply_deploy(deploy, &mut object);
-                        via.push(deploy.file.clone());
-                        cluster = deploy_cluster(deploy, clusters).or(cluster);
-                    }
-                }
+            })
+            .collect();
+        for (start, object) in starts.iter().zip(&mut made) {
+            if let Start::Take(i) = *start {
+                *object = slots[i].take();
             }
-            via.reverse();
-            via.dedup();
-            let cluster = cluster.or_else(|| {
-                via.iter()
-                    .map(String::as_str)
-                    .chain(object.path())
-                    .find_map(|p| clusters.for_path(p))
-                    .map(str::to_string)
+        }
+        drop(slots);
+        made.par_iter_mut()
+            .zip(placements.par_iter())
+            .for_each(|(object, (_, layers))| {
+                let Some(object) = object.as_mut() else {
+                    return;
+                };
+                let mut via = Vec::new();
+                let mut cluster: Option<String> = None;
+                for layer in layers.iter().rev() {
+                    match *layer {
+                        Layer::Kustomize(k) => {
+                            let k = &kustomizations[k];
+                            k.apply(object);
+                            via.push(k.path.clone());
+                        }
+                        Layer::Deploy(d) => {
+                            let deploy = &deploys[d];
+                            apply_deploy(deploy, object);
+                            via.push(deploy.file.clone());
+                            cluster = deploy_cluster(deploy, clusters).or(cluster);
+                        }
+                    }
+                }
+                via.reverse();
+                via.dedup();
+                let cluster = cluster.or_else(|| {
+                    via.iter()
+                        .map(String::as_str)
+                        .chain(object.path())
+                        .find_map(|p| clusters.for_path(p))
+                        .map(str::to_string)
+                });
+                let instance = object.instance.get_or_insert_with(Box::default);
+                instance.via = via;
+                instance.cluster = cluster;
             });
-            let instance = object.instance.get_or_insert_with(Box::default);
-            instance.via = via;
-            instance.cluster = cluster;
+        for (start, object) in starts.iter().zip(made) {
+            let Some(object) = object else { continue };
+            if matches!(start, Start::Generated(..)) {
+                built.summary.generated += 1;
+            }
             built.summary.instances += 1;
             out.push(object);
         }
         built.objects = out;
     }
+}
+
+/// How a placement gets its object.
+enum Start {
+    /// The object itself (its last placement).
+    Take(usize),
+    /// A copy of the object (a placement before its last).
+    Copy(usize),
+    /// What a kustomize generator makes: (build file, generator).
+    Generated(usize, usize),
 }
 
 fn apply_deploy(deploy: &Deploy, object: &mut Object) {
