@@ -239,9 +239,7 @@ pub fn audit_targets(
         stats.clusters += 1;
         stats.contexts.push(context.clone());
         let mut objects = fetched.objects;
-        setup
-            .pool
-            .install(|| setup.environments.assign(&mut objects));
+        setup.assign_environments(&mut objects);
         let inventory = Inventory::new(objects);
         stats.objects += inventory.len();
         let every = |_: &crate::model::object::Object| true;

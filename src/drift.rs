@@ -318,9 +318,7 @@ impl GitRepository {
             return side.clone();
         }
         let mut objects = self.groups.remove(&cluster).unwrap_or_default();
-        setup
-            .pool
-            .install(|| setup.environments.assign(&mut objects));
+        setup.assign_environments(&mut objects);
         let inventory = Inventory::new(objects);
         let every = |_: &Object| true;
         let findings = setup.evaluate(&inventory, &every, &External::default());

@@ -530,6 +530,12 @@ impl Setup {
         })
     }
 
+    /// Fills the environments of one inventory's objects ([`Environments::assign`]) on the
+    /// run's worker threads (`--jobs`), not rayon's global pool.
+    pub fn assign_environments(&self, objects: &mut [Object]) {
+        self.pool.install(|| self.environments.assign(objects));
+    }
+
     /// Runs every rule over the objects of `inventory` that `report_on` accepts, on the worker
     /// threads; findings are unsorted and unsuppressed, with the index of their object.
     pub fn evaluate(

@@ -324,9 +324,7 @@ pub fn scan(
     let mut namespaces = BTreeSet::new();
     let mut file_findings = suppress(findings, &Inventory::default(), &setup.suppressor);
     for (cluster_index, mut objects) in by_cluster(built.objects).into_iter().enumerate() {
-        setup
-            .pool
-            .install(|| setup.environments.assign(&mut objects));
+        setup.assign_environments(&mut objects);
         let inventory = Inventory::new(objects);
         let secrets = || inventory.of_kind("Secret").filter(|o| report_on(o));
         sources.redact_secrets(secrets());

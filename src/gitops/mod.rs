@@ -635,38 +635,35 @@ impl Builder<'_> {
         }
         let placements = std::mem::take(&mut self.placements);
         // The last placement of an object takes it; the ones before copy it.
-        let starts: Vec<Start> = placements
+        let takes: Vec<bool> = placements
             .iter()
             .map(|(source, _)| match *source {
                 Source::Object(i) => {
                     uses[i] -= 1;
-                    if uses[i] == 0 {
-                        Start::Take(i)
-                    } else {
-                        Start::Copy(i)
-                    }
+                    uses[i] == 0
                 }
-                Source::Generated(k, g) => Start::Generated(k, g),
+                Source::Generated(..) => false,
             })
             .collect();
         // Copies and generated objects are made in parallel, before any object is taken (every
         // copy of an object comes before the placement that takes it); then each instance gets
         // its layers applied in parallel. Order and results are those of one pass in order.
         let kustomizations = &self.kustomizations;
-        let mut made: Vec<Option<Object>> = starts
+        let mut made: Vec<Option<Object>> = placements
             .par_iter()
-            .map(|start| match *start {
-                Start::Take(_) => None,
-                Start::Copy(i) => slots[i].clone(),
-                Start::Generated(k, g) => {
+            .zip(&takes)
+            .map(|((source, _), &takes)| match *source {
+                Source::Object(_) if takes => None,
+                Source::Object(i) => slots[i].clone(),
+                Source::Generated(k, g) => {
                     let k = &kustomizations[k];
                     k.generators[g].object(k)
                 }
             })
             .collect();
-        for (start, object) in starts.iter().zip(&mut made) {
-            if let Start::Take(i) = *start {
-                *object = slots[i].take();
+        for (((source, _), &takes), object) in placements.iter().zip(&takes).zip(&mut made) {
+            if let (Source::Object(i), true) = (source, takes) {
+                *object = slots[*i].take();
             }
         }
         drop(slots);
@@ -706,9 +703,9 @@ impl Builder<'_> {
                 instance.via = via;
                 instance.cluster = cluster;
             });
-        for (start, object) in starts.iter().zip(made) {
+        for ((source, _), object) in placements.iter().zip(made) {
             let Some(object) = object else { continue };
-            if matches!(start, Start::Generated(..)) {
+            if matches!(source, Source::Generated(..)) {
                 built.summary.generated += 1;
             }
             built.summary.instances += 1;
@@ -716,16 +713,6 @@ impl Builder<'_> {
         }
         built.objects = out;
     }
-}
-
-/// How a placement gets its object.
-enum Start {
-    /// The object itself (its last placement).
-    Take(usize),
-    /// A copy of the object (a placement before its last).
-    Copy(usize),
-    /// What a kustomize generator makes: (build file, generator).
-    Generated(usize, usize),
 }
 
 fn apply_deploy(deploy: &Deploy, object: &mut Object) {

@@ -152,9 +152,9 @@ impl Environments {
     }
 
     /// Fills `identity_env` and `placement_env` of every object. One inventory's objects:
-    /// Namespace objects are looked up among them. Objects are done in parallel (on the
-    /// caller's thread pool): on a fleet, glob matching every path was a serial tenth of a
-    /// second between parsing and the rules.
+    /// Namespace objects are looked up among them. Objects are done in parallel, on the
+    /// current rayon pool (runs call [`crate::engine::Setup::assign_environments`]): on a fleet,
+    /// glob matching every path was a serial tenth of a second between parsing and the rules.
     pub fn assign(&self, objects: &mut [Object]) {
         objects.par_iter_mut().for_each(|object| {
             object.placement_env = self.placement(object).map(str::to_string);

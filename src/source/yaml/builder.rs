@@ -66,6 +66,18 @@ pub(super) struct Builder<'a, 'b> {
 
 type Step<'a> = (Event<'a>, Span);
 
+/// Scratch vectors up to this capacity are kept for the next collection; a bigger one (a huge
+/// ConfigMap, hostile input) is freed rather than held until the end of the file.
+const SCRATCH_KEPT_CAPACITY: usize = 1024;
+
+/// Returns a scratch vector, emptied, to its pool.
+fn recycle<T>(pool: &mut Vec<Vec<T>>, mut scratch: Vec<T>) {
+    scratch.clear();
+    if scratch.capacity() <= SCRATCH_KEPT_CAPACITY {
+        pool.push(scratch);
+    }
+}
+
 impl<'a, 'b> Builder<'a, 'b> {
     pub(super) fn new(text: &'a str, line_offset: u32, budget: &'b mut usize) -> Self {
         Builder {
@@ -143,7 +155,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                 Event::DocumentStart(_) => {
                     self.anchors.clear();
                     // One buffer for the whole stream; each document keeps an exact-size copy,
-                    // not a vector grown by doubling (a quarter of the parse heap on fleets).
+                    // not a vector grown by doubling (a fifth of the parse heap on fleets).
                     self.spans.clear();
                     self.document_kind = None;
                     let (first, first_span) = self.next()?;
@@ -215,7 +227,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                 // Not `mem::take`: the copy is exact-size, the scratch keeps its capacity.
                 let mut items = Vec::with_capacity(scratch.len());
                 items.append(&mut scratch);
-                self.scratch_items.push(scratch);
+                recycle(&mut self.scratch_items, scratch);
                 self.close_span(at);
                 let value = Value::Array(items);
                 self.remember(anchor, &value, at);
@@ -238,7 +250,6 @@ impl<'a, 'b> Builder<'a, 'b> {
         let mut entries = self.scratch_entries.pop().unwrap_or_default();
         // Where each entry's nodes start in `self.spans`.
         let mut entry_starts = self.scratch_starts.pop().unwrap_or_default();
-        entry_starts.clear();
         let mut merges: Vec<(Value, Vec<SpanNode>)> = Vec::new();
         // Small maps are checked for duplicates by scanning; big ones (hostile input, huge
         // ConfigMaps) through a set, so the check stays linear.
@@ -326,8 +337,8 @@ impl<'a, 'b> Builder<'a, 'b> {
             entries.push((key, value));
         }
         let mut map: Map<String, Value> = entries.drain(..).collect();
-        self.scratch_entries.push(entries);
-        self.scratch_starts.push(entry_starts);
+        recycle(&mut self.scratch_entries, entries);
+        recycle(&mut self.scratch_starts, entry_starts);
         for (merged, spans) in merges {
             self.apply_merge(&mut map, merged, spans, at)?;
         }
@@ -483,5 +494,20 @@ impl<'a, 'b> Builder<'a, 'b> {
                 spans,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycled_scratch_is_empty_and_oversized_scratch_is_freed() {
+        let mut pool: Vec<Vec<u32>> = Vec::new();
+        recycle(&mut pool, vec![1, 2, 3]);
+        assert_eq!(pool.len(), 1);
+        assert!(pool[0].is_empty());
+        recycle(&mut pool, Vec::with_capacity(SCRATCH_KEPT_CAPACITY + 1));
+        assert_eq!(pool.len(), 1);
     }
 }
