@@ -167,7 +167,7 @@ fn served_as_declared(fleet: &Path) -> FakeCluster {
     }
     let mut cluster = FakeCluster::with_types(types);
     for object in side.inventory().objects() {
-        let mut value = object.value.clone();
+        let mut value = object.value.to_json();
         if let Some(metadata) = value
             .get_mut("metadata")
             .and_then(serde_json::Value::as_object_mut)

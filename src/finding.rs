@@ -353,8 +353,8 @@ fn item_keys(list: &str) -> &'static [&'static str] {
 /// when it has one that is unique in its list: `/spec/template/spec/containers/1/image`
 /// becomes `/spec/template/spec/containers[name=app]/image`. Indexes stay where no key
 /// names the item (or the pointer goes past the value).
-pub fn keyed_path(value: &serde_json::Value, pointer: &str) -> String {
-    use serde_json::Value;
+pub fn keyed_path(value: &crate::model::value::Value, pointer: &str) -> String {
+    use crate::model::value::Value;
     let mut out = String::new();
     let mut current = Some(value);
     let mut parent_key = String::new();
@@ -368,7 +368,7 @@ pub fn keyed_path(value: &serde_json::Value, pointer: &str) -> String {
                     item_keys(&parent_key).iter().find_map(|k| {
                         let id = match item.get(*k)? {
                             Value::String(s) => s.clone(),
-                            Value::Number(n) => n.to_string(),
+                            Value::Number(n) => n.to_string().into(),
                             _ => return None,
                         };
                         let unique = items

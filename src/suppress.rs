@@ -308,10 +308,10 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::finding::Severity;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     #[test]
     fn selectors_match_as_their_globs_do() {
@@ -347,7 +347,7 @@ mod tests {
         );
         let check = |name: &str| {
             let object = Object::from_value(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                doc!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
                 Origin::Cluster {
                     context: "c".into(),
                     api_path: String::new(),

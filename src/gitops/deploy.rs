@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::object::Object;
 use crate::model::spans::Pos;
@@ -249,16 +249,16 @@ impl Deploys {
                     };
                     for path in directories(glob) {
                         let mut params = BTreeMap::new();
-                        params.insert("path".into(), path.clone());
-                        params.insert("path.path".into(), path);
+                        params.insert("path".to_string(), path.clone());
+                        params.insert("path.path".to_string(), path);
                         out.push(params);
                     }
                 }
             } else if map.contains_key("clusters") {
                 for (name, server) in clusters {
                     let mut params = BTreeMap::new();
-                    params.insert("name".into(), name.clone());
-                    params.insert("server".into(), server.clone().unwrap_or_default());
+                    params.insert("name".to_string(), name.clone());
+                    params.insert("server".to_string(), server.clone().unwrap_or_default());
                     out.push(params);
                 }
             } else {
@@ -266,7 +266,7 @@ impl Deploys {
                 self.dynamic_generators.push((
                     file.to_string(),
                     set.locate(&format!("/spec/generators/{i}")),
-                    kind,
+                    kind.to_string(),
                 ));
             }
         }
@@ -279,7 +279,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
         Value::Object(map) => {
             for (k, v) in map {
                 let key = if prefix.is_empty() {
-                    k.clone()
+                    k.to_string()
                 } else {
                     format!("{prefix}.{k}")
                 };
@@ -287,7 +287,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
             }
         }
         Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
+            out.insert(prefix.to_string(), s.to_string());
         }
         Value::Null => {}
         other => {
@@ -299,7 +299,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
 /// `value` with `{{name}}` / `{{ .name }}` placeholders of `params` replaced in its strings.
 pub fn substitute(value: &Value, params: &BTreeMap<String, String>) -> Value {
     match value {
-        Value::String(s) if s.contains("{{") => Value::String(substitute_text(s, params)),
+        Value::String(s) if s.contains("{{") => Value::String((substitute_text(s, params)).into()),
         Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, params)).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
@@ -355,7 +355,7 @@ fn lookup(key: &str, params: &BTreeMap<String, String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     #[test]
     fn placeholders_are_filled_in() {
@@ -363,12 +363,12 @@ mod tests {
         params.insert("path".to_string(), "apps/shop".to_string());
         params.insert("cluster".to_string(), "prod".to_string());
         let v = substitute(
-            &json!({"a": "{{path}}", "b": "{{ .path.basename }}-{{cluster}}", "c": "{{path[0]}}", "d": "{{x}}"}),
+            &doc!({"a": "{{path}}", "b": "{{ .path.basename }}-{{cluster}}", "c": "{{path[0]}}", "d": "{{x}}"}),
             &params,
         );
         assert_eq!(
             v,
-            json!({"a": "apps/shop", "b": "shop-prod", "c": "apps", "d": "{{x}}"})
+            doc!({"a": "apps/shop", "b": "shop-prod", "c": "apps", "d": "{{x}}"})
         );
     }
 }

@@ -1,7 +1,7 @@
 //! kustomize build files (`Kustomization`, `Component`): read as instructions, never as
 //! objects, and the changes they make to the objects they include, as kustomize makes them.
 
-use serde_json::{Map, Value};
+use crate::model::value::{Map, Value};
 
 use crate::gitops::paths::{is_remote, join};
 use crate::model::object::{Instance, Object, Origin, is_cluster_scoped};
@@ -138,7 +138,7 @@ pub fn parse(
         v.and_then(Value::as_object)
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), scalar_text(v)))
+            .map(|(k, v)| (k.to_string(), scalar_text(v)))
             .collect()
     };
     k.template_labels = pairs(map.get("commonLabels"));
@@ -329,7 +329,7 @@ pub fn parse(
 
 fn scalar_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }
@@ -374,9 +374,9 @@ impl Generator {
         let mut produced = vec![("/metadata/name".to_string(), k.path.clone(), self.name_pos)];
         for key in &self.keys {
             let value = if self.secret {
-                Value::String(data_encoding::BASE64.encode(key.value.as_bytes()))
+                Value::String(data_encoding::BASE64.encode(key.value.as_bytes()).into())
             } else {
-                Value::String(key.value.clone())
+                Value::from(key.value.as_str())
             };
             data.insert(key.key.clone(), value);
             produced.push((
@@ -386,24 +386,24 @@ impl Generator {
             ));
         }
         let mut metadata = Map::new();
-        metadata.insert("name".into(), Value::String(self.name.clone()));
+        metadata.insert("name", Value::from(self.name.as_str()));
         if let Some(ns) = &self.namespace {
-            metadata.insert("namespace".into(), Value::String(ns.clone()));
+            metadata.insert("namespace", Value::from(ns.as_str()));
         }
         let mut value = Map::new();
-        value.insert("apiVersion".into(), Value::String("v1".into()));
+        value.insert("apiVersion", Value::String("v1".into()));
         value.insert(
-            "kind".into(),
+            "kind",
             Value::String(if self.secret { "Secret" } else { "ConfigMap" }.into()),
         );
-        value.insert("metadata".into(), Value::Object(metadata));
+        value.insert("metadata", Value::Object(metadata));
         if self.secret {
             value.insert(
-                "type".into(),
-                Value::String(self.secret_type.clone().unwrap_or_else(|| "Opaque".into())),
+                "type",
+                Value::String((self.secret_type.clone().unwrap_or_else(|| "Opaque".into())).into()),
             );
         }
-        value.insert("data".into(), Value::Object(data));
+        value.insert("data", Value::Object(data));
         let origin = Origin::File {
             path: k.path.clone(),
             document: 0,
@@ -446,7 +446,7 @@ impl Kustomization {
                 object.name,
                 self.name_suffix.as_ref().map_or("", |(s, _)| s)
             );
-            set_metadata(object, "name", Value::String(name.clone()));
+            set_metadata(object, "name", Value::from(name.as_str()));
             object.name = name;
         }
         if !self.labels.is_empty() || !self.template_labels.is_empty() {
@@ -490,7 +490,7 @@ impl Kustomization {
 
 /// Sets an object's namespace (value and field), located at the build-file line that set it.
 pub fn set_namespace(object: &mut Object, namespace: &str, file: &str, pos: Pos) {
-    set_metadata(object, "namespace", Value::String(namespace.to_string()));
+    set_metadata(object, "namespace", Value::from(namespace));
     object.namespace = Some(namespace.to_string());
     let instance = object.instance.get_or_insert_with(Box::default);
     instance
@@ -531,7 +531,7 @@ fn set_map_entry(value: &mut Value, path: &[&str], key: &str, text: &str) {
         }
     }
     if let Some(map) = current.as_object_mut() {
-        map.insert(key.to_string(), Value::String(text.to_string()));
+        map.insert(key, Value::from(text));
     }
 }
 
@@ -581,7 +581,7 @@ fn rewrite_images(
                         };
                         let Some(text) = image.as_str() else { continue };
                         if let Some((new, pos)) = rewrite_image(text, rules) {
-                            *image = Value::String(new);
+                            *image = Value::String(new.into());
                             changed.push((format!("{at}/{i}/image"), pos));
                         }
                     }

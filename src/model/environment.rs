@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
+use crate::model::value::Map;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
-use serde_json::{Map, Value};
 
 use crate::config::EnvironmentConfig;
 use crate::model::object::{Object, Origin, is_cluster_scoped};
@@ -196,7 +196,7 @@ impl Environments {
     pub fn of_namespace<'a>(
         &'a self,
         namespace: &str,
-        namespace_labels: Option<&'a Map<String, Value>>,
+        namespace_labels: Option<&'a Map>,
     ) -> Option<&'a str> {
         namespace_labels
             .and_then(label_env)
@@ -264,18 +264,19 @@ pub fn placed_namespace_envs(objects: &[Object]) -> HashMap<String, String> {
 }
 
 /// The environment named by `environment`/`env` labels.
-pub fn label_env(labels: &Map<String, Value>) -> Option<&str> {
+pub fn label_env(labels: &Map) -> Option<&str> {
     ENV_LABELS
         .iter()
-        .find_map(|key| labels.get(*key)?.as_str())
+        .find_map(|key| labels.get(key)?.as_str())
         .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
+    use crate::model::value::Value;
 
     fn object(value: Value, path: &str) -> Object {
         Object::from_value(
@@ -315,22 +316,22 @@ mod tests {
         .with_path_prefix("repo");
         let mut objects = vec![
             object(
-                json!({"apiVersion": "v1", "kind": "Namespace",
+                doc!({"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": "payments", "labels": {"environment": "prod"}}}),
                 "repo/clusters/production/ns.yaml",
             ),
             object(
-                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                doc!({"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": "a", "namespace": "payments"}}),
                 "repo/other/a.yaml",
             ),
             object(
-                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                doc!({"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": "b", "namespace": "shop-prod", "labels": {"env": "dev"}}}),
                 "repo/clusters/production/b.yaml",
             ),
             object(
-                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                doc!({"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": "c", "namespace": "shop-prod"}}),
                 "clusters/production/c.yaml",
             ),

@@ -132,15 +132,15 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     #[test]
     fn index_of_is_identity_not_equality() {
         let object = |name: &str| {
             Object::from_value(
-                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+                doc!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
                 Origin::Cluster {
                     context: "t".into(),
                     api_path: String::new(),

@@ -9,4 +9,5 @@ pub mod object;
 pub mod pod_security;
 pub mod quantity;
 pub mod spans;
+pub mod value;
 pub mod workload;

@@ -1,7 +1,7 @@
 //! Kubernetes objects as the rules see them, wherever they came from.
 
+use crate::model::value::{Map, Value};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::model::spans::{Pos, SpanTree};
 
@@ -145,15 +145,15 @@ impl Object {
         self.kind == kind && self.group() == group
     }
 
-    pub fn metadata(&self) -> Option<&Map<String, Value>> {
+    pub fn metadata(&self) -> Option<&Map> {
         self.value.get("metadata")?.as_object()
     }
 
-    pub fn labels(&self) -> Option<&Map<String, Value>> {
+    pub fn labels(&self) -> Option<&Map> {
         self.metadata()?.get("labels")?.as_object()
     }
 
-    pub fn annotations(&self) -> Option<&Map<String, Value>> {
+    pub fn annotations(&self) -> Option<&Map> {
         self.metadata()?.get("annotations")?.as_object()
     }
 

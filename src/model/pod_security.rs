@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use crate::model::value::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// A Pod Security Standards level, from least to most restrictive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -116,7 +116,7 @@ impl ModeLabel {
 pub const LABEL_PREFIX: &str = "pod-security.kubernetes.io/";
 
 /// The Pod Security admission label of `mode` among a namespace's labels.
-pub fn mode_label(labels: &Map<String, Value>, mode: Mode) -> Option<ModeLabel> {
+pub fn mode_label(labels: &Map, mode: Mode) -> Option<ModeLabel> {
     let written = labels
         .get(&format!("{LABEL_PREFIX}{}", mode.as_str()))?
         .as_str()?
@@ -143,7 +143,7 @@ pub fn mode_label(labels: &Map<String, Value>, mode: Mode) -> Option<ModeLabel> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     #[test]
     fn versions() {
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn labels() {
-        let labels = json!({
+        let labels = doc!({
             "pod-security.kubernetes.io/enforce": "baseline",
             "pod-security.kubernetes.io/enforce-version": "v1.28",
             "pod-security.kubernetes.io/warn": "strict",

@@ -39,10 +39,10 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
 }
 
 /// A quantity from a JSON value: YAML may give `cpu: 1` as a number.
-pub fn quantity_of(value: &serde_json::Value) -> Option<f64> {
+pub fn quantity_of(value: &crate::model::value::Value) -> Option<f64> {
     match value {
-        serde_json::Value::String(s) => parse_quantity(s),
-        serde_json::Value::Number(n) => n.as_f64(),
+        crate::model::value::Value::String(s) => parse_quantity(s),
+        crate::model::value::Value::Number(n) => n.as_f64(),
         _ => None,
     }
 }

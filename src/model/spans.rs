@@ -4,7 +4,7 @@
 //! lookup walks down the value and skips sibling subtrees. Twelve bytes a node, no strings:
 //! large CRD schemas stay cheap to keep, and lookups only happen for findings.
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -9,7 +9,7 @@
 //! Values are typed already (`privileged: yes` is `true`), and [`flag`] and [`integer`] also
 //! accept the strings `"true"` and `"1000"` that a templating slip produces.
 
-use serde_json::{Map, Value};
+use crate::model::value::{Map, Value};
 
 use crate::model::kinds::Kind;
 use crate::model::object::Object;
@@ -62,7 +62,7 @@ pub fn is_workload(object: &Object) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct PodSpec<'a> {
     pub pointer: &'static str,
-    pub spec: &'a Map<String, Value>,
+    pub spec: &'a Map,
 }
 
 impl<'a> PodSpec<'a> {
@@ -76,7 +76,7 @@ impl<'a> PodSpec<'a> {
     }
 
     /// The pod's `securityContext`.
-    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+    pub fn security_context(&self) -> Option<&'a Map> {
         self.spec.get("securityContext")?.as_object()
     }
 
@@ -135,7 +135,7 @@ impl<'a> PodSpec<'a> {
     }
 
     /// The pod's volumes with their pointers.
-    pub fn volumes(&self) -> impl Iterator<Item = (String, &'a Map<String, Value>)> + '_ {
+    pub fn volumes(&self) -> impl Iterator<Item = (String, &'a Map)> + '_ {
         let pointer = self.pointer;
         self.spec
             .get("volumes")
@@ -233,7 +233,7 @@ impl<'a> PodSpec<'a> {
 
     /// The pod template's annotations (a Pod's own) and their JSON pointer: where Pod Security
     /// admission reads the AppArmor and seccomp annotations of the pods.
-    pub fn template_annotations(object: &'a Object) -> Option<(String, &'a Map<String, Value>)> {
+    pub fn template_annotations(object: &'a Object) -> Option<(String, &'a Map)> {
         let pointer = pod_spec_pointer(object.group(), &object.kind)?;
         let meta = format!("{}/metadata/annotations", pointer.strip_suffix("/spec")?);
         let annotations = object.value.pointer(&meta)?.as_object()?;
@@ -241,7 +241,7 @@ impl<'a> PodSpec<'a> {
     }
 
     /// The pod template's labels (for selectors).
-    pub fn template_labels(object: &'a Object) -> Option<&'a Map<String, Value>> {
+    pub fn template_labels(object: &'a Object) -> Option<&'a Map> {
         let pointer = pod_spec_pointer(object.group(), &object.kind)?;
         let meta = match pointer.strip_suffix("/spec") {
             Some("") => "/metadata/labels".to_string(),
@@ -339,7 +339,7 @@ pub struct Container<'a> {
     pub name: &'a str,
     pub role: ContainerRole,
     pub pointer: String,
-    pub spec: &'a Map<String, Value>,
+    pub spec: &'a Map,
 }
 
 impl<'a> Container<'a> {
@@ -356,7 +356,7 @@ impl<'a> Container<'a> {
         format!("{}/{}", self.pointer, field)
     }
 
-    pub fn security_context(&self) -> Option<&'a Map<String, Value>> {
+    pub fn security_context(&self) -> Option<&'a Map> {
         self.spec.get("securityContext")?.as_object()
     }
 
@@ -449,7 +449,7 @@ impl Setting<'_> {
     pub fn describe(&self, field: &str) -> String {
         let value = match self.value {
             Value::String(s) => s.clone(),
-            other => other.to_string(),
+            other => other.to_string().into(),
         };
         match self.level {
             SettingLevel::Container => format!("`{field}: {value}`"),
@@ -479,7 +479,7 @@ pub fn integer(value: &Value) -> Option<i64> {
 
 /// `field` of a `securityContext` found at `owner`/securityContext, when it is set (not null).
 fn setting_in<'a>(
-    context: &'a Map<String, Value>,
+    context: &'a Map,
     field: &str,
     owner: &str,
     level: SettingLevel,
@@ -516,14 +516,14 @@ mod tests {
             }
         }
     }
+    use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     #[test]
     fn finds_containers_of_a_cronjob() {
         let object = Object::from_value(
-            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            doc!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
                    "spec": {"jobTemplate": {"spec": {"template": {
                        "metadata": {"labels": {"app": "c"}},
                        "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "m"}]}}}}}}),
@@ -545,7 +545,7 @@ mod tests {
     #[test]
     fn container_security_settings_override_the_pods() {
         let object = Object::from_value(
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            doc!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                    "spec": {"securityContext": {"runAsUser": 0, "runAsNonRoot": true},
                             "containers": [
                                 {"name": "a", "securityContext": {"runAsUser": "1000", "runAsNonRoot": null}},
@@ -581,24 +581,32 @@ mod tests {
 
     #[test]
     fn lenient_scalars() {
-        assert_eq!(flag(&json!("True")), Some(true));
-        assert_eq!(flag(&json!(" false ")), Some(false));
-        assert_eq!(flag(&json!("yes")), None);
-        assert_eq!(flag(&json!(1)), None);
-        assert_eq!(integer(&json!("0")), Some(0));
-        assert_eq!(integer(&json!(1.5)), None);
+        assert_eq!(flag(&doc!("True")), Some(true));
+        assert_eq!(flag(&doc!(" false ")), Some(false));
+        assert_eq!(flag(&doc!("yes")), None);
+        assert_eq!(flag(&doc!(1)), None);
+        assert_eq!(integer(&doc!("0")), Some(0));
+        assert_eq!(integer(&doc!(1.5)), None);
     }
 
     #[test]
     fn what_runs_to_completion() {
-        let pod = |extra: serde_json::Value| {
-            let mut value = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        let pod = |extra: crate::model::value::Value| {
+            let mut value = doc!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                                    "spec": {"containers": [{"name": "c"}]}});
             for (k, v) in extra.as_object().unwrap() {
                 if k == "metadata" {
-                    value["metadata"]["ownerReferences"] = v.clone();
+                    value
+                        .pointer_mut("/metadata")
+                        .and_then(Value::as_object_mut)
+                        .unwrap()
+                        .insert("ownerReferences", v.clone());
                 } else {
-                    value["spec"][k] = v.clone();
+                    value
+                        .pointer_mut("/spec")
+                        .and_then(Value::as_object_mut)
+                        .unwrap()
+                        .insert(k.clone(), v.clone());
                 }
             }
             Object::from_value(
@@ -612,21 +620,21 @@ mod tests {
             .unwrap()
         };
         let runs = |o: &Object| pod_spec(o).unwrap().runs_to_completion(o);
-        assert!(!runs(&pod(json!({}))));
-        assert!(!runs(&pod(json!({"restartPolicy": "Always"}))));
-        assert!(runs(&pod(json!({"restartPolicy": "Never"}))));
+        assert!(!runs(&pod(doc!({}))));
+        assert!(!runs(&pod(doc!({"restartPolicy": "Always"}))));
+        assert!(runs(&pod(doc!({"restartPolicy": "Never"}))));
         assert!(runs(&pod(
-            json!({"metadata": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j"}]})
+            doc!({"metadata": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j"}]})
         )));
         assert!(!runs(&pod(
-            json!({"metadata": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]})
+            doc!({"metadata": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]})
         )));
     }
 
     #[test]
     fn finds_every_kind_of_secret_reference() {
         let object = Object::from_value(
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            doc!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                    "spec": {
                        "imagePullSecrets": [{"name": "pull"}],
                        "containers": [{"name": "m",

@@ -26,12 +26,12 @@ pub fn is_secret(object: &Object) -> bool {
 }
 
 /// A Secret's value with every `data`/`stringData` value emptied.
-fn without_secret_values(value: &serde_json::Value) -> serde_json::Value {
+fn without_secret_values(value: &crate::model::value::Value) -> crate::model::value::Value {
     let mut copy = value.clone();
     for field in ["data", "stringData"] {
         if let Some(map) = copy.get_mut(field).and_then(|v| v.as_object_mut()) {
             for v in map.values_mut() {
-                *v = serde_json::Value::String(String::new());
+                *v = crate::model::value::Value::String(Default::default());
             }
         }
     }
@@ -248,11 +248,11 @@ pub fn tollgate(ctx: &Context<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
-    fn obj(v: serde_json::Value) -> Object {
+    fn obj(v: crate::model::value::Value) -> Object {
         Object::from_value(
             v,
             Origin::File {
@@ -270,16 +270,14 @@ mod tests {
     #[test]
     fn gatekeeper_shape_with_secret_values_emptied() {
         let objects = vec![
+            obj(doc!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-prod"}})),
             obj(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-prod"}}),
+                doc!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "shop-prod"}}),
             ),
             obj(
-                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "shop-prod"}}),
+                doc!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop-prod"}, "data": {"password": "aHVudGVyMg=="}}),
             ),
-            obj(
-                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop-prod"}, "data": {"password": "aHVudGVyMg=="}}),
-            ),
-            obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "loose"}})),
+            obj(doc!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "loose"}})),
         ];
         let converted = convert_all(&objects, true);
         let inv = inventory(objects.iter().zip(&converted));
@@ -303,7 +301,7 @@ mod tests {
 
     #[test]
     fn secret_values_are_redacted_decoded_or_not() {
-        let secret = obj(json!({"apiVersion": "v1", "kind": "Secret",
+        let secret = obj(doc!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "s"}, "data": {"password": "aHVudGVyMg=="},
             "stringData": {"token": "abc123"}}));
         let values = secret_values(&secret);

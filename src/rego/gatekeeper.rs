@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::model::value::{Map, Value as Json};
 use regorus::{Engine, Value};
-use serde_json::{Map, Value as Json};
 
 use super::ast;
 use super::engine::{self, ModuleSource, Origin, PolicyError, Syntax};
@@ -62,7 +62,7 @@ impl Selector {
             .and_then(Json::as_object)
             .map(|m| {
                 m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
                     .collect()
             })
             .unwrap_or_default();
@@ -102,7 +102,7 @@ impl Selector {
     }
 
     /// Kubernetes label selector semantics; an unknown operator matches nothing.
-    pub fn matches(&self, labels: Option<&Map<String, Json>>) -> bool {
+    pub fn matches(&self, labels: Option<&Map>) -> bool {
         let get = |key: &str| labels.and_then(|l| l.get(key)).and_then(Json::as_str);
         self.labels.iter().all(|(k, v)| get(k) == Some(v.as_str()))
             && self.expressions.iter().all(|(key, op, values)| {
@@ -699,9 +699,9 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::model::object::Origin as ObjectOrigin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     fn obj(v: Json) -> Object {
         Object::from_value(
@@ -729,26 +729,26 @@ mod tests {
 
     #[test]
     fn match_rules() {
-        let pod = obj(json!({"apiVersion": "v1", "kind": "Pod",
+        let pod = obj(doc!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "shop", "labels": {"app": "web"}}}));
-        let ns = obj(json!({"apiVersion": "v1", "kind": "Namespace",
+        let ns = obj(doc!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": "shop", "labels": {"team": "a"}}}));
         let m = |v: Json| Match::parse(Some(&v));
-        assert!(m(json!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]})).matches(&pod, None));
+        assert!(m(doc!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]})).matches(&pod, None));
         assert!(
-            !m(json!({"kinds": [{"apiGroups": ["apps"], "kinds": ["Pod"]}]})).matches(&pod, None)
+            !m(doc!({"kinds": [{"apiGroups": ["apps"], "kinds": ["Pod"]}]})).matches(&pod, None)
         );
-        assert!(m(json!({"kinds": [{"apiGroups": ["*"], "kinds": []}]})).matches(&pod, None));
-        assert!(m(json!({"namespaces": ["sh*"]})).matches(&pod, None));
-        assert!(!m(json!({"excludedNamespaces": ["shop"]})).matches(&pod, None));
-        assert!(!m(json!({"scope": "Cluster"})).matches(&pod, None));
-        assert!(m(json!({"scope": "Cluster"})).matches(&ns, None));
-        assert!(m(json!({"labelSelector": {"matchLabels": {"app": "web"}}})).matches(&pod, None));
+        assert!(m(doc!({"kinds": [{"apiGroups": ["*"], "kinds": []}]})).matches(&pod, None));
+        assert!(m(doc!({"namespaces": ["sh*"]})).matches(&pod, None));
+        assert!(!m(doc!({"excludedNamespaces": ["shop"]})).matches(&pod, None));
+        assert!(!m(doc!({"scope": "Cluster"})).matches(&pod, None));
+        assert!(m(doc!({"scope": "Cluster"})).matches(&ns, None));
+        assert!(m(doc!({"labelSelector": {"matchLabels": {"app": "web"}}})).matches(&pod, None));
         assert!(
-            !m(json!({"labelSelector": {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}}))
+            !m(doc!({"labelSelector": {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}}))
                 .matches(&pod, None)
         );
-        let selector = m(json!({"namespaceSelector": {"matchLabels": {"team": "a"}}}));
+        let selector = m(doc!({"namespaceSelector": {"matchLabels": {"team": "a"}}}));
         assert!(selector.matches(&pod, Some(&ns)));
         assert!(
             !selector.matches(&pod, None),
@@ -758,25 +758,25 @@ mod tests {
             selector.matches(&ns, None),
             "a Namespace is selected by its own labels"
         );
-        assert!(m(json!({"name": "p*"})).matches(&pod, None));
-        assert!(!m(json!({"name": "q"})).matches(&pod, None));
+        assert!(m(doc!({"name": "p*"})).matches(&pod, None));
+        assert!(!m(doc!({"name": "q"})).matches(&pod, None));
         // A manifest without a namespace passes namespace filters, as in gator.
-        let loose = obj(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}));
-        assert!(m(json!({"namespaces": ["default"]})).matches(&loose, None));
+        let loose = obj(doc!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}));
+        assert!(m(doc!({"namespaces": ["default"]})).matches(&loose, None));
     }
 
     #[test]
     fn enforcement_actions() {
         assert_eq!(severity_of(None).1, Severity::High);
         assert_eq!(
-            severity_of(Some(&json!({"enforcementAction": "warn"}))).1,
+            severity_of(Some(&doc!({"enforcementAction": "warn"}))).1,
             Severity::Low
         );
         assert_eq!(
-            severity_of(Some(&json!({"enforcementAction": "dryrun"}))).1,
+            severity_of(Some(&doc!({"enforcementAction": "dryrun"}))).1,
             Severity::Info
         );
-        let scoped = json!({"enforcementAction": "scoped", "scopedEnforcementActions": [
+        let scoped = doc!({"enforcementAction": "scoped", "scopedEnforcementActions": [
             {"action": "deny", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]},
             {"action": "warn", "enforcementPoints": [{"name": "audit.gatekeeper.sh"}]}]});
         assert_eq!(severity_of(Some(&scoped)), ("warn".into(), Severity::Low));

@@ -194,7 +194,7 @@ impl Policies {
     /// Compiles `files` (policy modules and manifests) with `data` documents.
     pub fn build(
         files: &[PolicyFile],
-        data: &[(PathBuf, serde_json::Value)],
+        data: &[(PathBuf, crate::model::value::Value)],
         namespaces: &Namespaces,
         rego_v0: bool,
         timeout: Duration,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::model::value::{Map, Value};
 use crate::source::files::display_path;
 
 mod embedded {
@@ -115,7 +116,7 @@ pub fn collect(paths: &[PathBuf], root: &Path) -> Result<Vec<PolicyFile>, Error>
 }
 
 /// Reads a `--data` file (JSON or YAML) into a JSON object.
-pub fn data_file(path: &Path) -> Result<serde_json::Value, Error> {
+pub fn data_file(path: &Path) -> Result<Value, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -130,11 +131,11 @@ pub fn data_file(path: &Path) -> Result<serde_json::Value, Error> {
             e.message
         )));
     }
-    let mut merged = serde_json::Map::new();
+    let mut merged = Map::new();
     for doc in parsed.documents {
         match doc.value {
-            serde_json::Value::Object(map) => merged.extend(map),
-            serde_json::Value::Null => {}
+            Value::Object(map) => merged.extend(map),
+            Value::Null => {}
             _ => {
                 return Err(Error::usage(format!(
                     "--data {}: the document must be an object (its keys go under `data`)",
@@ -143,7 +144,7 @@ pub fn data_file(path: &Path) -> Result<serde_json::Value, Error> {
             }
         }
     }
-    Ok(serde_json::Value::Object(merged))
+    Ok(Value::Object(merged))
 }
 
 #[cfg(test)]

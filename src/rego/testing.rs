@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::model::value::Value as Json;
 use regorus::Value;
-use serde_json::Value as Json;
 
 use super::engine::{self, ModuleSource, Origin, Syntax};
 use super::gatekeeper;
@@ -192,7 +192,7 @@ fn admission_review(object: &Object) -> Result<(Object, Value), String> {
         && !map.contains_key("namespace")
         && let Some(ns) = &reviewed.namespace
     {
-        map.insert("namespace".into(), Json::from(ns.as_str()));
+        map.insert("namespace", Json::from(ns.as_str()));
     }
     Ok((reviewed, to_rego(&review)))
 }
@@ -226,7 +226,7 @@ fn check_assertion(assertion: &Json, messages: &[String]) -> Result<(), String> 
     } else {
         let want = match assertion.get("violations") {
             None => "yes".to_string(),
-            Some(Json::String(s)) => s.clone(),
+            Some(Json::String(s)) => s.to_string(),
             Some(Json::Bool(true)) => "yes".into(),
             Some(Json::Bool(false)) => "no".into(),
             Some(other) => other.to_string(),

@@ -1,4 +1,4 @@
-//! Conversions between the manifests' `serde_json` values and regorus values.
+//! Conversions between the document values of objects and regorus values.
 //!
 //! Each object is converted once per evaluation pass and shared (regorus values are
 //! reference-counted) by every policy, `data.inventory` and every input that embeds it.
@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use regorus::Value;
 
+use crate::model::value::Value as Doc;
+
 /// A regorus value with the same content as `value`.
-pub fn to_rego(value: &serde_json::Value) -> Value {
+pub fn to_rego(value: &Doc) -> Value {
     to_rego_interned(value, &mut StringInterner::default())
 }
 
@@ -39,11 +41,11 @@ impl StringInterner {
 }
 
 /// [`to_rego`], with short strings and keys taken from (and added to) `keys`.
-pub fn to_rego_interned(value: &serde_json::Value, keys: &mut StringInterner) -> Value {
+pub fn to_rego_interned(value: &Doc, keys: &mut StringInterner) -> Value {
     match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
+        Doc::Null => Value::Null,
+        Doc::Bool(b) => Value::Bool(*b),
+        Doc::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Value::from(i)
             } else if let Some(u) = n.as_u64() {
@@ -52,14 +54,14 @@ pub fn to_rego_interned(value: &serde_json::Value, keys: &mut StringInterner) ->
                 Value::from(n.as_f64().unwrap_or(0.0))
             }
         }
-        serde_json::Value::String(s) => keys.string(s),
-        serde_json::Value::Array(items) => Value::from(
+        Doc::String(s) => keys.string(s),
+        Doc::Array(items) => Value::from(
             items
                 .iter()
                 .map(|item| to_rego_interned(item, keys))
                 .collect::<Vec<_>>(),
         ),
-        serde_json::Value::Object(map) => Value::from(
+        Doc::Object(map) => Value::from(
             map.iter()
                 .map(|(k, v)| (keys.string(k), to_rego_interned(v, keys)))
                 .collect::<BTreeMap<_, _>>(),
@@ -117,14 +119,14 @@ mod tests {
 
     #[test]
     fn conversion_matches_regorus_json_parsing() {
-        let json = serde_json::json!({
+        let json = crate::doc!({
             "a": [1, -2, 3.5, "x", null, true, {"b": {}}],
             "big": 18446744073709551615u64,
         });
         let direct = to_rego(&json);
         let parsed = Value::from_json_str(&json.to_string()).unwrap();
         assert_eq!(direct, parsed);
-        assert_eq!(to_json(&direct), Some(json));
+        assert_eq!(to_json(&direct), Some(json.to_json()));
     }
 
     #[test]
@@ -139,8 +141,8 @@ mod tests {
     #[test]
     fn interned_conversions_share_short_strings_and_equal_plain_ones() {
         let long = "x".repeat(100);
-        let a = serde_json::json!({"metadata": {"name": "api"}, "note": long});
-        let b = serde_json::json!({"metadata": {"name": "api"}, "note": long});
+        let a = crate::doc!({"metadata": {"name": "api"}, "note": long});
+        let b = crate::doc!({"metadata": {"name": "api"}, "note": long});
         let mut strings = StringInterner::default();
         let (ra, rb) = (
             to_rego_interned(&a, &mut strings),

@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn live_findings_carry_their_fix_and_stay_schema_valid() {
         let object = Object::from_value(
-            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            crate::doc!({"apiVersion": "apps/v1", "kind": "Deployment",
                    "metadata": {"name": "api", "namespace": "shop-prod"}}),
             Origin::Cluster {
                 context: "production".into(),

@@ -1,7 +1,7 @@
 //! `drift-out-of-band`: a violation in the cluster that its declaration in git does not have
 //! (`tollgate audit --gitops`).
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::drift::GitSide;
 use crate::engine::RuleSet;
@@ -301,13 +301,13 @@ fn corresponding_pointer(live: &Value, git: &Value, pointer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     #[test]
     fn git_pointer_follows_containers_by_name() {
-        let live = json!({"spec": {"containers": [
+        let live = doc!({"spec": {"containers": [
             {"name": "sidecar"}, {"name": "web", "securityContext": {"privileged": true}}]}});
-        let git = json!({"spec": {"containers": [{"name": "web", "image": "x"}]}});
+        let git = doc!({"spec": {"containers": [{"name": "web", "image": "x"}]}});
         assert_eq!(
             corresponding_pointer(&live, &git, "/spec/containers/1/securityContext/privileged"),
             "/spec/containers/0"
@@ -339,15 +339,19 @@ mod tests {
     #[test]
     fn replicas_are_a_controllers_unless_git_sets_them_and_nothing_scales() {
         let deployment = |replicas: Option<u32>, live: bool| {
-            let mut value = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            let mut value = doc!({"apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "web", "namespace": "shop-prod"}, "spec": {}});
             if let Some(n) = replicas {
-                value["spec"]["replicas"] = json!(n);
+                value
+                    .pointer_mut("/spec")
+                    .and_then(Value::as_object_mut)
+                    .unwrap()
+                    .insert("replicas", doc!(n));
             }
             object(value, live)
         };
         let hpa = object(
-            json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            doc!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                 "metadata": {"name": "web", "namespace": "shop-prod"},
                 "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}}}),
             true,

@@ -1,8 +1,8 @@
 //! `env-isolation`: objects of one environment that reach into another.
 
 use crate::model::kinds::Kind;
+use crate::model::value::Value;
 use crate::rules::Scope;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::environment::label_env;
@@ -451,7 +451,7 @@ fn selector_envs(
         .of_kind("Namespace")
         .filter(|o| o.group().is_empty())
     {
-        let mut labels = serde_json::Map::new();
+        let mut labels = crate::model::value::Map::new();
         let prefix = if cilium { CILIUM_NAMESPACE_LABELS } else { "" };
         for (k, v) in namespace.labels().into_iter().flatten() {
             labels.insert(format!("{prefix}{k}"), v.clone());
@@ -461,7 +461,7 @@ fn selector_envs(
         } else {
             "kubernetes.io/metadata.name"
         };
-        labels.insert(name_key.to_string(), Value::String(namespace.name.clone()));
+        labels.insert(name_key.to_string(), Value::from(namespace.name.as_str()));
         let matched = selector.matches(Some(&labels));
         if matched && let Some(env) = checker.namespace_env(&namespace.name) {
             out.push((env.to_string(), format!("namespace {}", namespace.name)));

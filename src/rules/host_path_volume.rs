@@ -1,8 +1,8 @@
 //! `host-path-volume`: pod volumes that mount a directory or file of the node.
 
+use crate::model::value::Value;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

@@ -1,10 +1,10 @@
 //! `plain-secret`: Secrets written by hand into manifests instead of by a generator.
 
 use crate::model::kinds::Kind;
+use crate::model::value::Value;
 use crate::rules::Scope;
 use crate::rules::scope::NAMESPACES;
 use crate::rules::support::secrets;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

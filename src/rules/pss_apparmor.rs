@@ -2,7 +2,6 @@
 
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;
@@ -79,7 +78,7 @@ profile (Polaris `linuxHardening` accepts any AppArmor setting as hardening).
 };
 
 /// `appArmorProfile.type` of a `securityContext`.
-fn profile_type(sc: Option<&serde_json::Map<String, Value>>) -> Option<&str> {
+fn profile_type(sc: Option<&crate::model::value::Map>) -> Option<&str> {
     sc?.get("appArmorProfile")?.get("type")?.as_str()
 }
 

@@ -1,8 +1,8 @@
 //! `pss-capabilities-baseline`: capabilities added beyond what the baseline level allows.
 
+use crate::model::value::Value;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

@@ -85,8 +85,8 @@ impl Rule for PssHostPorts {
                     continue;
                 }
                 let shown = match host_port {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                    crate::model::value::Value::String(s) => s.clone(),
+                    other => other.to_string().into(),
                 };
                 out.push(Violation::new(
                     container.pointer_to(&format!("ports/{i}/hostPort")),

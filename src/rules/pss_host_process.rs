@@ -80,7 +80,7 @@ impl Rule for PssHostProcess {
 
     fn check(&self, object: &Object, ctx: &Context<'_>, out: &mut Vec<Violation>) {
         check_control(&META, object, ctx, out, |spec, _, out| {
-            let host_process = |sc: Option<&serde_json::Map<String, serde_json::Value>>| {
+            let host_process = |sc: Option<&crate::model::value::Map>| {
                 sc.and_then(|sc| sc.get("windowsOptions"))
                     .and_then(|w| w.get("hostProcess"))
                     .and_then(flag)

@@ -1,9 +1,9 @@
 //! `pss-seccomp-baseline`: pods or containers that turn seccomp off (Pod Security Standards,
 //! baseline).
 
+use crate::model::value::Value;
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

@@ -1,9 +1,9 @@
 //! `pss-selinux-options`: SELinux options that leave the container domain (Pod Security
 //! Standards, baseline).
 
+use crate::model::value::{Map, Value};
 use crate::rules::Scope;
 use crate::rules::support::pod_security;
-use serde_json::{Map, Value};
 
 use crate::finding::Severity;
 use crate::model::object::Object;
@@ -78,7 +78,7 @@ fn allowed_type(t: &str, evaluation: Evaluation) -> bool {
 
 /// Violations of one `seLinuxOptions` object at `owner`/securityContext/seLinuxOptions.
 fn check_options(
-    options: Option<&Map<String, Value>>,
+    options: Option<&Map>,
     owner: &str,
     subject: &str,
     evaluation: Evaluation,
@@ -110,7 +110,7 @@ fn check_options(
 }
 
 /// `seLinuxOptions` of a `securityContext`.
-fn options(sc: Option<&Map<String, Value>>) -> Option<&Map<String, Value>> {
+fn options(sc: Option<&Map>) -> Option<&Map> {
     sc?.get("seLinuxOptions")?.as_object()
 }
 

@@ -121,7 +121,7 @@ impl Rule for ResourceLimits {
                 .filter(|r| {
                     container
                         .resource("limits", r)
-                        .is_none_or(serde_json::Value::is_null)
+                        .is_none_or(crate::model::value::Value::is_null)
                         && !defaults.gives_limit(namespace, r)
                 })
                 .collect();

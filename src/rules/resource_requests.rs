@@ -166,14 +166,14 @@ impl Rule for ResourceRequests {
     }
 }
 
-fn is_set(value: Option<&serde_json::Value>) -> bool {
+fn is_set(value: Option<&crate::model::value::Value>) -> bool {
     value.is_some_and(|v| !v.is_null())
 }
 
 /// A quantity as written (`500m`, `1Gi`, `2`).
-pub(crate) fn show_quantity(value: &serde_json::Value) -> String {
+pub(crate) fn show_quantity(value: &crate::model::value::Value) -> String {
     match value {
-        serde_json::Value::String(s) => s.clone(),
+        crate::model::value::Value::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }

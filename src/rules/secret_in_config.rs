@@ -2,8 +2,8 @@
 //! container environment values and ConfigMap data.
 
 use crate::model::kinds::Kind;
+use crate::model::value::Value;
 use crate::rules::Scope;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

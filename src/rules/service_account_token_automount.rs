@@ -1,9 +1,9 @@
 //! `service-account-token-automount`: pods that mount an API token they have no use for.
 
 use crate::model::kinds::Kind;
+use crate::model::value::Value;
 use crate::rules::Scope;
 use crate::rules::support::rbac;
-use serde_json::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

@@ -5,7 +5,7 @@ use crate::rules::Scope;
 use crate::rules::support::velero;
 use std::time::Duration;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::finding::Severity;
 use crate::model::object::Object;

@@ -16,8 +16,8 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::model::value::Value;
 use ignore::{WalkBuilder, WalkState};
-use serde_json::Value;
 
 use crate::error::Error;
 use crate::model::object::{Object, Origin};

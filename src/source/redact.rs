@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::object::{Object, Origin};
 

@@ -185,7 +185,7 @@ fn audit_and_scan_agree_on_findings_and_fingerprints_but_the_cluster() {
                     "metadata": {"name": r.name, "namespace": r.namespace}})
                 });
             let object = Object::from_value(
-                value,
+                value.into(),
                 Origin::Cluster {
                     context: "production".into(),
                     api_path: String::new(),

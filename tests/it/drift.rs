@@ -429,7 +429,7 @@ fn cluster_as_git_has_it(dir: &Path, cluster: &str) -> FakeCluster {
     }
     let mut fake = FakeCluster::with_types(types);
     for object in side.inventory().objects() {
-        let mut value = object.value.clone();
+        let mut value = object.value.to_json();
         let metadata = value["metadata"].as_object_mut().unwrap();
         metadata.insert("name".into(), object.name.clone().into());
         match &object.namespace {

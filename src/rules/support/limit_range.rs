@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::inventory::Inventory;
 use crate::model::kinds::Kind;
@@ -66,7 +66,7 @@ pub struct Rejection {
 
 fn show(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }
@@ -313,10 +313,10 @@ impl Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
     use crate::model::workload::pod_spec;
-    use serde_json::json;
 
     fn object(v: Value) -> Object {
         Object::from_value(
@@ -331,12 +331,12 @@ mod tests {
     }
 
     fn rejections(limits: Value, resources: Value) -> Vec<String> {
-        let inventory = Inventory::new(vec![object(json!({
+        let inventory = Inventory::new(vec![object(doc!({
             "apiVersion": "v1", "kind": "LimitRange",
             "metadata": {"name": "lr", "namespace": "a"},
             "spec": {"limits": [limits]}}))]);
         let defaults = LimitRangeDefaults::read(&inventory, None);
-        let pod = object(json!({"apiVersion": "v1", "kind": "Pod",
+        let pod = object(doc!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "a"},
             "spec": {"containers": [{"name": "c", "resources": resources}]}}));
         let spec = pod_spec(&pod).unwrap();
@@ -351,23 +351,23 @@ mod tests {
     #[test]
     fn request_above_the_inherited_default_limit_is_rejected() {
         let found = rejections(
-            json!({"type": "Container", "default": {"memory": "512Mi"}}),
-            json!({"requests": {"memory": "1Gi"}}),
+            doc!({"type": "Container", "default": {"memory": "512Mi"}}),
+            doc!({"requests": {"memory": "1Gi"}}),
         );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("inherits the default memory limit 512Mi"));
         assert!(
             rejections(
-                json!({"type": "Container", "default": {"memory": "512Mi"}}),
-                json!({"requests": {"memory": "256Mi"}}),
+                doc!({"type": "Container", "default": {"memory": "512Mi"}}),
+                doc!({"requests": {"memory": "256Mi"}}),
             )
             .is_empty()
         );
         // `max` becomes the default limit when `default` is absent.
         assert_eq!(
             rejections(
-                json!({"type": "Container", "max": {"cpu": "1"}}),
-                json!({"requests": {"cpu": "2"}}),
+                doc!({"type": "Container", "max": {"cpu": "1"}}),
+                doc!({"requests": {"cpu": "2"}}),
             )
             .len(),
             1
@@ -376,11 +376,11 @@ mod tests {
 
     #[test]
     fn min_max_and_ratio() {
-        let lr = json!({"type": "Container", "min": {"memory": "64Mi"}, "max": {"memory": "2Gi"},
+        let lr = doc!({"type": "Container", "min": {"memory": "64Mi"}, "max": {"memory": "2Gi"},
                         "maxLimitRequestRatio": {"cpu": "4"}});
         let found = rejections(
             lr.clone(),
-            json!({"requests": {"memory": "32Mi", "cpu": "100m"},
+            doc!({"requests": {"memory": "32Mi", "cpu": "100m"},
                                                     "limits": {"memory": "4Gi", "cpu": "1"}}),
         );
         assert_eq!(found.len(), 3, "{found:?}");
@@ -389,7 +389,7 @@ mod tests {
         assert!(found.iter().any(|m| m.contains("maxLimitRequestRatio 4")));
         let fine = rejections(
             lr,
-            json!({"requests": {"memory": "128Mi", "cpu": "500m"},
+            doc!({"requests": {"memory": "128Mi", "cpu": "500m"},
                                           "limits": {"memory": "1Gi", "cpu": "1"}}),
         );
         assert!(fine.is_empty(), "{fine:?}");

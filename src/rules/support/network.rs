@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Map, Value};
+use crate::model::value::{Map, Value};
 
 use crate::model::kinds::Kind;
 use crate::model::object::Object;
@@ -252,12 +252,9 @@ fn warn_unknown_cilium_fields(ctx: &Context<'_>, policy: &Object, pointer: &str,
 }
 
 /// Labels Cilium gives an endpoint of `namespace` from the namespace: its name and labels.
-fn cilium_namespace_labels(
-    namespace: &str,
-    labels: Option<&Map<String, Value>>,
-) -> Map<String, Value> {
+fn cilium_namespace_labels(namespace: &str, labels: Option<&Map>) -> Map {
     let mut out = Map::new();
-    out.insert(CILIUM_NAMESPACE.into(), Value::String(namespace.into()));
+    out.insert(CILIUM_NAMESPACE, Value::String(namespace.into()));
     for (key, value) in labels.into_iter().flatten() {
         out.insert(format!("{CILIUM_NAMESPACE_LABELS}{key}"), value.clone());
     }
@@ -266,11 +263,7 @@ fn cilium_namespace_labels(
 
 /// A selector that only looks at namespaces (Cilium's namespace labels) and matches
 /// `namespace`: it selects every pod there. The empty selector selects everything.
-fn selects_namespace(
-    selector: &Selector,
-    namespace: &str,
-    labels: Option<&Map<String, Value>>,
-) -> bool {
+fn selects_namespace(selector: &Selector, namespace: &str, labels: Option<&Map>) -> bool {
     let only_namespaces = selector
         .requirements
         .iter()
@@ -280,13 +273,10 @@ fn selects_namespace(
 
 /// The labels a namespace selector of Kubernetes sees: its labels and
 /// `kubernetes.io/metadata.name`.
-fn kubernetes_namespace_labels(
-    namespace: &str,
-    labels: Option<&Map<String, Value>>,
-) -> Map<String, Value> {
+fn kubernetes_namespace_labels(namespace: &str, labels: Option<&Map>) -> Map {
     let mut out = labels.cloned().unwrap_or_default();
     out.insert(
-        "kubernetes.io/metadata.name".into(),
+        "kubernetes.io/metadata.name",
         Value::String(namespace.into()),
     );
     out
@@ -308,7 +298,7 @@ enum NamespaceSelection {
 }
 
 impl NamespacePolicy {
-    fn selects(&self, namespace: &str, labels: Option<&Map<String, Value>>) -> bool {
+    fn selects(&self, namespace: &str, labels: Option<&Map>) -> bool {
         match &self.select {
             NamespaceSelection::Everywhere => true,
             NamespaceSelection::Cilium(s) => selects_namespace(s, namespace, labels),
@@ -576,11 +566,11 @@ impl DefaultDenyFacts {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::doc;
     use crate::model::environment::Environments;
     use crate::model::inventory::Inventory;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     fn missing(values: Vec<Value>) -> Vec<String> {
         let inventory = Inventory::new(
@@ -609,14 +599,14 @@ mod tests {
     }
 
     fn deployment(namespace: &str) -> Value {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        doc!({"apiVersion": "apps/v1", "kind": "Deployment",
                "metadata": {"name": "d", "namespace": namespace},
                "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}})
     }
 
     #[test]
     fn kyverno_generated_default_deny_counts_everywhere() {
-        let policy = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        let policy = doc!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
             "metadata": {"name": "add-networkpolicy"},
             "spec": {"rules": [{"name": "deny", "generate": {
                 "kind": "NetworkPolicy", "name": "default-deny",
@@ -627,10 +617,10 @@ mod tests {
 
     #[test]
     fn allow_all_and_partial_policies_are_no_default_deny() {
-        let allow_all = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        let allow_all = doc!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "p", "namespace": "a-prod"},
             "spec": {"podSelector": {}, "ingress": [{}]}});
-        let cluster_deny = json!({"apiVersion": "cilium.io/v2",
+        let cluster_deny = doc!({"apiVersion": "cilium.io/v2",
             "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "deny"},
             "spec": {"endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "b-prod"}},
                      "ingress": [{}]}});

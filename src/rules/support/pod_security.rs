@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::finding::Severity;
 use crate::model::kinds::Kind;

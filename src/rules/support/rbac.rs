@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::kinds::Kind;
 use crate::model::object::Object;

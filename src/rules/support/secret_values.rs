@@ -5,8 +5,8 @@
 
 use std::sync::LazyLock;
 
+use crate::model::value::Value;
 use regex::Regex;
-use serde_json::Value;
 
 use crate::model::object::Object;
 
@@ -63,7 +63,7 @@ pub fn is_sops_document(object: &Object) -> bool {
         .is_some_and(|sops| {
             ["mac", "version", "lastmodified"]
                 .iter()
-                .any(|k| sops.contains_key(*k))
+                .any(|k| sops.contains_key(k))
         })
 }
 
@@ -307,7 +307,7 @@ pub fn is_credential_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     #[test]
     fn references_and_ciphertext_are_not_plain() {
@@ -340,19 +340,19 @@ mod tests {
     #[test]
     fn data_values_are_decoded() {
         // base64("op://vault/item/field")
-        let encoded = json!("b3A6Ly92YXVsdC9pdGVtL2ZpZWxk");
+        let encoded = doc!("b3A6Ly92YXVsdC9pdGVtL2ZpZWxk");
         assert_eq!(
             classify_secret_value("data", &encoded, false),
             Some(NotPlain::Reference)
         );
         assert_eq!(classify_secret_value("stringData", &encoded, false), None);
         assert_eq!(
-            classify_secret_value("data", &json!("${TOKEN}"), false),
+            classify_secret_value("data", &doc!("${TOKEN}"), false),
             Some(NotPlain::Reference)
         );
         // base64("123456")
         assert_eq!(
-            classify_secret_value("data", &json!("MTIzNDU2"), false),
+            classify_secret_value("data", &doc!("MTIzNDU2"), false),
             None
         );
     }

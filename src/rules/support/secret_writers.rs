@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::object::Object;
 use crate::model::workload::{is_workload, pod_spec};

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use crate::model::inventory::Inventory;
 use crate::model::kinds::Kind;
@@ -387,9 +387,9 @@ mod tests {
             assert!(READS.contains(&Kind::new(group, kind)), "{group}/{kind}");
         }
     }
+    use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
-    use serde_json::json;
 
     fn inventory(values: Vec<Value>) -> Inventory {
         Inventory::new(
@@ -413,15 +413,15 @@ mod tests {
     #[test]
     fn generators_and_operators_produce_secrets() {
         let inv = inventory(vec![
-            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            doc!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                    "metadata": {"name": "db", "namespace": "a"}, "spec": {"target": {"name": "db-creds"}}}),
-            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            doc!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                    "metadata": {"name": "api", "namespace": "a"}, "spec": {}}),
-            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            doc!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
                    "metadata": {"name": "web", "namespace": "a"}, "spec": {"secretName": "web-tls"}}),
-            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            doc!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
                    "metadata": {"name": "pg", "namespace": "a"}}),
-            json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
+            doc!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
                    "metadata": {"name": "pull"}, "spec": {"namespaceSelector": {"matchLabels": {"x": "y"}}}}),
         ]);
         let p = SecretProducers::build(&inv);

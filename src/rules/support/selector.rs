@@ -1,7 +1,7 @@
 //! Kubernetes label selectors (`matchLabels` + `matchExpressions`), also in Cilium's spelling
 //! (`k8s:` / `any:` key prefixes).
 
-use serde_json::{Map, Value};
+use crate::model::value::{Map, Value};
 
 /// One requirement of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Selector {
     }
 
     /// True when `labels` satisfy every requirement.
-    pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
+    pub fn matches(&self, labels: Option<&Map>) -> bool {
         self.requirements.iter().all(|r| {
             let value = labels.and_then(|l| l.get(&r.key)).map(scalar);
             match r.operator {
@@ -101,7 +101,7 @@ impl Selector {
 
 fn scalar(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }
@@ -109,22 +109,22 @@ fn scalar(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     #[test]
     fn selectors_match_labels() {
-        let s = Selector::parse(&json!({
+        let s = Selector::parse(&doc!({
             "matchLabels": {"k8s:app": "web"},
             "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]},
                                  {"key": "team", "operator": "Exists"}]
         }))
         .unwrap();
-        let labels = json!({"app": "web", "team": "a"});
+        let labels = doc!({"app": "web", "team": "a"});
         assert!(s.matches(labels.as_object()));
-        let labels = json!({"app": "web", "team": "a", "tier": "db"});
+        let labels = doc!({"app": "web", "team": "a", "tier": "db"});
         assert!(!s.matches(labels.as_object()));
         assert!(!s.matches(None));
         assert_eq!(s.allowed_values(&["app"]), Some(&["web".to_string()][..]));
-        assert!(Selector::parse(&json!({})).unwrap().is_empty());
+        assert!(Selector::parse(&doc!({})).unwrap().is_empty());
     }
 }

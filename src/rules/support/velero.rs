@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::model::value::Value;
 use globset::{Glob, GlobMatcher};
-use serde_json::Value;
 
 use crate::model::kinds::Kind;
 use crate::model::object::Object;

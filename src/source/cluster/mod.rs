@@ -23,11 +23,11 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use crate::model::value::Value;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::ListParams;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::model::object::Object;
 use crate::notice::Notice;
@@ -583,7 +583,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::doc;
 
     fn secrets() -> ApiType {
         ApiType {
@@ -616,7 +616,7 @@ mod tests {
             plural: "pods".into(),
             ..secrets()
         };
-        let item = json!({"metadata": {"name": "p", "namespace": "shop",
+        let item = doc!({"metadata": {"name": "p", "namespace": "shop",
             "managedFields": [{}],
             "annotations": {LAST_APPLIED_ANNOTATION: "{}", "keep": "me"}},
             "spec": {"containers": []}});
@@ -630,7 +630,7 @@ mod tests {
         assert!(object.value["metadata"].get("managedFields").is_none());
         assert_eq!(
             object.value["metadata"]["annotations"],
-            json!({"keep": "me"})
+            doc!({"keep": "me"})
         );
         assert!(object.value.get("spec").is_some());
         assert_eq!(object.live_uri(), "k8s://prod/shop/Pod/p");
@@ -638,14 +638,14 @@ mod tests {
 
     #[test]
     fn metadata_only_types_keep_nothing_but_metadata() {
-        let item = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        let item = doc!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": {"name": "db", "namespace": "shop"}, "data": {"password": "c2VjcmV0"}});
         let Converted::Object(object) = to_object(&secrets(), item, "prod", false, false) else {
             panic!("converted")
         };
         assert_eq!(
             object.value,
-            json!({"apiVersion": "v1", "kind": "Secret",
+            doc!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "db", "namespace": "shop"}})
         );
     }
@@ -657,7 +657,7 @@ mod tests {
             plural: "pods".into(),
             ..secrets()
         };
-        let item = json!({"metadata": {"name": "p", "namespace": "shop",
+        let item = doc!({"metadata": {"name": "p", "namespace": "shop",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "controller": true}]}});
         assert!(matches!(
             to_object(&pods, item.clone(), "prod", false, true),

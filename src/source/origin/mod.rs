@@ -29,8 +29,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
+use crate::model::value::Value;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::gitops::kustomize::{self, Kustomization};
 use crate::gitops::paths::{is_remote, join};

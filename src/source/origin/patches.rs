@@ -1,7 +1,7 @@
 //! Patches of the kustomizations between an overlay and a file: which objects they select,
 //! and which fields they set (a finding on such a field points at the patch).
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use super::project::child_slices;
 use crate::gitops::kustomize::Kustomization;
@@ -58,7 +58,7 @@ pub(super) fn name_fits(patch_name: &str, rendered: &str, source: &str) -> bool 
 }
 
 pub(super) fn names_object(
-    map: &serde_json::Map<String, Value>,
+    map: &crate::model::value::Map,
     rendered: &Object,
     source: &Object,
 ) -> bool {
@@ -91,7 +91,7 @@ pub(super) fn patches_of(k: &Kustomization, text: &str) -> Vec<Patch> {
                 target: None,
             };
             match entry {
-                Value::String(s) if s.contains('\n') => patch.inline = Some(s.clone()),
+                Value::String(s) if s.contains('\n') => patch.inline = Some(s.to_string()),
                 Value::String(s) => patch.file = join(&k.dir, s),
                 Value::Object(m) => {
                     patch.file = m
@@ -230,7 +230,7 @@ impl PatchWalk<'_> {
         self.out.push((pointer.clone(), self.path.to_string(), pos));
         let children = child_slices(nodes);
         let entries: Vec<(String, &Value)> = match patch {
-            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Value::Object(map) => map.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             Value::Array(items) => items
                 .iter()
                 .enumerate()

@@ -1,7 +1,7 @@
 //! Positions of a rendered object taken from its source document: the same node where the
 //! source has it, else its nearest parent's.
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use super::patches::named;
 use crate::model::object::Object;

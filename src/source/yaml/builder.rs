@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::model::value::{Map, Text, Value};
 use saphyr_parser::{Event, Parser, Span};
-use serde_json::{Map, Value};
 
 use super::scalar::{Field, resolve_scalar};
 use super::{ALIAS_NODE_BYTES, Document, KindFilter, MAX_ALIAS_BYTES, MAX_DEPTH, SyntaxError};
@@ -59,7 +59,7 @@ pub(super) struct Builder<'a, 'b> {
     /// Scratch vectors for the entries, entry starts and items of the collections being
     /// built, one per nesting level in use: each collection is copied out at its final size,
     /// so building allocates neither growing vectors nor their slack.
-    scratch_entries: Vec<Vec<(String, Value)>>,
+    scratch_entries: Vec<Vec<(Text, Value)>>,
     scratch_starts: Vec<Vec<usize>>,
     scratch_items: Vec<Vec<Value>>,
 }
@@ -253,19 +253,19 @@ impl<'a, 'b> Builder<'a, 'b> {
         let mut merges: Vec<(Value, Vec<SpanNode>)> = Vec::new();
         // Small maps are checked for duplicates by scanning; big ones (hostile input, huge
         // ConfigMaps) through a set, so the check stays linear.
-        let mut seen: Option<std::collections::HashSet<String>> = None;
+        let mut seen: Option<std::collections::HashSet<Text>> = None;
         // Top-level entries skimmed (not built) because nothing reads this document's kind.
-        let mut skimmed_keys: Vec<String> = Vec::new();
+        let mut skimmed_keys: Vec<Text> = Vec::new();
         loop {
             let (event, key_span) = self.next()?;
             let key = match event {
                 Event::MappingEnd => break,
                 // Copied at its exact size: the scanner's buffer has room to spare, and a key
                 // lives as long as the run.
-                Event::Scalar(text, ..) => String::from(&*text),
+                Event::Scalar(text, ..) => Text::from(&*text),
                 Event::Alias(id) => match self.anchors.get(&id).map(|a| &a.value) {
                     Some(Value::String(s)) => s.clone(),
-                    Some(v) if !v.is_array() && !v.is_object() => v.to_string(),
+                    Some(v) if !v.is_array() && !v.is_object() => Text::from(v.to_string()),
                     _ => return Err(self.error_at(&key_span, "mapping keys must be scalars")),
                 },
                 _ => return Err(self.error_at(&key_span, "mapping keys must be scalars")),
@@ -293,7 +293,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             let duplicate = match &mut seen {
                 Some(set) => !set.insert(key.clone()),
                 None if entries.len() >= 16 => {
-                    let mut set: std::collections::HashSet<String> =
+                    let mut set: std::collections::HashSet<Text> =
                         entries.iter().map(|(k, _)| k.clone()).collect();
                     let duplicate = !set.insert(key.clone());
                     seen = Some(set);
@@ -331,12 +331,16 @@ impl<'a, 'b> Builder<'a, 'b> {
                     return Err(self.give_up_skimming(&key_span));
                 }
                 if let Value::String(kind) = &value {
-                    self.document_kind = Some(kind.clone());
+                    self.document_kind = Some(kind.to_string());
                 }
             }
             entries.push((key, value));
         }
-        let mut map: Map<String, Value> = entries.drain(..).collect();
+        // Copied out at its exact size (the scratch vector keeps its capacity for the next
+        // map); repeated keys were resolved above.
+        let mut exact = Vec::with_capacity(entries.len());
+        exact.append(&mut entries);
+        let mut map = Map::from_unique_entries(exact);
         recycle(&mut self.scratch_entries, entries);
         recycle(&mut self.scratch_starts, entry_starts);
         for (merged, spans) in merges {
@@ -413,7 +417,7 @@ impl<'a, 'b> Builder<'a, 'b> {
 
     fn apply_merge(
         &mut self,
-        map: &mut Map<String, Value>,
+        map: &mut Map,
         merged: Value,
         spans: Vec<SpanNode>,
         at: usize,

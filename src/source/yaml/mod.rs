@@ -21,7 +21,7 @@ mod scalar;
 #[cfg(test)]
 mod tests;
 
-use serde_json::Value;
+use crate::model::value::Value;
 
 use self::builder::Builder;
 use crate::model::spans::SpanTree;

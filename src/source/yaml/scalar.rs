@@ -1,8 +1,8 @@
 //! Scalar typing the way Kubernetes reads YAML (go-yaml v2, YAML 1.1), and the fields
 //! the API defines as strings.
 
+use crate::model::value::{Number, Value};
 use saphyr_parser::{ScalarStyle, Tag};
-use serde_json::{Number, Value};
 
 /// What the Kubernetes API says a field's scalars are, for the few places where YAML 1.1
 /// typing would change a string into something else.
@@ -59,22 +59,22 @@ pub(super) fn resolve_scalar(
         && tag.handle == "tag:yaml.org,2002:"
     {
         return match tag.suffix.as_str() {
-            "str" => Value::String(text.to_string()),
+            "str" => Value::String(text.into()),
             "null" => Value::Null,
             "bool" => yaml11_bool(text).map_or_else(|| Value::String(text.into()), Value::Bool),
             "int" | "float" => {
                 yaml11_number(text).map_or_else(|| Value::String(text.into()), Value::Number)
             }
-            _ => Value::String(text.to_string()),
+            _ => Value::String(text.into()),
         };
     }
     if style != ScalarStyle::Plain || tag.is_some() {
-        return Value::String(text.to_string());
+        return Value::String(text.into());
     }
     let typed = resolve_plain(text);
     if field == Field::String && !matches!(typed, Value::String(_)) && !text.is_empty() {
         // A string field keeps what the user wrote: `value: on` is "on", not true.
-        return Value::String(text.to_string());
+        return Value::String(text.into());
     }
     typed
 }
@@ -93,7 +93,7 @@ fn resolve_plain(text: &str) -> Value {
     {
         return Value::Number(n);
     }
-    Value::String(text.to_string())
+    Value::String(text.into())
 }
 
 fn yaml11_bool(text: &str) -> Option<bool> {

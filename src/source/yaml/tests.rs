@@ -1,7 +1,7 @@
 //! Tests of YAML parsing through the public API (typing, positions, errors, skimming).
 
 use super::*;
-use serde_json::json;
+use crate::doc;
 
 fn one(text: &str) -> Document {
     let mut parsed = parse_stream(text);
@@ -16,7 +16,7 @@ fn kubernetes_yaml11_typing() {
     );
     assert_eq!(
         doc.value,
-        json!({"a": true, "b": false, "c": 420, "d": "0644", "e": 1000, "f": 1.5, "g": null,
+        doc!({"a": true, "b": false, "c": 420, "d": "0644", "e": 1000, "f": 1.5, "g": null,
                "h": 31, "i": 1000.0, "j": "1.2.3", "k": -7})
     );
 }
@@ -31,7 +31,7 @@ fn string_fields_keep_their_text() {
     assert_eq!(doc.value["metadata"]["labels"]["version"], "1.10");
     assert_eq!(c["name"], "007");
     assert_eq!(c["image"], "yes");
-    assert_eq!(c["args"], json!(["on", "0644"]));
+    assert_eq!(c["args"], doc!(["on", "0644"]));
     assert_eq!(c["env"][0]["value"], "yes");
     assert_eq!(c["securityContext"]["privileged"], true);
 }
@@ -59,8 +59,8 @@ fn positions_point_at_keys() {
 fn multi_documents_and_errors_resume_at_next_separator() {
     let parsed = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n");
     assert_eq!(parsed.documents.len(), 2);
-    assert_eq!(parsed.documents[0].value, json!({"a": 1}));
-    assert_eq!(parsed.documents[1].value, json!({"c": 3}));
+    assert_eq!(parsed.documents[0].value, doc!({"a": 1}));
+    assert_eq!(parsed.documents[1].value, doc!({"c": 3}));
     assert_eq!(parsed.documents[1].start_line, 5);
     assert_eq!(parsed.documents[1].index, 2);
     assert_eq!(parsed.errors.len(), 1);
@@ -88,7 +88,7 @@ fn duplicate_keys_are_errors_but_the_document_is_kept() {
     assert_eq!(parsed.errors[0].document, 1);
     assert!(parsed.errors[0].message.contains("duplicate key `a`"));
     let doc = &parsed.documents[1];
-    assert_eq!(doc.value, json!({"b": 2, "a": [3, 4], "c": 5}));
+    assert_eq!(doc.value, doc!({"b": 2, "a": [3, 4], "c": 5}));
     assert_eq!(doc.spans.locate(&doc.value, "/a/1"), (5, 8));
     assert_eq!(doc.spans.locate(&doc.value, "/c"), (6, 1));
     assert_eq!(doc.spans.locate(&doc.value, "/b"), (4, 1));
@@ -140,7 +140,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
 #[test]
 fn merge_keys_and_aliases() {
     let doc = one("base: &b\n  x: 1\n  y: 2\nchild:\n  <<: *b\n  y: 3\n");
-    assert_eq!(doc.value["child"], json!({"y": 3, "x": 1}));
+    assert_eq!(doc.value["child"], doc!({"y": 3, "x": 1}));
     assert_eq!(doc.spans.locate(&doc.value, "/child/y"), (6, 3));
     assert_eq!(doc.spans.locate(&doc.value, "/child/x"), (2, 3));
 }
@@ -163,7 +163,7 @@ fn helm_source_comment_is_kept() {
 #[test]
 fn json_documents_parse() {
     let doc = one("{\"kind\": \"Pod\", \"spec\": {\"a\": [1, \"yes\", true]}}");
-    assert_eq!(doc.value["spec"]["a"], json!([1, "yes", true]));
+    assert_eq!(doc.value["spec"]["a"], doc!([1, "yes", true]));
 }
 
 const CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: a.example.com\n  labels: {team: x}\nspec:\n  group: example.com\n  versions: [{name: v1, schema: {x: 1}}]\n";

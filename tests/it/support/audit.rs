@@ -27,7 +27,7 @@ pub fn manifest_values(dir: &str) -> Vec<Value> {
             tollgate::source::files::load_bytes(&name, &bytes)
                 .objects
                 .into_iter()
-                .map(|o| o.value)
+                .map(|o| o.value.to_json())
         })
         .collect()
 }
