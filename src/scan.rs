@@ -229,7 +229,7 @@ pub fn scan(
 
     // The GitOps model (DESIGN §13): build files are instructions, their inputs are not
     // manifests, and objects become the instances the clusters will run.
-    let mut objects = Vec::new();
+    let mut objects = Vec::with_capacity(loaded_files.iter().map(|f| f.objects.len()).sum());
     for file in &mut loaded_files {
         objects.append(&mut file.objects);
     }
@@ -485,12 +485,20 @@ pub(crate) fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
     if objects.iter().all(|o| o.gitops_cluster().is_none()) {
         return vec![objects];
     }
-    let mut groups: BTreeMap<Option<String>, Vec<Object>> = BTreeMap::new();
-    for object in objects {
-        let cluster = object.gitops_cluster().map(str::to_string);
-        groups.entry(cluster).or_default().push(object);
+    let mut sizes: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for object in &objects {
+        *sizes.entry(object.gitops_cluster()).or_default() += 1;
     }
-    groups.into_values().collect()
+    // Each group is allocated at its final size: a group can be most of a large fleet.
+    let names: Vec<Option<String>> = sizes.keys().map(|c| c.map(str::to_string)).collect();
+    let mut groups: Vec<Vec<Object>> = sizes.values().map(|n| Vec::with_capacity(*n)).collect();
+    for object in objects {
+        let slot = names
+            .binary_search_by(|name| name.as_deref().cmp(&object.gitops_cluster()))
+            .unwrap_or_default();
+        groups[slot].push(object);
+    }
+    groups
 }
 
 /// Frees a large inventory on another thread: returning every node of hundreds of MB of values

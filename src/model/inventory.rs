@@ -11,7 +11,9 @@ pub struct Inventory {
     objects: Vec<Object>,
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
-    by_name: HashMap<(String, Option<String>, String), Vec<usize>>,
+    /// `(hash of kind, namespace and name, index)`, sorted: [`Inventory::find`] searches the
+    /// hash and then compares the fields, so the index holds no copy of any name.
+    by_name: Vec<(u64, u32)>,
     namespace_objects: HashMap<String, usize>,
     /// Environments of namespaces from where their objects are placed (DESIGN §13).
     placed_envs: HashMap<String, String>,
@@ -25,20 +27,16 @@ impl Inventory {
             ..Default::default()
         };
         inventory.placed_envs = placed_namespace_envs(&inventory.objects);
+        let mut by_name = Vec::with_capacity(inventory.objects.len());
         for (i, o) in inventory.objects.iter().enumerate() {
-            inventory.by_kind.entry(o.kind.clone()).or_default().push(i);
+            push_index(&mut inventory.by_kind, &o.kind, i);
             if let Some(ns) = &o.namespace {
-                inventory
-                    .by_namespace
-                    .entry(ns.clone())
-                    .or_default()
-                    .push(i);
+                push_index(&mut inventory.by_namespace, ns, i);
             }
-            inventory
-                .by_name
-                .entry((o.kind.clone(), o.namespace.clone(), o.name.clone()))
-                .or_default()
-                .push(i);
+            by_name.push((
+                name_hash(&o.kind, o.namespace.as_deref(), &o.name),
+                i as u32,
+            ));
             if o.kind == "Namespace" && o.group().is_empty() {
                 inventory
                     .namespace_objects
@@ -46,6 +44,9 @@ impl Inventory {
                     .or_insert(i);
             }
         }
+        // Unstable is enough: the pairs are distinct, and equal hashes end up by index.
+        by_name.sort_unstable();
+        inventory.by_name = by_name;
         inventory
     }
 
@@ -95,12 +96,15 @@ impl Inventory {
         namespace: Option<&str>,
         name: &str,
     ) -> impl Iterator<Item = &'a Object> + 'a {
-        let key = (
-            kind.to_string(),
-            namespace.map(str::to_string),
-            name.to_string(),
-        );
-        self.pick(self.by_name.get(&key))
+        let hash = name_hash(kind, namespace, name);
+        let start = self.by_name.partition_point(|(h, _)| *h < hash);
+        let found: Vec<&'a Object> = self.by_name[start..]
+            .iter()
+            .take_while(|(h, _)| *h == hash)
+            .map(|(_, i)| &self.objects[*i as usize])
+            .filter(|o| o.kind == kind && o.namespace.as_deref() == namespace && o.name == name)
+            .collect();
+        found.into_iter()
     }
 
     /// The Namespace object called `name`, when the inventory has one.
@@ -129,12 +133,74 @@ impl Inventory {
     }
 }
 
+/// Adds `index` under `key` (copying the key only the first time it is seen).
+fn push_index(map: &mut HashMap<String, Vec<usize>>, key: &str, index: usize) {
+    match map.get_mut(key) {
+        Some(indexes) => indexes.push(index),
+        None => {
+            map.insert(key.to_string(), vec![index]);
+        }
+    }
+}
+
+/// A hash of an object's kind, namespace and name that is the same in every run (SipHash with
+/// fixed keys), so the index order never depends on the process.
+fn name_hash(kind: &str, namespace: Option<&str>, name: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((kind, namespace, name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::doc;
     use crate::model::object::Origin;
     use crate::model::spans::SpanTree;
+
+    #[test]
+    fn find_tells_namespaces_and_kinds_apart_and_keeps_order() {
+        let object = |kind: &str, namespace: Option<&str>, name: &str, file: &str| {
+            let mut value = doc!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
+            if let Some(ns) = namespace {
+                value
+                    .pointer_mut("/metadata")
+                    .and_then(crate::model::value::Value::as_object_mut)
+                    .unwrap()
+                    .insert("namespace", ns.into());
+            }
+            Object::from_value(
+                value,
+                Origin::Cluster {
+                    context: "t".into(),
+                    api_path: file.into(),
+                },
+                SpanTree::default(),
+            )
+            .unwrap()
+        };
+        let inventory = Inventory::new(vec![
+            object("ConfigMap", Some("a"), "x", "1"),
+            object("Secret", Some("a"), "x", "2"),
+            object("ConfigMap", Some("b"), "x", "3"),
+            object("ConfigMap", Some("a"), "x", "4"),
+            object("Namespace", None, "x", "5"),
+        ]);
+        let found = |kind, ns, name| -> Vec<String> {
+            inventory
+                .find(kind, ns, name)
+                .map(|o| match &o.origin {
+                    Origin::Cluster { api_path, .. } => api_path.clone(),
+                    Origin::File { path, .. } => path.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(found("ConfigMap", Some("a"), "x"), ["1", "4"]);
+        assert_eq!(found("ConfigMap", Some("b"), "x"), ["3"]);
+        assert_eq!(found("Secret", Some("a"), "x"), ["2"]);
+        assert_eq!(found("Namespace", None, "x"), ["5"]);
+        assert!(found("ConfigMap", None, "x").is_empty());
+        assert!(found("ConfigMap", Some("a"), "y").is_empty());
+    }
 
     #[test]
     fn index_of_is_identity_not_equality() {

@@ -18,10 +18,19 @@ pub fn to_rego(value: &Doc) -> Value {
 /// thousands of objects repeat `apiVersion`, `metadata`, `name`, `IfNotPresent`… and each
 /// would otherwise hold its own copy for the whole run. Long strings (certificates, scripts)
 /// are rarely repeated and are not kept here.
+///
+/// Small maps and arrays of scalars (labels, selectors, resources, ports, capabilities) are
+/// shared the same way: a fleet repeats them thousands of times, and each converted map is a
+/// B-tree node of some 400 bytes that `data.inventory` keeps for the whole pass.
 #[derive(Default)]
 pub struct StringInterner {
     strings: std::collections::HashSet<std::sync::Arc<str>>,
+    /// Converted leaves by [`leaf_hash`]; equal hashes are told apart by [`same_leaf`].
+    leaves: std::collections::HashMap<u64, Vec<Value>>,
 }
+
+/// Maps and arrays of at most this many scalars are shared.
+const SHARED_LEAF_MAX: usize = 8;
 
 /// Strings longer than this are converted without interning.
 const INTERNED_MAX_BYTES: usize = 64;
@@ -45,16 +54,28 @@ pub fn to_rego_interned(value: &Doc, keys: &mut StringInterner) -> Value {
     match value {
         Doc::Null => Value::Null,
         Doc::Bool(b) => Value::Bool(*b),
-        Doc::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                Value::from(n.as_f64().unwrap_or(0.0))
-            }
-        }
+        Doc::Number(n) => number(n),
         Doc::String(s) => keys.string(s),
+        Doc::Array(_) | Doc::Object(_) => match leaf_hash(value) {
+            Some(hash) => keys.leaf(hash, value),
+            None => convert_collection(value, keys),
+        },
+    }
+}
+
+fn number(n: &crate::model::value::Number) -> Value {
+    if let Some(i) = n.as_i64() {
+        Value::from(i)
+    } else if let Some(u) = n.as_u64() {
+        Value::from(u)
+    } else {
+        Value::from(n.as_f64().unwrap_or(0.0))
+    }
+}
+
+/// A map or an array, converted (its members through `keys`).
+fn convert_collection(value: &Doc, keys: &mut StringInterner) -> Value {
+    match value {
         Doc::Array(items) => Value::from(
             items
                 .iter()
@@ -66,6 +87,96 @@ pub fn to_rego_interned(value: &Doc, keys: &mut StringInterner) -> Value {
                 .map(|(k, v)| (keys.string(k), to_rego_interned(v, keys)))
                 .collect::<BTreeMap<_, _>>(),
         ),
+        scalar => to_rego_interned(scalar, keys),
+    }
+}
+
+impl StringInterner {
+    /// The shared conversion of the leaf `value`, whose [`leaf_hash`] is `hash`.
+    fn leaf(&mut self, hash: u64, value: &Doc) -> Value {
+        if let Some(seen) = self.leaves.get(&hash)
+            && let Some(shared) = seen.iter().find(|v| same_leaf(value, v))
+        {
+            return shared.clone();
+        }
+        let converted = convert_collection(value, self);
+        self.leaves.entry(hash).or_default().push(converted.clone());
+        converted
+    }
+}
+
+/// A hash of a map or array of at most [`SHARED_LEAF_MAX`] scalars; `None` for anything else.
+fn leaf_hash(value: &Doc) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    let scalar = |v: &Doc, hasher: &mut std::hash::DefaultHasher| -> Option<()> {
+        match v {
+            Doc::Null => 0u8.hash(hasher),
+            Doc::Bool(b) => (1u8, b).hash(hasher),
+            Doc::Number(n) => {
+                (2u8, n.as_i64(), n.as_u64(), n.as_f64().map(f64::to_bits)).hash(hasher)
+            }
+            Doc::String(s) => (3u8, s.as_str()).hash(hasher),
+            Doc::Array(_) | Doc::Object(_) => return None,
+        }
+        Some(())
+    };
+    match value {
+        Doc::Object(map) if map.len() <= SHARED_LEAF_MAX => {
+            // Order-independent, as Rego objects are: the entries' hashes are summed.
+            let mut entries = 0u64;
+            for (k, v) in map {
+                let mut entry = std::hash::DefaultHasher::new();
+                k.as_str().hash(&mut entry);
+                scalar(v, &mut entry)?;
+                entries = entries.wrapping_add(entry.finish());
+            }
+            (4u8, map.len(), entries).hash(&mut hasher);
+        }
+        Doc::Array(items) if items.len() <= SHARED_LEAF_MAX => {
+            5u8.hash(&mut hasher);
+            for v in items {
+                scalar(v, &mut hasher)?;
+            }
+        }
+        _ => return None,
+    }
+    Some(hasher.finish())
+}
+
+/// Whether the converted `rego` has the content of the leaf `doc` (a map or array of
+/// scalars), without converting `doc` again.
+fn same_leaf(doc: &Doc, rego: &Value) -> bool {
+    let same_scalar = |d: &Doc, r: &Value| match (d, r) {
+        (Doc::Null, Value::Null) => true,
+        (Doc::Bool(a), Value::Bool(b)) => a == b,
+        (Doc::String(a), Value::String(b)) => a.as_str() == &**b,
+        (Doc::Number(n), Value::Number(_)) => number(n) == *r,
+        _ => false,
+    };
+    match (doc, rego) {
+        (Doc::Array(items), Value::Array(converted)) => {
+            items.len() == converted.len()
+                && items
+                    .iter()
+                    .zip(converted.iter())
+                    .all(|(d, r)| same_scalar(d, r))
+        }
+        (Doc::Object(map), Value::Object(converted)) => {
+            if map.len() != converted.len() {
+                return false;
+            }
+            // Both sides in key order: the B-tree's, and the map's sorted (at most 8 entries).
+            let mut entries: Vec<(&str, &Doc)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            entries
+                .iter()
+                .zip(converted.iter())
+                .all(|((k, d), (rk, r))| {
+                    matches!(rk, Value::String(rk) if **rk == **k) && same_scalar(d, r)
+                })
+        }
+        _ => false,
     }
 }
 
@@ -136,6 +247,43 @@ mod tests {
         assert_eq!(members(&Value::from("one")).len(), 1);
         assert!(members(&Value::Undefined).is_empty());
         assert!(members(&Value::Bool(false)).is_empty());
+    }
+
+    #[test]
+    fn small_scalar_maps_and_arrays_are_shared_only_when_equal() {
+        let object = |labels: Doc, ports: Doc| crate::doc!({"labels": labels, "ports": ports, "spec": {"replicas": 2, "x": [1]}});
+        let a = object(
+            crate::doc!({"app": "api", "tier": "web"}),
+            crate::doc!([80, 443]),
+        );
+        // Same labels in another order (equal in Rego), other ports.
+        let b = object(
+            crate::doc!({"tier": "web", "app": "api"}),
+            crate::doc!([80, 8443]),
+        );
+        let c = object(
+            crate::doc!({"app": "api", "tier": 1}),
+            crate::doc!([80, 443]),
+        );
+        let mut shared = StringInterner::default();
+        let converted: Vec<Value> = [&a, &b, &c]
+            .iter()
+            .map(|v| to_rego_interned(v, &mut shared))
+            .collect();
+        for (doc, rego) in [&a, &b, &c].iter().zip(&converted) {
+            assert_eq!(*rego, to_rego(doc));
+        }
+        let same = |x: &Value, y: &Value| match (x, y) {
+            (Value::Object(x), Value::Object(y)) => std::sync::Arc::ptr_eq(x, y),
+            (Value::Array(x), Value::Array(y)) => std::sync::Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        assert!(same(&converted[0]["labels"], &converted[1]["labels"]));
+        assert!(!same(&converted[0]["labels"], &converted[2]["labels"]));
+        assert!(same(&converted[0]["ports"], &converted[2]["ports"]));
+        assert!(!same(&converted[0]["ports"], &converted[1]["ports"]));
+        // Collections holding collections are not leaves.
+        assert!(!same(&converted[0]["spec"], &converted[1]["spec"]));
     }
 
     #[test]
