@@ -110,11 +110,12 @@ fn policy_value_interned(object: &Object, secret_values: bool, keys: &mut String
     }
 }
 
-type Names = BTreeMap<String, Value>;
-type Kinds = BTreeMap<String, Names>;
-type Versions = BTreeMap<String, Kinds>;
+// Keys borrowed from the objects: no copy of a namespace, version or kind per object.
+type Names<'a> = BTreeMap<&'a str, Value>;
+type Kinds<'a> = BTreeMap<&'a str, Names<'a>>;
+type Versions<'a> = BTreeMap<&'a str, Kinds<'a>>;
 
-fn nest(versions: Versions) -> Value {
+fn nest(versions: Versions<'_>) -> Value {
     Value::from(
         versions
             .into_iter()
@@ -146,7 +147,7 @@ fn nest(versions: Versions) -> Value {
 /// `data.inventory` of `objects`, whose converted values are `converted` (same order).
 pub fn inventory<'a>(objects: impl IntoIterator<Item = (&'a Object, &'a Value)>) -> Value {
     let mut cluster: Versions = BTreeMap::new();
-    let mut namespaced: BTreeMap<String, Versions> = BTreeMap::new();
+    let mut namespaced: BTreeMap<&str, Versions<'_>> = BTreeMap::new();
     for (o, converted) in objects {
         let value = if is_secret(o) {
             to_rego(&without_secret_values(&o.value))
@@ -157,15 +158,15 @@ pub fn inventory<'a>(objects: impl IntoIterator<Item = (&'a Object, &'a Value)>)
             &mut cluster
         } else {
             namespaced
-                .entry(o.namespace.clone().unwrap_or_default())
+                .entry(o.namespace.as_deref().unwrap_or_default())
                 .or_default()
         };
         versions
-            .entry(o.api_version.clone())
+            .entry(&o.api_version)
             .or_default()
-            .entry(o.kind.clone())
+            .entry(&o.kind)
             .or_default()
-            .insert(o.name.clone(), value);
+            .insert(&o.name, value);
     }
     object([
         ("cluster", nest(cluster)),
