@@ -231,7 +231,8 @@ pub fn scan(
     // manifests, and objects become the instances the clusters will run.
     let mut objects = Vec::with_capacity(loaded_files.iter().map(|f| f.objects.len()).sum());
     for file in &mut loaded_files {
-        objects.append(&mut file.objects);
+        // Taken, not appended: the file's own vector is freed now rather than with the file.
+        objects.extend(std::mem::take(&mut file.objects));
     }
     let file_displays: Vec<String> = all_files.iter().map(|f| f.display.clone()).collect();
     let dirs: Vec<PathBuf> = disk_paths

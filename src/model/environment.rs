@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::value::Map;
+use crate::model::value::{Map, Text};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
@@ -157,7 +157,7 @@ impl Environments {
     /// glob matching every path was a serial tenth of a second between parsing and the rules.
     pub fn assign(&self, objects: &mut [Object]) {
         objects.par_iter_mut().for_each(|object| {
-            object.placement_env = self.placement(object).map(str::to_string);
+            object.placement_env = self.placement(object).map(Text::from);
         });
         let mut namespace_envs: HashMap<String, String> = objects
             .iter()
@@ -203,19 +203,15 @@ impl Environments {
             .or_else(|| self.for_namespace(namespace))
     }
 
-    fn identity(
-        &self,
-        object: &Object,
-        namespace_envs: &HashMap<String, String>,
-    ) -> Option<String> {
+    fn identity(&self, object: &Object, namespace_envs: &HashMap<String, String>) -> Option<Text> {
         if let Some(env) = object.labels().and_then(label_env) {
-            return Some(env.to_string());
+            return Some(Text::from(env));
         }
         if let Some(ns) = &object.namespace {
             if let Some(env) = namespace_envs.get(ns) {
-                return Some(env.clone());
+                return Some(Text::from(env.as_str()));
             }
-            return self.for_namespace(ns).map(str::to_string);
+            return self.for_namespace(ns).map(Text::from);
         }
         // A namespaced object without a namespace never takes an environment from its own
         // name (`exporter-prod` is a tool, not a place).
@@ -224,9 +220,9 @@ impl Environments {
                 .get(&object.name)
                 .filter(|_| object.kind == "Namespace")
             {
-                return Some(env.clone());
+                return Some(Text::from(env.as_str()));
             }
-            return self.for_namespace(&object.name).map(str::to_string);
+            return self.for_namespace(&object.name).map(Text::from);
         }
         None
     }
@@ -235,31 +231,32 @@ impl Environments {
 /// The environment each namespace's objects are placed in, for namespaces whose placed
 /// objects all agree (a Namespace object counts for its own name).
 pub fn placed_namespace_envs(objects: &[Object]) -> HashMap<String, String> {
-    let mut placed: HashMap<String, Option<String>> = HashMap::new();
+    // Borrowed while counting: this runs over every object of an inventory.
+    let mut placed: HashMap<&str, Option<&str>> = HashMap::new();
     for object in objects {
-        let Some(env) = &object.placement_env else {
+        let Some(env) = object.placement_env.as_deref() else {
             continue;
         };
         let namespace = if object.kind == "Namespace" && object.group().is_empty() {
-            &object.name
+            object.name.as_str()
         } else {
             match &object.namespace {
-                Some(ns) => ns,
+                Some(ns) => ns.as_str(),
                 None => continue,
             }
         };
         placed
-            .entry(namespace.clone())
+            .entry(namespace)
             .and_modify(|seen| {
-                if seen.as_ref() != Some(env) {
+                if *seen != Some(env) {
                     *seen = None;
                 }
             })
-            .or_insert_with(|| Some(env.clone()));
+            .or_insert(Some(env));
     }
     placed
         .into_iter()
-        .filter_map(|(ns, env)| Some((ns, env?)))
+        .filter_map(|(ns, env)| Some((ns.to_string(), env?.to_string())))
         .collect()
 }
 

@@ -60,9 +60,10 @@ pub struct Object {
     pub spans: SpanTree,
     pub helm_source: Option<String>,
     /// The environment the object belongs to (labels, namespace, names).
-    pub identity_env: Option<String>,
+    /// (Inline text: environment names are short, and every object has one or two.)
+    pub identity_env: Option<crate::model::value::Text>,
     /// The environment it is placed in (folder or cluster).
-    pub placement_env: Option<String>,
+    pub placement_env: Option<crate::model::value::Text>,
     /// How a GitOps build (kustomize, Argo CD, Flux) placed this object, when one did
     /// (DESIGN §13); `None` for a file no build instruction includes, and for live objects.
     pub instance: Option<Box<Instance>>,

@@ -360,7 +360,7 @@ impl VeleroFacts {
                     index: inventory.index_of(o)?,
                     paused,
                     volumes: volumes_in && !volumes_out,
-                    placement: o.path().and(o.placement_env.clone()),
+                    placement: o.path().and(o.placement_env.as_deref().map(str::to_string)),
                     included,
                     excluded: field("excludedNamespaces")
                         .into_iter()
