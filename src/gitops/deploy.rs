@@ -299,7 +299,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
 /// `value` with `{{name}}` / `{{ .name }}` placeholders of `params` replaced in its strings.
 pub fn substitute(value: &Value, params: &BTreeMap<String, String>) -> Value {
     match value {
-        Value::String(s) if s.contains("{{") => Value::String((substitute_text(s, params)).into()),
+        Value::String(s) if s.contains("{{") => Value::from(substitute_text(s, params)),
         Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, params)).collect()),
         Value::Object(map) => Value::Object(
             map.iter()

@@ -400,7 +400,7 @@ impl Generator {
         if self.secret {
             value.insert(
                 "type",
-                Value::String((self.secret_type.clone().unwrap_or_else(|| "Opaque".into())).into()),
+                Value::from(self.secret_type.as_deref().unwrap_or("Opaque")),
             );
         }
         value.insert("data", Value::Object(data));
