@@ -19,9 +19,9 @@ pub fn to_rego(value: &Doc) -> Value {
 /// would otherwise hold its own copy for the whole run. Long strings (certificates, scripts)
 /// are rarely repeated and are not kept here.
 ///
-/// Small maps and arrays of scalars (labels, selectors, resources, ports, capabilities) are
-/// shared the same way: a fleet repeats them thousands of times, and each converted map is a
-/// B-tree node of some 400 bytes that `data.inventory` keeps for the whole pass.
+/// Small trees (labels, selectors, resources, ports, security contexts) are shared the same
+/// way: a fleet repeats them thousands of times, and each converted map is a sorted vector
+/// that `data.inventory` keeps for the whole pass.
 #[derive(Default)]
 pub struct StringInterner {
     strings: std::collections::HashSet<std::sync::Arc<str>>,
@@ -29,8 +29,8 @@ pub struct StringInterner {
     leaves: std::collections::HashMap<u64, Vec<Value>>,
 }
 
-/// Maps and arrays of at most this many scalars are shared.
-const SHARED_LEAF_MAX: usize = 8;
+/// Maps and arrays of at most this many nodes in all are shared.
+const SHARED_LEAF_MAX: usize = 24;
 
 /// Strings longer than this are converted without interning.
 const INTERNED_MAX_BYTES: usize = 64;
@@ -105,75 +105,76 @@ impl StringInterner {
     }
 }
 
-/// A hash of a map or array of at most [`SHARED_LEAF_MAX`] scalars; `None` for anything else.
+/// A hash of a small tree (a map or array of at most [`SHARED_LEAF_MAX`] nodes in all,
+/// scalars and small collections); `None` for anything larger. Maps hash the same in any key
+/// order, as Rego objects compare.
 fn leaf_hash(value: &Doc) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    let scalar = |v: &Doc, hasher: &mut std::hash::DefaultHasher| -> Option<()> {
-        match v {
-            Doc::Null => 0u8.hash(hasher),
-            Doc::Bool(b) => (1u8, b).hash(hasher),
-            Doc::Number(n) => {
-                (2u8, n.as_i64(), n.as_u64(), n.as_f64().map(f64::to_bits)).hash(hasher)
-            }
-            Doc::String(s) => (3u8, s.as_str()).hash(hasher),
-            Doc::Array(_) | Doc::Object(_) => return None,
-        }
-        Some(())
-    };
+    let mut budget = SHARED_LEAF_MAX;
     match value {
-        Doc::Object(map) if map.len() <= SHARED_LEAF_MAX => {
-            // Order-independent, as Rego objects are: the entries' hashes are summed.
+        Doc::Array(_) | Doc::Object(_) => tree_hash(value, &mut budget),
+        _ => None,
+    }
+}
+
+/// [`leaf_hash`] of any node, spending one unit of `budget` per node.
+fn tree_hash(value: &Doc, budget: &mut usize) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    *budget = budget.checked_sub(1)?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    match value {
+        Doc::Null => 0u8.hash(&mut hasher),
+        Doc::Bool(b) => (1u8, b).hash(&mut hasher),
+        Doc::Number(n) => {
+            (2u8, n.as_i64(), n.as_u64(), n.as_f64().map(f64::to_bits)).hash(&mut hasher)
+        }
+        Doc::String(s) => (3u8, s.as_str()).hash(&mut hasher),
+        Doc::Object(map) => {
+            // Order-independent: the entries' hashes are summed.
             let mut entries = 0u64;
             for (k, v) in map {
                 let mut entry = std::hash::DefaultHasher::new();
-                k.as_str().hash(&mut entry);
-                scalar(v, &mut entry)?;
+                (k.as_str(), tree_hash(v, budget)?).hash(&mut entry);
                 entries = entries.wrapping_add(entry.finish());
             }
             (4u8, map.len(), entries).hash(&mut hasher);
         }
-        Doc::Array(items) if items.len() <= SHARED_LEAF_MAX => {
+        Doc::Array(items) => {
             5u8.hash(&mut hasher);
             for v in items {
-                scalar(v, &mut hasher)?;
+                tree_hash(v, budget)?.hash(&mut hasher);
             }
         }
-        _ => return None,
     }
     Some(hasher.finish())
 }
 
-/// Whether the converted `rego` has the content of the leaf `doc` (a map or array of
-/// scalars), without converting `doc` again.
+/// Whether the converted `rego` has the content of the small tree `doc`, without converting
+/// `doc` again.
 fn same_leaf(doc: &Doc, rego: &Value) -> bool {
-    let same_scalar = |d: &Doc, r: &Value| match (d, r) {
+    match (doc, rego) {
         (Doc::Null, Value::Null) => true,
         (Doc::Bool(a), Value::Bool(b)) => a == b,
         (Doc::String(a), Value::String(b)) => a.as_str() == &**b,
-        (Doc::Number(n), Value::Number(_)) => number(n) == *r,
-        _ => false,
-    };
-    match (doc, rego) {
+        (Doc::Number(n), Value::Number(_)) => number(n) == *rego,
         (Doc::Array(items), Value::Array(converted)) => {
             items.len() == converted.len()
                 && items
                     .iter()
                     .zip(converted.iter())
-                    .all(|(d, r)| same_scalar(d, r))
+                    .all(|(d, r)| same_leaf(d, r))
         }
         (Doc::Object(map), Value::Object(converted)) => {
             if map.len() != converted.len() {
                 return false;
             }
-            // Both sides in key order: the B-tree's, and the map's sorted (at most 8 entries).
+            // Both sides in key order: the B-tree's, and the map's sorted (a small tree).
             let mut entries: Vec<(&str, &Doc)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             entries
                 .iter()
                 .zip(converted.iter())
                 .all(|((k, d), (rk, r))| {
-                    matches!(rk, Value::String(rk) if **rk == **k) && same_scalar(d, r)
+                    matches!(rk, Value::String(rk) if **rk == **k) && same_leaf(d, r)
                 })
         }
         _ => false,
@@ -250,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn small_scalar_maps_and_arrays_are_shared_only_when_equal() {
+    fn small_trees_are_shared_only_when_equal() {
         let object = |labels: Doc, ports: Doc| crate::doc!({"labels": labels, "ports": ports, "spec": {"replicas": 2, "x": [1]}});
         let a = object(
             crate::doc!({"app": "api", "tier": "web"}),
@@ -282,15 +283,26 @@ mod tests {
         assert!(!same(&converted[0]["labels"], &converted[2]["labels"]));
         assert!(same(&converted[0]["ports"], &converted[2]["ports"]));
         assert!(!same(&converted[0]["ports"], &converted[1]["ports"]));
-        // Collections holding collections are not leaves.
-        assert!(!same(&converted[0]["spec"], &converted[1]["spec"]));
+        // Small trees of collections are shared too, in any key order…
+        assert!(same(&converted[0]["spec"], &converted[1]["spec"]));
+        // …but not a tree past the size limit, nor the whole objects (their labels differ).
+        assert!(!same(&converted[0], &converted[1]));
+        let big = crate::doc!({"items": (0..SHARED_LEAF_MAX).collect::<Vec<_>>()});
+        let (x, y) = (
+            to_rego_interned(&big, &mut shared),
+            to_rego_interned(&big, &mut shared),
+        );
+        assert_eq!(x, to_rego(&big));
+        assert!(!same(&x, &y));
+        assert!(!same(&x["items"], &y["items"]));
     }
 
     #[test]
     fn interned_conversions_share_short_strings_and_equal_plain_ones() {
         let long = "x".repeat(100);
-        let a = crate::doc!({"metadata": {"name": "api"}, "note": long});
-        let b = crate::doc!({"metadata": {"name": "api"}, "note": long});
+        // `id` differs, so the two objects are not one shared tree.
+        let a = crate::doc!({"metadata": {"name": "api"}, "note": long, "id": 1});
+        let b = crate::doc!({"metadata": {"name": "api"}, "note": long, "id": 2});
         let mut strings = StringInterner::default();
         let (ra, rb) = (
             to_rego_interned(&a, &mut strings),
