@@ -172,9 +172,9 @@ fn served_as_declared(fleet: &Path) -> FakeCluster {
             .get_mut("metadata")
             .and_then(serde_json::Value::as_object_mut)
         {
-            metadata.insert("name".into(), object.name.clone().into());
+            metadata.insert("name".into(), object.name.as_str().into());
             match &object.namespace {
-                Some(ns) => metadata.insert("namespace".into(), ns.clone().into()),
+                Some(ns) => metadata.insert("namespace".into(), ns.as_str().into()),
                 None => metadata.remove("namespace"),
             };
         }

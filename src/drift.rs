@@ -370,20 +370,24 @@ impl GitSide {
             let namespace = object.namespace.clone().unwrap_or_default();
             // The first declaration wins, in the inventory's (deterministic) order.
             side.exact
-                .entry((object.kind.clone(), namespace.clone(), object.name.clone()))
+                .entry((
+                    object.kind.to_string(),
+                    namespace.to_string(),
+                    object.name.to_string(),
+                ))
                 .or_insert(index);
             match &object.namespace {
                 Some(ns) => {
-                    side.namespaces.insert(ns.clone());
+                    side.namespaces.insert(ns.to_string());
                 }
                 None => {
                     side.anywhere
-                        .entry((object.kind.clone(), object.name.clone()))
+                        .entry((object.kind.to_string(), object.name.to_string()))
                         .or_insert(index);
                 }
             }
             if object.is("", "Namespace") {
-                side.namespaces.insert(object.name.clone());
+                side.namespaces.insert(object.name.to_string());
             }
         }
         for (index, finding) in findings {
@@ -421,7 +425,7 @@ impl GitSide {
                 continue;
             };
             if instance.via.iter().any(|build| builds.contains(build)) {
-                self.partial.insert(namespace.clone());
+                self.partial.insert(namespace.to_string());
             }
         }
     }
@@ -430,13 +434,19 @@ impl GitSide {
     /// instance without a namespace stands for any; a generated ConfigMap or Secret matches
     /// its live name with kustomize's hash suffix (`app-config-7f8k2m9c4b`).
     pub fn declaration_index(&self, live: &Object) -> Option<usize> {
-        let namespace = live.namespace.clone().unwrap_or_default();
-        let key = (live.kind.clone(), namespace.clone(), live.name.clone());
+        let namespace = live.namespace.as_deref().unwrap_or_default().to_string();
+        let key = (
+            live.kind.to_string(),
+            namespace.clone(),
+            live.name.to_string(),
+        );
         if let Some(&index) = self.exact.get(&key) {
             return Some(index);
         }
         if live.namespace.is_some()
-            && let Some(&index) = self.anywhere.get(&(live.kind.clone(), live.name.clone()))
+            && let Some(&index) = self
+                .anywhere
+                .get(&(live.kind.to_string(), live.name.to_string()))
         {
             return Some(index);
         }
@@ -452,7 +462,7 @@ impl GitSide {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
             if hashed {
-                let key = (live.kind.clone(), namespace, base.to_string());
+                let key = (live.kind.to_string(), namespace, base.to_string());
                 let generated = |&index: &usize| {
                     self.inventory.objects()[index]
                         .instance

@@ -102,7 +102,7 @@ impl Deploys {
                         &params,
                     );
                     let mut app = o.clone();
-                    app.name = name.as_str().unwrap_or(&o.name).to_string();
+                    app.name = name.as_str().unwrap_or(&o.name).into();
                     out.application(&app, file, &spec, "/spec/template/spec", &|p| o.locate(p));
                 }
             } else if is_flux_kustomization(o) {

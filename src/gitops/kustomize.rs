@@ -447,7 +447,7 @@ impl Kustomization {
                 self.name_suffix.as_ref().map_or("", |(s, _)| s)
             );
             set_metadata(object, "name", Value::from(name.as_str()));
-            object.name = name;
+            object.name = name.into();
         }
         if !self.labels.is_empty() || !self.template_labels.is_empty() {
             for (key, value) in self.labels.iter().chain(&self.template_labels) {
@@ -491,7 +491,7 @@ impl Kustomization {
 /// Sets an object's namespace (value and field), located at the build-file line that set it.
 pub fn set_namespace(object: &mut Object, namespace: &str, file: &str, pos: Pos) {
     set_metadata(object, "namespace", Value::from(namespace));
-    object.namespace = Some(namespace.to_string());
+    object.namespace = Some(namespace.into());
     let instance = object.instance.get_or_insert_with(Box::default);
     instance
         .produced

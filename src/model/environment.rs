@@ -162,7 +162,7 @@ impl Environments {
         let mut namespace_envs: HashMap<String, String> = objects
             .iter()
             .filter(|o| o.kind == "Namespace" && o.group().is_empty())
-            .filter_map(|o| Some((o.name.clone(), label_env(o.labels()?)?.to_string())))
+            .filter_map(|o| Some((o.name.to_string(), label_env(o.labels()?)?.to_string())))
             .collect();
         // A namespace no label and no glob decides takes the environment its instances are
         // placed in (DESIGN §13), when they agree.
@@ -208,7 +208,7 @@ impl Environments {
             return Some(Text::from(env));
         }
         if let Some(ns) = &object.namespace {
-            if let Some(env) = namespace_envs.get(ns) {
+            if let Some(env) = namespace_envs.get(ns.as_str()) {
                 return Some(Text::from(env.as_str()));
             }
             return self.for_namespace(ns).map(Text::from);
@@ -217,7 +217,7 @@ impl Environments {
         // name (`exporter-prod` is a tool, not a place).
         if object.kind == "Namespace" || is_cluster_scoped(&object.api_version, &object.kind) {
             if let Some(env) = namespace_envs
-                .get(&object.name)
+                .get(object.name.as_str())
                 .filter(|_| object.kind == "Namespace")
             {
                 return Some(Text::from(env.as_str()));

@@ -40,7 +40,7 @@ impl Inventory {
             if o.kind == "Namespace" && o.group().is_empty() {
                 inventory
                     .namespace_objects
-                    .entry(o.name.clone())
+                    .entry(o.name.to_string())
                     .or_insert(i);
             }
         }

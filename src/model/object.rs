@@ -1,6 +1,6 @@
 //! Kubernetes objects as the rules see them, wherever they came from.
 
-use crate::model::value::{Map, Value};
+use crate::model::value::{Map, Text, Value};
 use serde::Serialize;
 
 use crate::model::spans::{Pos, SpanTree};
@@ -49,11 +49,12 @@ impl ObjectRef {
 /// One Kubernetes object with its value, origin and environments.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub api_version: String,
-    pub kind: String,
+    // Inline text (up to 24 bytes without an allocation): a fleet holds every object at once.
+    pub api_version: Text,
+    pub kind: Text,
     /// The namespace, for namespaced objects that name one (cluster-scoped kinds have none).
-    pub namespace: Option<String>,
-    pub name: String,
+    pub namespace: Option<Text>,
+    pub name: Text,
     pub value: Value,
     pub origin: Origin,
     /// Positions of the value's nodes; empty for live objects.
@@ -108,10 +109,10 @@ impl Object {
             text("namespace").filter(|ns| !ns.is_empty())
         };
         Some(Object {
-            api_version,
-            kind,
-            namespace,
-            name,
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(Text::from),
+            name: name.into(),
             value,
             origin,
             spans,
@@ -129,10 +130,10 @@ impl Object {
 
     pub fn reference(&self) -> ObjectRef {
         ObjectRef {
-            api_version: self.api_version.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
+            api_version: self.api_version.to_string(),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.as_deref().map(str::to_string),
+            name: self.name.to_string(),
         }
     }
 

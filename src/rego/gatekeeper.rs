@@ -506,7 +506,7 @@ pub fn compile_template(
             .map(|s| s.trim().to_string())
     };
     Ok(Some(Template {
-        name: template.name.clone(),
+        name: template.name.to_string(),
         title: annotation("metadata.gatekeeper.sh/title").unwrap_or_else(|| kind.clone()),
         description: annotation("description").unwrap_or_default(),
         kind,
@@ -555,8 +555,8 @@ pub fn constraint(
         ));
     }
     Constraint {
-        kind: object.kind.clone(),
-        name: object.name.clone(),
+        kind: object.kind.to_string(),
+        name: object.name.to_string(),
         id: id.clone(),
         template,
         matcher: Match::parse(spec.and_then(|s| s.get("match"))),

@@ -277,7 +277,7 @@ impl ClaimTemplates {
                 if let Some(name) = template.pointer("/metadata/name").and_then(|v| v.as_str()) {
                     facts
                         .prefixes
-                        .entry(sts.namespace.clone().unwrap_or_default())
+                        .entry(sts.namespace.clone().unwrap_or_default().to_string())
                         .or_default()
                         .push(format!("{name}-{}-", sts.name));
                 }
@@ -316,7 +316,7 @@ impl Managed {
                 (None, true) => &object.name,
                 (None, false) => continue,
             };
-            tracked.entry(namespace.clone()).or_insert(deployer);
+            tracked.entry(namespace.to_string()).or_insert(deployer);
         }
         Managed { tracked }
     }

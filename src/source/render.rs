@@ -21,6 +21,7 @@ use std::process::{Command, Stdio};
 
 use crate::error::Error;
 use crate::model::object::{Origin, is_cluster_scoped};
+use crate::model::value::Text;
 use crate::notice::Notice;
 use crate::source::files::{self, LoadedFile};
 use crate::source::origin::{self, Relocations};
@@ -332,7 +333,7 @@ pub fn render(
                 .as_deref()
                 .map(|source| template_path(&dir_display, source));
             if object.namespace.is_none() && !is_cluster_scoped(&object.api_version, &object.kind) {
-                object.namespace = helm.namespace.clone();
+                object.namespace = helm.namespace.as_deref().map(Text::from);
             }
         }
     }

@@ -431,9 +431,9 @@ fn cluster_as_git_has_it(dir: &Path, cluster: &str) -> FakeCluster {
     for object in side.inventory().objects() {
         let mut value = object.value.to_json();
         let metadata = value["metadata"].as_object_mut().unwrap();
-        metadata.insert("name".into(), object.name.clone().into());
+        metadata.insert("name".into(), object.name.as_str().into());
         match &object.namespace {
-            Some(ns) => metadata.insert("namespace".into(), ns.clone().into()),
+            Some(ns) => metadata.insert("namespace".into(), ns.as_str().into()),
             None => metadata.remove("namespace"),
         };
         fake.add(value).unwrap();

@@ -146,7 +146,7 @@ impl LimitRangeDefaults {
                     );
                 }
                 by_namespace
-                    .entry(lr.namespace.clone())
+                    .entry(lr.namespace.as_deref().map(str::to_string))
                     .or_default()
                     .push(Item {
                         source: lr.display(),

@@ -84,7 +84,7 @@ fn namespace_labels(ctx: &Context<'_>) -> std::sync::Arc<NamespaceLabels> {
             };
             let modes = Mode::ALL.map(|mode| mode_label(labels, mode));
             if modes.iter().any(Option::is_some) {
-                out.entry(namespace.name.clone()).or_insert(modes);
+                out.entry(namespace.name.to_string()).or_insert(modes);
             }
         }
         NamespaceLabels(out)

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::value::Value;
+use crate::model::value::{Text, Value};
 
 use crate::model::inventory::Inventory;
 use crate::model::kinds::Kind;
@@ -208,7 +208,7 @@ impl SecretProducers {
             }
             let listed = ces.at("/spec/namespaces").and_then(Value::as_array);
             for ns in listed.into_iter().flatten().filter_map(Value::as_str) {
-                p.add_generated(&Some(ns.to_string()), name, ces);
+                p.add_generated(&Some(ns.to_string().into()), name, ces);
             }
         }
         // Kyverno `generate` rules that create Secrets (registry credentials, typically).
@@ -243,7 +243,7 @@ impl SecretProducers {
         for secret in inventory.of_kind("Secret").filter(|o| o.group().is_empty()) {
             if secret.annotation(REFLECTOR_AUTO) == Some("true") {
                 p.everywhere
-                    .entry(secret.name.clone())
+                    .entry(secret.name.to_string())
                     .or_insert_with(|| secret.display());
             }
         }
@@ -264,7 +264,7 @@ impl SecretProducers {
             for object in inventory.of_kind(kind).filter(|o| o.group() == *group) {
                 let entry = p
                     .operator_prefixes
-                    .entry(object.namespace.clone().unwrap_or_default())
+                    .entry(object.namespace.clone().unwrap_or_default().to_string())
                     .or_default();
                 let by = object.display();
                 entry.push((NamePattern::Prefix(format!("{}-", object.name)), by.clone()));
@@ -301,22 +301,22 @@ impl SecretProducers {
             }
         }
         for secret in inventory.of_kind("Secret").filter(|s| s.group().is_empty()) {
-            p.secret_names.insert(secret.name.clone());
+            p.secret_names.insert(secret.name.to_string());
             p.secrets
-                .entry(secret.namespace.clone().unwrap_or_default())
+                .entry(secret.namespace.clone().unwrap_or_default().to_string())
                 .or_default()
-                .insert(secret.name.clone());
+                .insert(secret.name.to_string());
         }
         p
     }
 
-    fn add_generated(&mut self, namespace: &Option<String>, name: &str, by: &Object) {
+    fn add_generated(&mut self, namespace: &Option<Text>, name: &str, by: &Object) {
         let by = by.display();
         self.generated_names
             .entry(name.to_string())
             .or_insert_with(|| by.clone());
         self.generated
-            .entry(namespace.clone().unwrap_or_default())
+            .entry(namespace.clone().unwrap_or_default().to_string())
             .or_default()
             .entry(name.to_string())
             .or_insert(by);

@@ -428,10 +428,13 @@ impl VeleroFacts {
                 continue;
             };
             backups
-                .entry((backup.namespace.clone(), schedule.to_string()))
+                .entry((
+                    backup.namespace.as_deref().map(str::to_string),
+                    schedule.to_string(),
+                ))
                 .or_default()
                 .push(BackupRun {
-                    name: backup.name.clone(),
+                    name: backup.name.to_string(),
                     phase: text(backup, "/status/phase").unwrap_or("").to_string(),
                     started: timestamp(backup, "/status/startTimestamp")
                         .or_else(|| timestamp(backup, "/metadata/creationTimestamp")),
@@ -474,7 +477,10 @@ impl VeleroFacts {
     /// Backups of a Schedule (same namespace), newest first.
     pub fn backups_of(&self, schedule: &Object) -> &[BackupRun] {
         self.backups
-            .get(&(schedule.namespace.clone(), schedule.name.clone()))
+            .get(&(
+                schedule.namespace.as_deref().map(str::to_string),
+                schedule.name.to_string(),
+            ))
             .map_or(&[], Vec::as_slice)
     }
 }

@@ -1,7 +1,7 @@
 //! List items to objects: type from discovery, server-side bookkeeping dropped, metadata only
 //! where nothing reads the body.
 
-use crate::model::value::{Map, Value};
+use crate::model::value::{Map, Text, Value};
 
 use super::{ApiType, LAST_APPLIED_ANNOTATION, OWNED_KINDS};
 use crate::model::object::{Object, Origin};
@@ -49,7 +49,7 @@ pub(super) fn to_object(
             .get("namespace")
             .and_then(Value::as_str)
             .filter(|ns| !ns.is_empty())
-            .map(str::to_string)
+            .map(Text::from)
     } else {
         None
     };
@@ -67,10 +67,10 @@ pub(super) fn to_object(
     }
     let api_path = api_type.object_path(namespace.as_deref(), &name);
     Converted::Object(Box::new(Object {
-        api_version,
-        kind: api_type.kind.clone(),
+        api_version: api_version.into(),
+        kind: api_type.kind.clone().into(),
         namespace,
-        name,
+        name: name.into(),
         value: Value::Object(value),
         origin: Origin::Cluster {
             context: context.to_string(),

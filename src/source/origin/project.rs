@@ -17,7 +17,7 @@ pub(super) fn same_object<'a>(objects: &'a [Object], rendered: &Object) -> Optio
         .collect();
     let named = same_kind
         .iter()
-        .filter(|o| !o.name.is_empty() && rendered.name.contains(&o.name))
+        .filter(|o| !o.name.is_empty() && rendered.name.contains(o.name.as_str()))
         .max_by_key(|o| {
             (
                 o.name == rendered.name,
