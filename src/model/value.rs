@@ -513,19 +513,14 @@ impl Map {
         self.sorted = None;
     }
 
+    /// The slot of `key`; nothing is added until `or_insert` asks for it.
     pub fn entry(&mut self, key: impl Into<Text>) -> Entry<'_> {
         let key = key.into();
-        let at = match self.get_index_of(&key) {
-            Some(at) => at,
-            None => {
-                self.push_new(key, Value::Null);
-                return Entry {
-                    map: self,
-                    at: usize::MAX,
-                };
-            }
+        let slot = match self.get_index_of(&key) {
+            Some(at) => Slot::Occupied(at),
+            None => Slot::Vacant(key),
         };
-        Entry { map: self, at }
+        Entry { map: self, slot }
     }
 
     pub fn iter(&self) -> Iter<'_> {
@@ -593,8 +588,12 @@ impl<I: Iterator<Item = (Text, Value)>> CollectSmall for I {
 /// A slot of a map from [`Map::entry`].
 pub struct Entry<'m> {
     map: &'m mut Map,
-    /// `usize::MAX`: the key was just added (its value is `null` and is set on first use).
-    at: usize,
+    slot: Slot,
+}
+
+enum Slot {
+    Occupied(usize),
+    Vacant(Text),
 }
 
 impl<'m> Entry<'m> {
@@ -603,12 +602,15 @@ impl<'m> Entry<'m> {
     }
 
     pub fn or_insert_with(self, default: impl FnOnce() -> Value) -> &'m mut Value {
-        let Entry { map, at } = self;
-        if at == usize::MAX {
-            let last = map.entries.len() - 1;
-            map.entries[last].1 = default();
-            return &mut map.entries[last].1;
-        }
+        let Entry { map, slot } = self;
+        let at = match slot {
+            Slot::Occupied(at) => at,
+            Slot::Vacant(key) => {
+                // Appended: the new entry is the last one.
+                map.push_new(key, default());
+                map.entries.len() - 1
+            }
+        };
         &mut map.entries[at].1
     }
 }
@@ -1128,6 +1130,18 @@ mod tests {
             let theirs: Vec<_> = theirs.into_iter().collect();
             assert_eq!(ours, theirs);
         }
+    }
+
+    #[test]
+    fn an_entry_adds_nothing_until_it_is_filled() {
+        let mut map = Map::new();
+        map.insert("a", Value::from(1));
+        let _ = map.entry("b");
+        assert_eq!(map.len(), 1);
+        *map.entry("b").or_insert(Value::from(2)) = Value::from(3);
+        assert_eq!(map.entry("a").or_insert(Value::Null), &Value::from(1));
+        assert_eq!(map.keys().map(Text::as_str).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(map.get("b"), Some(&Value::from(3)));
     }
 
     #[test]
