@@ -405,7 +405,7 @@ impl Generator {
         }
         value.insert("data", Value::Object(data));
         let origin = Origin::File {
-            path: k.path.clone(),
+            path: k.path.as_str().into(),
             document: 0,
             item: None,
             start_line: self.pos.line,

@@ -184,7 +184,8 @@ impl Environments {
                 let via = object.instance.as_ref().map(|i| i.via.as_slice());
                 via.into_iter()
                     .flatten()
-                    .chain(std::iter::once(path))
+                    .map(String::as_str)
+                    .chain(std::iter::once(&**path))
                     .find_map(|p| self.for_path(p))
                     .or_else(|| self.for_cluster(object.gitops_cluster()?))
             }

@@ -190,7 +190,7 @@ mod tests {
                 .find(kind, ns, name)
                 .map(|o| match &o.origin {
                     Origin::Cluster { api_path, .. } => api_path.clone(),
-                    Origin::File { path, .. } => path.clone(),
+                    Origin::File { path, .. } => path.to_string(),
                 })
                 .collect()
         };

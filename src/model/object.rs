@@ -9,8 +9,9 @@ use crate::model::spans::{Pos, SpanTree};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     File {
-        /// Path relative to the scan root, `/`-separated (`<stdin>` for standard input).
-        path: String,
+        /// Path relative to the scan root, `/`-separated (`<stdin>` for standard input);
+        /// shared by the objects of one file.
+        path: std::sync::Arc<str>,
         /// Index of the YAML document in the file.
         document: usize,
         /// Index in `items` when the document is a `kind: List`.

@@ -237,7 +237,7 @@ pub fn input(value: Value, object_ref: &Object) -> Value {
             ..
         } => object([
             ("type", Value::from("file")),
-            ("path", Value::from(path.as_str())),
+            ("path", Value::from(&**path)),
             ("document", Value::from(*document)),
             ("line", Value::from(u64::from(*start_line))),
         ]),

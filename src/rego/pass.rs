@@ -233,7 +233,7 @@ impl<'a> Pass<'a> {
         let notice = match &object.origin {
             crate::model::object::Origin::File {
                 path, start_line, ..
-            } => notice.at(path, Some(*start_line)),
+            } => notice.at(&**path, Some(*start_line)),
             crate::model::object::Origin::Cluster { .. } => notice.at(object.live_uri(), None),
         };
         self.policies.push_notice(notice);

@@ -466,8 +466,10 @@ pub fn load_bytes_filtered(display: &str, bytes: &[u8], filter: &KindFilter) -> 
         });
     }
     loaded.documents = parsed.documents.len();
+    // One copy of the path for all the file's objects.
+    let shared_path: std::sync::Arc<str> = display.into();
     for doc in parsed.documents {
-        objects_of(doc, display, &mut loaded.objects);
+        objects_of(doc, &shared_path, &mut loaded.objects);
     }
     loaded
 }
@@ -487,7 +489,7 @@ fn position_of_byte(bytes: &[u8], offset: usize) -> Pos {
 }
 
 /// The Kubernetes objects of one document: itself, or the items of a `kind: List`.
-fn objects_of(doc: Document, path: &str, out: &mut Vec<Object>) {
+fn objects_of(doc: Document, path: &std::sync::Arc<str>, out: &mut Vec<Object>) {
     let is_list = doc
         .value
         .get("apiVersion")
@@ -501,7 +503,7 @@ fn objects_of(doc: Document, path: &str, out: &mut Vec<Object>) {
         && doc.value.get("items").is_some_and(Value::is_array);
     if !is_list {
         let origin = Origin::File {
-            path: path.to_string(),
+            path: path.clone(),
             document: doc.index,
             item: None,
             start_line: doc.start_line,
@@ -528,7 +530,7 @@ fn objects_of(doc: Document, path: &str, out: &mut Vec<Object>) {
             .get(i + 1)
             .map_or(doc.end_line, |next| next.saturating_sub(1).max(start_line));
         let origin = Origin::File {
-            path: path.to_string(),
+            path: path.clone(),
             document: doc.index,
             item: Some(i),
             start_line,

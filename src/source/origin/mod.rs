@@ -575,15 +575,15 @@ pub fn relocate(
             continue;
         };
         let Some(found) = relocations
-            .get(path)
+            .get(&**path)
             .and_then(|r| r.get(&(*document, *item)))
         else {
             continue;
         };
-        let stream = path.clone();
+        let stream = path.to_string();
         let found = found.clone();
         if let Origin::File { path, .. } = &found.origin {
-            used.insert(path.clone());
+            used.insert(path.to_string());
         }
         for (_, path, _) in &found.produced {
             used.insert(path.clone());
