@@ -364,7 +364,8 @@ pub fn scan(
         }
         file_findings.extend(suppress(evaluated, &inventory, &setup.suppressor));
         not_evaluated.extend(external.not_evaluated);
-        drop_in_background(inventory);
+        let objects = inventory.len();
+        crate::engine::drop_in_background(inventory, objects);
     }
     not_evaluated.sort();
     not_evaluated.dedup();
@@ -500,19 +501,6 @@ pub(crate) fn by_cluster(objects: Vec<Object>) -> Vec<Vec<Object>> {
         groups[slot].push(object);
     }
     groups
-}
-
-/// Frees a large inventory on another thread: returning every node of hundreds of MB of values
-/// to the allocator takes a noticeable part of a big scan, and the reports need none of it.
-fn drop_in_background(inventory: Inventory) {
-    if inventory.len() < 1000 {
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("tollgate-free".into())
-        .spawn(move || drop(inventory));
-    // Without a thread, the inventory was moved into the failed closure and is dropped here.
-    let _ = spawned;
 }
 
 /// True when the display path `path` is `dir` or inside it (`.` holds every relative path).

@@ -83,8 +83,8 @@ impl SpanTree {
         }
         for token in pointer_tokens(pointer) {
             let (k, child) = match current {
-                // Map entries keep document order (`preserve_order`), as the nodes do.
-                Value::Object(map) => match map.iter().position(|(key, _)| key == token.as_ref()) {
+                // Map entries keep document order, as the nodes do.
+                Value::Object(map) => match map.get_index_of(&token) {
                     Some(k) => (k, &map[token.as_ref()]),
                     None => break,
                 },

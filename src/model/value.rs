@@ -19,6 +19,8 @@ use compact_str::CompactString;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use crate::model::spans::pointer_tokens;
+
 pub use serde_json::Number;
 
 /// A map key or a string value: inline up to 24 bytes, heap-allocated past that.
@@ -63,41 +65,45 @@ impl Value {
 
     /// The value at an RFC 6901 JSON pointer (`""` is the whole value).
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        if !pointer.starts_with('/') {
-            return None;
-        }
         let mut target = self;
-        for token in pointer.split('/').skip(1) {
-            let token = unescape(token);
-            target = match target {
-                Value::Object(map) => map.get(&token)?,
-                Value::Array(items) => items.get(parse_index(&token)?)?,
-                _ => return None,
-            };
+        for token in pointer_steps(pointer)? {
+            target = target.child_at(target.child_position(&token)?)?;
         }
         Some(target)
     }
 
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        if !pointer.starts_with('/') {
-            return None;
-        }
         let mut target = self;
-        for token in pointer.split('/').skip(1) {
-            let token = unescape(token);
-            target = match target {
-                Value::Object(map) => map.get_mut(&token)?,
-                Value::Array(items) => items.get_mut(parse_index(&token)?)?,
-                _ => return None,
-            };
+        for token in pointer_steps(pointer)? {
+            let at = target.child_position(&token)?;
+            target = target.child_at_mut(at)?;
         }
         Some(target)
+    }
+
+    /// Where the child a pointer token names is: a key's entry, or an array position.
+    fn child_position(&self, token: &str) -> Option<usize> {
+        match self {
+            Value::Object(map) => map.get_index_of(token),
+            Value::Array(items) => parse_index(token).filter(|&at| at < items.len()),
+            _ => None,
+        }
+    }
+
+    fn child_at(&self, at: usize) -> Option<&Value> {
+        match self {
+            Value::Object(map) => map.entries.get(at).map(|(_, v)| v),
+            Value::Array(items) => items.get(at),
+            _ => None,
+        }
+    }
+
+    fn child_at_mut(&mut self, at: usize) -> Option<&mut Value> {
+        match self {
+            Value::Object(map) => map.entries.get_mut(at).map(|(_, v)| v),
+            Value::Array(items) => items.get_mut(at),
+            _ => None,
+        }
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -217,13 +223,9 @@ impl Value {
     }
 }
 
-/// RFC 6901 unescaping of one pointer token.
-fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
-    } else {
-        std::borrow::Cow::Borrowed(token)
-    }
+/// The unescaped tokens of `pointer`; `None` when it is not one (neither empty nor `/…`).
+fn pointer_steps(pointer: &str) -> Option<impl Iterator<Item = std::borrow::Cow<'_, str>>> {
+    (pointer.is_empty() || pointer.starts_with('/')).then(|| pointer_tokens(pointer))
 }
 
 /// An array index in a pointer: digits, no sign, no leading zero (as serde_json reads them).
@@ -310,7 +312,13 @@ impl Map {
     pub fn from_entries(mut entries: Vec<(Text, Value)>) -> Self {
         if entries.len() < INDEXED_FROM {
             if has_duplicate_small(&entries) {
-                return entries.into_iter().collect_small();
+                // Inserted one by one: few entries, so the quadratic lookups cost nothing.
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    map.insert(key, value);
+                }
+                map.entries.shrink_to_fit();
+                return map;
             }
             entries.shrink_to_fit();
             return Map {
@@ -568,21 +576,6 @@ fn has_duplicate_small(entries: &[(Text, Value)]) -> bool {
         .iter()
         .enumerate()
         .any(|(i, (k, _))| entries[..i].iter().any(|(earlier, _)| earlier == k))
-}
-
-trait CollectSmall {
-    fn collect_small(self) -> Map;
-}
-
-impl<I: Iterator<Item = (Text, Value)>> CollectSmall for I {
-    fn collect_small(self) -> Map {
-        let mut map = Map::new();
-        for (k, v) in self {
-            map.insert(k, v);
-        }
-        map.entries.shrink_to_fit();
-        map
-    }
 }
 
 /// A slot of a map from [`Map::entry`].

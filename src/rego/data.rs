@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use regorus::Value;
 
-use super::value::{StringInterner, object, to_rego, to_rego_interned};
+use super::value::{Interner, object, to_rego, to_rego_interned};
 use crate::model::image::ImageRef;
 use crate::model::object::{Object, is_cluster_scoped};
 use crate::rules::Context;
@@ -88,7 +88,7 @@ pub fn convert_some(
 ) -> Vec<Option<Value>> {
     objects
         .par_iter()
-        .map_init(StringInterner::default, |keys, o| {
+        .map_init(Interner::default, |keys, o| {
             wanted(o).then(|| policy_value_interned(o, secret_values, keys))
         })
         .collect()
@@ -98,11 +98,11 @@ pub fn convert_some(
 /// `secret_values` (`rego.secret_values: true`), so that no policy output (a message, a
 /// transformed value, `print()`) can carry one.
 pub fn policy_value(object: &Object, secret_values: bool) -> Value {
-    policy_value_interned(object, secret_values, &mut StringInterner::default())
+    policy_value_interned(object, secret_values, &mut Interner::default())
 }
 
 /// [`policy_value`], sharing object keys through `keys`.
-fn policy_value_interned(object: &Object, secret_values: bool, keys: &mut StringInterner) -> Value {
+fn policy_value_interned(object: &Object, secret_values: bool, keys: &mut Interner) -> Value {
     if is_secret(object) && !secret_values {
         to_rego_interned(&without_secret_values(&object.value), keys)
     } else {

@@ -11,7 +11,7 @@ use crate::model::value::Value as Doc;
 
 /// A regorus value with the same content as `value`.
 pub fn to_rego(value: &Doc) -> Value {
-    to_rego_interned(value, &mut StringInterner::default())
+    to_rego_interned(value, &mut Interner::default())
 }
 
 /// Strings already converted, shared by every value converted with the same interner:
@@ -23,19 +23,19 @@ pub fn to_rego(value: &Doc) -> Value {
 /// way: a fleet repeats them thousands of times, and each converted map is a sorted vector
 /// that `data.inventory` keeps for the whole pass.
 #[derive(Default)]
-pub struct StringInterner {
+pub struct Interner {
     strings: std::collections::HashSet<std::sync::Arc<str>>,
-    /// Converted leaves by [`leaf_hash`]; equal hashes are told apart by [`same_leaf`].
-    leaves: std::collections::HashMap<u64, Vec<Value>>,
+    /// Converted small trees by [`small_tree_hash`]; equal hashes are told apart by [`same_tree`].
+    trees: std::collections::HashMap<u64, Vec<Value>>,
 }
 
 /// Maps and arrays of at most this many nodes in all are shared.
-const SHARED_LEAF_MAX: usize = 24;
+const SHARED_TREE_MAX_NODES: usize = 24;
 
 /// Strings longer than this are converted without interning.
 const INTERNED_MAX_BYTES: usize = 64;
 
-impl StringInterner {
+impl Interner {
     fn string(&mut self, text: &str) -> Value {
         if text.len() > INTERNED_MAX_BYTES {
             return Value::from(text);
@@ -50,14 +50,14 @@ impl StringInterner {
 }
 
 /// [`to_rego`], with short strings and keys taken from (and added to) `keys`.
-pub fn to_rego_interned(value: &Doc, keys: &mut StringInterner) -> Value {
+pub fn to_rego_interned(value: &Doc, keys: &mut Interner) -> Value {
     match value {
         Doc::Null => Value::Null,
         Doc::Bool(b) => Value::Bool(*b),
         Doc::Number(n) => number(n),
         Doc::String(s) => keys.string(s),
-        Doc::Array(_) | Doc::Object(_) => match leaf_hash(value) {
-            Some(hash) => keys.leaf(hash, value),
+        Doc::Array(_) | Doc::Object(_) => match small_tree_hash(value) {
+            Some(hash) => keys.shared_tree(hash, value),
             None => convert_collection(value, keys),
         },
     }
@@ -74,7 +74,7 @@ fn number(n: &crate::model::value::Number) -> Value {
 }
 
 /// A map or an array, converted (its members through `keys`).
-fn convert_collection(value: &Doc, keys: &mut StringInterner) -> Value {
+fn convert_collection(value: &Doc, keys: &mut Interner) -> Value {
     match value {
         Doc::Array(items) => Value::from(
             items
@@ -91,32 +91,32 @@ fn convert_collection(value: &Doc, keys: &mut StringInterner) -> Value {
     }
 }
 
-impl StringInterner {
-    /// The shared conversion of the leaf `value`, whose [`leaf_hash`] is `hash`.
-    fn leaf(&mut self, hash: u64, value: &Doc) -> Value {
-        if let Some(seen) = self.leaves.get(&hash)
-            && let Some(shared) = seen.iter().find(|v| same_leaf(value, v))
+impl Interner {
+    /// The shared conversion of the small tree `value`, whose [`small_tree_hash`] is `hash`.
+    fn shared_tree(&mut self, hash: u64, value: &Doc) -> Value {
+        if let Some(seen) = self.trees.get(&hash)
+            && let Some(shared) = seen.iter().find(|v| same_tree(value, v))
         {
             return shared.clone();
         }
         let converted = convert_collection(value, self);
-        self.leaves.entry(hash).or_default().push(converted.clone());
+        self.trees.entry(hash).or_default().push(converted.clone());
         converted
     }
 }
 
-/// A hash of a small tree (a map or array of at most [`SHARED_LEAF_MAX`] nodes in all,
+/// A hash of a small tree (a map or array of at most [`SHARED_TREE_MAX_NODES`] nodes in all,
 /// scalars and small collections); `None` for anything larger. Maps hash the same in any key
 /// order, as Rego objects compare.
-fn leaf_hash(value: &Doc) -> Option<u64> {
-    let mut budget = SHARED_LEAF_MAX;
+fn small_tree_hash(value: &Doc) -> Option<u64> {
+    let mut budget = SHARED_TREE_MAX_NODES;
     match value {
         Doc::Array(_) | Doc::Object(_) => tree_hash(value, &mut budget),
         _ => None,
     }
 }
 
-/// [`leaf_hash`] of any node, spending one unit of `budget` per node.
+/// [`small_tree_hash`] of any node, spending one unit of `budget` per node.
 fn tree_hash(value: &Doc, budget: &mut usize) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     *budget = budget.checked_sub(1)?;
@@ -150,7 +150,7 @@ fn tree_hash(value: &Doc, budget: &mut usize) -> Option<u64> {
 
 /// Whether the converted `rego` has the content of the small tree `doc`, without converting
 /// `doc` again.
-fn same_leaf(doc: &Doc, rego: &Value) -> bool {
+fn same_tree(doc: &Doc, rego: &Value) -> bool {
     match (doc, rego) {
         (Doc::Null, Value::Null) => true,
         (Doc::Bool(a), Value::Bool(b)) => a == b,
@@ -161,7 +161,7 @@ fn same_leaf(doc: &Doc, rego: &Value) -> bool {
                 && items
                     .iter()
                     .zip(converted.iter())
-                    .all(|(d, r)| same_leaf(d, r))
+                    .all(|(d, r)| same_tree(d, r))
         }
         (Doc::Object(map), Value::Object(converted)) => {
             if map.len() != converted.len() {
@@ -174,7 +174,7 @@ fn same_leaf(doc: &Doc, rego: &Value) -> bool {
                 .iter()
                 .zip(converted.iter())
                 .all(|((k, d), (rk, r))| {
-                    matches!(rk, Value::String(rk) if **rk == **k) && same_leaf(d, r)
+                    matches!(rk, Value::String(rk) if **rk == **k) && same_tree(d, r)
                 })
         }
         _ => false,
@@ -266,7 +266,7 @@ mod tests {
             crate::doc!({"app": "api", "tier": 1}),
             crate::doc!([80, 443]),
         );
-        let mut shared = StringInterner::default();
+        let mut shared = Interner::default();
         let converted: Vec<Value> = [&a, &b, &c]
             .iter()
             .map(|v| to_rego_interned(v, &mut shared))
@@ -287,7 +287,7 @@ mod tests {
         assert!(same(&converted[0]["spec"], &converted[1]["spec"]));
         // …but not a tree past the size limit, nor the whole objects (their labels differ).
         assert!(!same(&converted[0], &converted[1]));
-        let big = crate::doc!({"items": (0..SHARED_LEAF_MAX).collect::<Vec<_>>()});
+        let big = crate::doc!({"items": (0..SHARED_TREE_MAX_NODES).collect::<Vec<_>>()});
         let (x, y) = (
             to_rego_interned(&big, &mut shared),
             to_rego_interned(&big, &mut shared),
@@ -303,7 +303,7 @@ mod tests {
         // `id` differs, so the two objects are not one shared tree.
         let a = crate::doc!({"metadata": {"name": "api"}, "note": long, "id": 1});
         let b = crate::doc!({"metadata": {"name": "api"}, "note": long, "id": 2});
-        let mut strings = StringInterner::default();
+        let mut strings = Interner::default();
         let (ra, rb) = (
             to_rego_interned(&a, &mut strings),
             to_rego_interned(&b, &mut strings),

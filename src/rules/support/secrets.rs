@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::value::{Text, Value};
+use crate::model::value::Value;
 
 use crate::model::inventory::Inventory;
 use crate::model::kinds::Kind;
@@ -150,21 +150,21 @@ impl SecretProducers {
         for es in inventory.of_kind("ExternalSecret") {
             if matches!(es.group(), "external-secrets.io" | "kubernetes-client.io") {
                 let name = text(&es.value, "/spec/target/name").unwrap_or(&es.name);
-                p.add_generated(&es.namespace, name, es);
+                p.add_generated(es.namespace.as_deref(), name, es);
             }
         }
         for cert in inventory.of_kind("Certificate") {
             if cert.group() == "cert-manager.io"
                 && let Some(name) = text(&cert.value, "/spec/secretName")
             {
-                p.add_generated(&cert.namespace, name, cert);
+                p.add_generated(cert.namespace.as_deref(), name, cert);
             }
         }
         for sealed in inventory.of_kind("SealedSecret") {
             if sealed.group() == "bitnami.com" {
                 let name =
                     text(&sealed.value, "/spec/template/metadata/name").unwrap_or(&sealed.name);
-                p.add_generated(&sealed.namespace, name, sealed);
+                p.add_generated(sealed.namespace.as_deref(), name, sealed);
             }
         }
         for kind in ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"] {
@@ -172,7 +172,7 @@ impl SecretProducers {
                 if vso.group() == "secrets.hashicorp.com"
                     && let Some(name) = text(&vso.value, "/spec/destination/name")
                 {
-                    p.add_generated(&vso.namespace, name, vso);
+                    p.add_generated(vso.namespace.as_deref(), name, vso);
                 }
             }
         }
@@ -188,7 +188,7 @@ impl SecretProducers {
             let tls = ingress.at("/spec/tls").and_then(Value::as_array);
             for entry in tls.into_iter().flatten() {
                 if let Some(name) = entry.get("secretName").and_then(Value::as_str) {
-                    p.add_generated(&ingress.namespace, name, ingress);
+                    p.add_generated(ingress.namespace.as_deref(), name, ingress);
                 }
             }
         }
@@ -208,7 +208,7 @@ impl SecretProducers {
             }
             let listed = ces.at("/spec/namespaces").and_then(Value::as_array);
             for ns in listed.into_iter().flatten().filter_map(Value::as_str) {
-                p.add_generated(&Some(ns.to_string().into()), name, ces);
+                p.add_generated(Some(ns), name, ces);
             }
         }
         // Kyverno `generate` rules that create Secrets (registry credentials, typically).
@@ -233,7 +233,7 @@ impl SecretProducers {
                             .entry(name.to_string())
                             .or_insert_with(|| policy.display());
                     } else {
-                        p.add_generated(&policy.namespace, name, policy);
+                        p.add_generated(policy.namespace.as_deref(), name, policy);
                     }
                 }
             }
@@ -297,7 +297,7 @@ impl SecretProducers {
         // Strimzi's user operator writes a Secret named after each KafkaUser.
         for user in inventory.of_kind("KafkaUser") {
             if user.group() == "kafka.strimzi.io" {
-                p.add_generated(&user.namespace, &user.name, user);
+                p.add_generated(user.namespace.as_deref(), &user.name, user);
             }
         }
         for secret in inventory.of_kind("Secret").filter(|s| s.group().is_empty()) {
@@ -310,13 +310,13 @@ impl SecretProducers {
         p
     }
 
-    fn add_generated(&mut self, namespace: &Option<Text>, name: &str, by: &Object) {
+    fn add_generated(&mut self, namespace: Option<&str>, name: &str, by: &Object) {
         let by = by.display();
         self.generated_names
             .entry(name.to_string())
             .or_insert_with(|| by.clone());
         self.generated
-            .entry(namespace.clone().unwrap_or_default().to_string())
+            .entry(namespace.unwrap_or_default().to_string())
             .or_default()
             .entry(name.to_string())
             .or_insert(by);
